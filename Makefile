@@ -1,0 +1,91 @@
+# cdt: Contrastive Disentangling as small Unix tools.
+#   make            build libcdt and the tools into $(OUT) (default build/)
+#   make test       unit + tool tests;  make test SAN=1  the same under ASan/UBSan
+#   make check      make deps, then both of the above (what CI runs)
+#   make deps       install missing Debian packages (root) or print the apt-get line
+#   make bench      benchmarks, each as a ratio against a reference in the same run
+#   make fuzz       libFuzzer targets (clang);  make fuzz-smoke  a short run of each
+#   make install PREFIX=/usr/local   bin, lib, include, man
+SAN ?=
+ifeq ($(SAN),1)
+OUT ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+OUT ?= build
+SANFLAGS :=
+endif
+PREFIX ?= /usr/local
+
+PKGS := openblas libzstd libpng
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -pthread $(SANFLAGS)
+CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Ilibcdt $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += -fopenmp -pthread $(SANFLAGS)
+LDLIBS += $(PKG_LIBS) -ljpeg -lz -lm
+
+LIB_SRC := $(sort $(shell find libcdt -name '*.c' ! -path 'libcdt/cuda/*'))
+LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+LIB := $(OUT)/lib/libcdt.a
+HEADERS := $(wildcard libcdt/cdt*.h)
+
+TOOL_SRC := $(wildcard tools/cdt-*.c)
+TOOLS := $(TOOL_SRC:tools/%.c=$(OUT)/bin/%)
+CLI_SRC := $(filter-out tools/cdt-%.c,$(wildcard tools/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/obj/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+
+.PHONY: all test check deps bench fuzz fuzz-smoke install clean
+all: $(LIB) $(TOOLS)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(OUT)/bin/%: $(OUT)/obj/tools/%.o $(CLI_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+test: all $(UNITS)
+	@tests/run.sh $(OUT)
+
+check:
+	$(MAKE) deps
+	$(MAKE) test
+	$(MAKE) test SAN=1
+
+deps:
+	@scripts/deps.sh
+
+bench: all
+	@tests/bench/run.sh $(OUT)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include
+	for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1; done; true
+	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man5; done; true
+	for f in man/*.7; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man7; done; true
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(OUT)/obj/tools/%.d) \
+	$(UNIT_SRC:tests/unit/%.c=$(OUT)/obj/tests/unit/%.d)
