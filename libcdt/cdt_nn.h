@@ -1,0 +1,211 @@
+/* cdt_nn.h: CPU layers, losses and optimiser of the training engine.
+ *
+ * Each layer is a pair of plain functions over float buffers, in the style
+ * of llm.c: outputs first, then inputs, then a small struct of sizes.
+ * Layouts are PyTorch's: activations NCHW, conv weights OIHW, linear
+ * weights [out,in]. The gradient rule is written once here:
+ *   - parameter gradients are accumulated (+=), so a caller zeroes them once
+ *     per step and may run several forward/backward passes (two views);
+ *   - activation gradients are written (=).
+ * Nothing here allocates: layers that need working memory take a scratch
+ * buffer of *_scratch() elements from the caller.
+ *
+ * Worked example: one conv on a batch, then its backward.
+ *
+ *     cdt_conv2d_params p = {.n = 8, .c = 3, .h = 32, .w = 32, .oc = 16,
+ *                            .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+ *     float *col = malloc(cdt_conv2d_scratch(&p) * sizeof *col);
+ *     cdt_conv2d_forward(y, x, w, col, &p);
+ *     ... dy = dL/dy ...
+ *     memset(dw, 0, ...);                      // grads accumulate
+ *     cdt_conv2d_backward(dx, dw, dy, x, w, col, &p);
+ *
+ * Every layer function also exists as a double twin with the suffix _f64
+ * and the same arguments over double buffers (declared at the end); the
+ * tests check backward passes of those against finite differences.
+ */
+#ifndef CDT_NN_H
+#define CDT_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- conv2d: no bias, any kernel, stride and padding (im2col + gemm) ---- */
+typedef struct cdt_conv2d_params { int n, c, h, w, oc, kh, kw, stride, pad; } cdt_conv2d_params;
+int cdt_conv2d_out_h(const cdt_conv2d_params *p);
+int cdt_conv2d_out_w(const cdt_conv2d_params *p);
+size_t cdt_conv2d_scratch(const cdt_conv2d_params *p); /* elements */
+void cdt_conv2d_forward(float *out,         // (N,OC,OH,OW)
+                        const float *x,     // (N,C,H,W)
+                        const float *w,     // (OC,C,KH,KW)
+                        float *scratch,     // cdt_conv2d_scratch(p)
+                        const cdt_conv2d_params *p);
+/* dx may be NULL (first layer); dw is accumulated. */
+void cdt_conv2d_backward(float *dx,         // (N,C,H,W) or NULL
+                         float *dw,         // (OC,C,KH,KW) +=
+                         const float *dout, // (N,OC,OH,OW)
+                         const float *x,    // (N,C,H,W)
+                         const float *w,    // (OC,C,KH,KW)
+                         float *scratch,    // cdt_conv2d_scratch(p)
+                         const cdt_conv2d_params *p);
+
+/* ---- batch norm over (N,C,HW); hw = 1 is BatchNorm1d on (N,C) ----
+ * Training mode normalises with the batch mean and biased variance and
+ * updates running_var with the unbiased one, as torch.nn.BatchNorm2d. */
+typedef struct cdt_bn_params { int n, c, hw; double momentum, eps; } cdt_bn_params;
+#define CDT_BN_MOMENTUM 0.1
+#define CDT_BN_EPS 1e-5
+void cdt_batchnorm_forward(float *out,          // (N,C,HW)
+                           float *mean,         // (C) saved for backward
+                           float *invstd,       // (C) saved for backward
+                           float *running_mean, // (C) updated; NULL: skip
+                           float *running_var,  // (C) updated; NULL: skip
+                           const float *x,      // (N,C,HW)
+                           const float *gamma,  // (C)
+                           const float *beta,   // (C)
+                           const cdt_bn_params *p);
+void cdt_batchnorm_forward_eval(float *out,              // (N,C,HW)
+                                const float *x,          // (N,C,HW)
+                                const float *gamma,      // (C)
+                                const float *beta,       // (C)
+                                const float *running_mean, // (C)
+                                const float *running_var,  // (C)
+                                const cdt_bn_params *p);
+void cdt_batchnorm_backward(float *dx,          // (N,C,HW)
+                            float *dgamma,      // (C) +=
+                            float *dbeta,       // (C) +=
+                            const float *dout,  // (N,C,HW)
+                            const float *x,     // (N,C,HW)
+                            const float *mean,  // (C) from forward
+                            const float *invstd, // (C) from forward
+                            const float *gamma, // (C)
+                            const cdt_bn_params *p);
+
+/* ---- elementwise ---- */
+/* out may equal x. */
+void cdt_relu_forward(float *out, const float *x, size_t n); // (n), (n)
+/* From the output; dx may equal dout. */
+void cdt_relu_backward(float *dx, const float *dout, const float *out, size_t n);
+void cdt_sigmoid_forward(float *out, const float *x, size_t n);
+void cdt_sigmoid_backward(float *dx, const float *dout, const float *out, size_t n);
+/* Residual add; out may equal a or b. Its backward is a copy of dout into
+ * both branches, which callers do by passing dout on. */
+void cdt_add_forward(float *out, const float *a, const float *b, size_t n);
+
+/* ---- max pool (any k, stride, pad; the stem uses 3/2/1) ---- */
+typedef struct cdt_maxpool_params { int n, c, h, w, k, stride, pad; } cdt_maxpool_params;
+int cdt_maxpool_out_h(const cdt_maxpool_params *p);
+int cdt_maxpool_out_w(const cdt_maxpool_params *p);
+void cdt_maxpool_forward(float *out,        // (N,C,OH,OW)
+                         int32_t *argmax,   // (N,C,OH,OW) index into the H*W plane
+                         const float *x,    // (N,C,H,W)
+                         const cdt_maxpool_params *p);
+void cdt_maxpool_backward(float *dx,           // (N,C,H,W)
+                          const float *dout,   // (N,C,OH,OW)
+                          const int32_t *argmax, // (N,C,OH,OW)
+                          const cdt_maxpool_params *p);
+
+/* ---- global average pool: (N,C,HW) -> (N,C) ---- */
+void cdt_avgpool_forward(float *out, const float *x, int n, int c, int hw); // (N,C), (N,C,HW)
+void cdt_avgpool_backward(float *dx, const float *dout, int n, int c, int hw); // (N,C,HW), (N,C)
+
+/* ---- linear: out = x W^T (+ b) ---- */
+typedef struct cdt_linear_params { int n, in, out; } cdt_linear_params;
+void cdt_linear_forward(float *out,       // (N,OUT)
+                        const float *x,   // (N,IN)
+                        const float *w,   // (OUT,IN)
+                        const float *b,   // (OUT) or NULL
+                        const cdt_linear_params *p);
+void cdt_linear_backward(float *dx,         // (N,IN) or NULL
+                         float *dw,         // (OUT,IN) +=
+                         float *db,         // (OUT) += or NULL
+                         const float *dout, // (N,OUT)
+                         const float *x,    // (N,IN)
+                         const float *w,    // (OUT,IN)
+                         const cdt_linear_params *p);
+
+/* ---- NT-Xent over two views of M rows each ----
+ * Rows are L2-normalised (as F.normalize, eps 1e-12), S = Z Z^T / temp over
+ * the 2M stacked rows, self excluded, positive = the same row of the other
+ * view, loss = mean cross-entropy over the 2M rows. The instance loss calls
+ * it on z (M = N); the feature loss on f transposed (M = F rows of N). */
+typedef struct cdt_ntxent_params { int m, d; double temp; } cdt_ntxent_params;
+size_t cdt_ntxent_scratch(const cdt_ntxent_params *p); /* elements */
+/* Returns the loss; keeps what backward needs in scratch. */
+float cdt_ntxent_forward(const float *z1,   // (M,D)
+                         const float *z2,   // (M,D)
+                         float *scratch,    // cdt_ntxent_scratch(p)
+                         const cdt_ntxent_params *p);
+void cdt_ntxent_backward(float *dz1,          // (M,D)
+                         float *dz2,          // (M,D)
+                         float dloss,         // dL/dloss
+                         const float *z1,     // (M,D)
+                         const float *z2,     // (M,D)
+                         float *scratch,      // from forward; overwritten
+                         const cdt_ntxent_params *p);
+
+/* ---- normalised binary entropy, mean over n entries, in bits ----
+ * H = mean of -(p ln(p+1e-12) + (1-p) ln(1-p+1e-12)) / ln 2. */
+float cdt_entropy_forward(const float *p, size_t n);                // (n)
+void cdt_entropy_backward(float *dp, float dh, const float *p, size_t n); // (n) written
+
+/* ---- optimiser (float only: nothing differentiates through it) ---- */
+typedef struct cdt_adam_params { double lr, beta1, beta2, eps, weight_decay; } cdt_adam_params;
+/* One torch.optim.Adam step number t (1-based) over n parameters, with
+ * PyTorch's L2 form of weight decay (g + wd p) and bias correction. */
+void cdt_adam_step(float *param,      // (n) updated
+                   float *m,          // (n) first moment, updated
+                   float *v,          // (n) second moment, updated
+                   const float *grad, // (n)
+                   size_t n, long t, const cdt_adam_params *p);
+/* As torch.nn.utils.clip_grad_norm_ over one buffer holding every gradient:
+ * scales grad by max_norm/(norm+1e-6) when that is below 1. Returns the
+ * norm before clipping. */
+double cdt_clip_grad_norm(float *grad, size_t n, double max_norm); // (n)
+/* CosineAnnealingLR with eta_min 0: the learning rate for step t of T. */
+double cdt_cosine_lr(double base_lr, long t, long total);
+
+/* ---- double twins, same arguments (see real.h in nn/) ---- */
+void cdt_conv2d_forward_f64(double *out, const double *x, const double *w,
+                            double *scratch, const cdt_conv2d_params *p);
+void cdt_conv2d_backward_f64(double *dx, double *dw, const double *dout,
+                             const double *x, const double *w, double *scratch,
+                             const cdt_conv2d_params *p);
+void cdt_batchnorm_forward_f64(double *out, double *mean, double *invstd,
+                               double *running_mean, double *running_var,
+                               const double *x, const double *gamma,
+                               const double *beta, const cdt_bn_params *p);
+void cdt_batchnorm_forward_eval_f64(double *out, const double *x,
+                                    const double *gamma, const double *beta,
+                                    const double *running_mean,
+                                    const double *running_var,
+                                    const cdt_bn_params *p);
+void cdt_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta,
+                                const double *dout, const double *x,
+                                const double *mean, const double *invstd,
+                                const double *gamma, const cdt_bn_params *p);
+void cdt_relu_forward_f64(double *out, const double *x, size_t n);
+void cdt_relu_backward_f64(double *dx, const double *dout, const double *out, size_t n);
+void cdt_sigmoid_forward_f64(double *out, const double *x, size_t n);
+void cdt_sigmoid_backward_f64(double *dx, const double *dout, const double *out, size_t n);
+void cdt_add_forward_f64(double *out, const double *a, const double *b, size_t n);
+void cdt_maxpool_forward_f64(double *out, int32_t *argmax, const double *x,
+                             const cdt_maxpool_params *p);
+void cdt_maxpool_backward_f64(double *dx, const double *dout,
+                              const int32_t *argmax, const cdt_maxpool_params *p);
+void cdt_avgpool_forward_f64(double *out, const double *x, int n, int c, int hw);
+void cdt_avgpool_backward_f64(double *dx, const double *dout, int n, int c, int hw);
+void cdt_linear_forward_f64(double *out, const double *x, const double *w,
+                            const double *b, const cdt_linear_params *p);
+void cdt_linear_backward_f64(double *dx, double *dw, double *db,
+                             const double *dout, const double *x,
+                             const double *w, const cdt_linear_params *p);
+double cdt_ntxent_forward_f64(const double *z1, const double *z2,
+                              double *scratch, const cdt_ntxent_params *p);
+void cdt_ntxent_backward_f64(double *dz1, double *dz2, double dloss,
+                             const double *z1, const double *z2,
+                             double *scratch, const cdt_ntxent_params *p);
+double cdt_entropy_forward_f64(const double *p, size_t n);
+void cdt_entropy_backward_f64(double *dp, double dh, const double *p, size_t n);
+
+#endif

@@ -1,0 +1,24 @@
+/* real.h: the scalar type of the layer code. Every layer file in nn/ is
+ * written once over `real` and compiled twice: on its own as float (the
+ * production build), and included by nn/f64.c with CDT_NN_F64 defined as
+ * double, where NN(name) appends _f64. The double twins exist so that tests
+ * can check backward passes against central finite differences to 1e-6,
+ * which float rounding would not allow. <tgmath.h> picks expf/exp etc. by
+ * argument type so the bodies need no per-type math calls. */
+#ifndef CDT_NN_REAL_H
+#define CDT_NN_REAL_H
+
+#include <cblas.h>
+#include <tgmath.h>
+
+#ifdef CDT_NN_F64
+typedef double real;
+#define NN(name) name##_f64
+#define GEMM cblas_dgemm
+#else
+typedef float real;
+#define NN(name) name
+#define GEMM cblas_sgemm
+#endif
+
+#endif

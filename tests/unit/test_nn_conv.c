@@ -1,0 +1,149 @@
+/* test_nn_conv.c: conv2d forward against a direct (naive loop) convolution,
+ * float against double, and backward against finite differences. */
+#include "cdt_nn.h"
+#include "t.h"
+#include "test_nn_fd.h"
+
+#include <stdlib.h>
+
+typedef struct conv_case {
+    cdt_conv2d_params p;
+    double *x, *w, *out, *r, *scratch;
+    size_t nx, nw, nout;
+} conv_case;
+
+static void conv_case_init(conv_case *cc, cdt_conv2d_params p, uint64_t seed)
+{
+    fd_rng r = {seed};
+    cc->p = p;
+    cc->nx = (size_t)p.n * p.c * p.h * p.w;
+    cc->nw = (size_t)p.oc * p.c * p.kh * p.kw;
+    cc->nout = (size_t)p.n * p.oc * cdt_conv2d_out_h(&p) * cdt_conv2d_out_w(&p);
+    cc->x = malloc(cc->nx * sizeof(double));
+    cc->w = malloc(cc->nw * sizeof(double));
+    cc->out = malloc(cc->nout * sizeof(double));
+    cc->r = malloc(cc->nout * sizeof(double));
+    cc->scratch = malloc((cdt_conv2d_scratch(&p) + 1) * sizeof(double));
+    fd_fill(cc->x, cc->nx, &r, -1, 1);
+    fd_fill(cc->w, cc->nw, &r, -1, 1);
+    fd_fill(cc->r, cc->nout, &r, -1, 1);
+}
+
+static void conv_case_free(conv_case *cc)
+{
+    free(cc->x); free(cc->w); free(cc->out); free(cc->r); free(cc->scratch);
+}
+
+/* The independent reference: the definition of a convolution, one output
+ * at a time. */
+static double naive_conv_at(const conv_case *cc, int b, int o, int oy, int ox)
+{
+    const cdt_conv2d_params *p = &cc->p;
+    double s = 0;
+    for (int c = 0; c < p->c; c++)
+        for (int i = 0; i < p->kh; i++)
+            for (int j = 0; j < p->kw; j++) {
+                int y = oy * p->stride - p->pad + i, x = ox * p->stride - p->pad + j;
+                if (y < 0 || y >= p->h || x < 0 || x >= p->w) continue;
+                s += cc->x[((size_t)(b * p->c + c) * p->h + y) * p->w + x] *
+                     cc->w[((size_t)(o * p->c + c) * p->kh + i) * p->kw + j];
+            }
+    return s;
+}
+
+static double conv_loss(void *ctx)
+{
+    conv_case *cc = ctx;
+    cdt_conv2d_forward_f64(cc->out, cc->x, cc->w, cc->scratch, &cc->p);
+    return fd_dot(cc->out, cc->r, cc->nout);
+}
+
+static const cdt_conv2d_params cases[] = {
+    {.n = 2, .c = 3, .h = 7, .w = 6, .oc = 4, .kh = 3, .kw = 3, .stride = 1, .pad = 1},
+    {.n = 2, .c = 3, .h = 7, .w = 6, .oc = 4, .kh = 3, .kw = 3, .stride = 2, .pad = 1},
+    {.n = 2, .c = 5, .h = 4, .w = 4, .oc = 3, .kh = 1, .kw = 1, .stride = 1, .pad = 0},
+    {.n = 2, .c = 5, .h = 5, .w = 5, .oc = 3, .kh = 1, .kw = 1, .stride = 2, .pad = 0},
+    {.n = 1, .c = 2, .h = 9, .w = 9, .oc = 2, .kh = 7, .kw = 7, .stride = 2, .pad = 3},
+    {.n = 3, .c = 2, .h = 5, .w = 6, .oc = 2, .kh = 2, .kw = 3, .stride = 1, .pad = 0},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+static void test_forward_naive(t_state *ts)
+{
+    for (int k = 0; k < NCASES; k++) {
+        conv_case cc;
+        conv_case_init(&cc, cases[k], 11 + k);
+        cdt_conv2d_forward_f64(cc.out, cc.x, cc.w, cc.scratch, &cc.p);
+        int oh = cdt_conv2d_out_h(&cc.p), ow = cdt_conv2d_out_w(&cc.p);
+        double maxerr = 0;
+        for (int b = 0; b < cc.p.n; b++)
+            for (int o = 0; o < cc.p.oc; o++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++) {
+                        double ref = naive_conv_at(&cc, b, o, y, x);
+                        double got = cc.out[((size_t)(b * cc.p.oc + o) * oh + y) * ow + x];
+                        maxerr = fmax(maxerr, fabs(got - ref));
+                    }
+        T_NEAR(ts, maxerr, 0, 1e-12);
+        conv_case_free(&cc);
+    }
+}
+
+/* The float build is the same code; check it agrees to float rounding. */
+static void test_forward_float(t_state *ts)
+{
+    for (int k = 0; k < NCASES; k++) {
+        conv_case cc;
+        conv_case_init(&cc, cases[k], 21 + k);
+        cdt_conv2d_forward_f64(cc.out, cc.x, cc.w, cc.scratch, &cc.p);
+        float *xf = malloc(cc.nx * sizeof(float)), *wf = malloc(cc.nw * sizeof(float));
+        float *of = malloc(cc.nout * sizeof(float));
+        float *sf = malloc((cdt_conv2d_scratch(&cc.p) + 1) * sizeof(float));
+        for (size_t i = 0; i < cc.nx; i++) xf[i] = (float)cc.x[i];
+        for (size_t i = 0; i < cc.nw; i++) wf[i] = (float)cc.w[i];
+        cdt_conv2d_forward(of, xf, wf, sf, &cc.p);
+        double maxerr = 0;
+        for (size_t i = 0; i < cc.nout; i++) maxerr = fmax(maxerr, fabs(of[i] - cc.out[i]));
+        T_NEAR(ts, maxerr, 0, 1e-5);
+        free(xf); free(wf); free(of); free(sf);
+        conv_case_free(&cc);
+    }
+}
+
+static void test_backward_fd(t_state *ts)
+{
+    for (int k = 0; k < NCASES; k++) {
+        conv_case cc;
+        conv_case_init(&cc, cases[k], 31 + k);
+        double *dx = malloc(cc.nx * sizeof(double)), *dw = malloc(cc.nw * sizeof(double));
+        double *dw0 = malloc(cc.nw * sizeof(double));
+        fd_rng r = {99};
+        fd_fill(dw0, cc.nw, &r, -1, 1); // dw must accumulate onto this
+        for (size_t i = 0; i < cc.nw; i++) dw[i] = dw0[i];
+        fd_fill(dx, cc.nx, &r, -1, 1);  // dx must be overwritten
+        cdt_conv2d_backward_f64(dx, dw, cc.r, cc.x, cc.w, cc.scratch, &cc.p);
+        for (size_t i = 0; i < cc.nw; i++) dw[i] -= dw0[i];
+        double ex = fd_check(conv_loss, &cc, cc.x, dx, cc.nx, NULL);
+        double ew = fd_check(conv_loss, &cc, cc.w, dw, cc.nw, NULL);
+        T_CHECK(ts, ex < FD_TOL);
+        T_CHECK(ts, ew < FD_TOL);
+        if (ex >= FD_TOL || ew >= FD_TOL) fprintf(stderr, "case %d: dx %g dw %g\n", k, ex, ew);
+        // without dx (a first layer) the weight gradient is the same
+        for (size_t i = 0; i < cc.nw; i++) dw0[i] = 0;
+        cdt_conv2d_backward_f64(NULL, dw0, cc.r, cc.x, cc.w, cc.scratch, &cc.p);
+        double maxerr = 0;
+        for (size_t i = 0; i < cc.nw; i++) maxerr = fmax(maxerr, fabs(dw0[i] - dw[i]));
+        T_NEAR(ts, maxerr, 0, 1e-12);
+        free(dx); free(dw); free(dw0);
+        conv_case_free(&cc);
+    }
+}
+
+int main(void)
+{
+    t_state ts = {0};
+    T_RUN(&ts, test_forward_naive);
+    T_RUN(&ts, test_forward_float);
+    T_RUN(&ts, test_backward_fd);
+    return T_END(&ts);
+}
