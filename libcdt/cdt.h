@@ -29,5 +29,6 @@
 #include "cdt_image.h"
 #include "cdt_resize.h"
 #include "cdt_dataset.h"
+#include "cdt_nn.h"
 
 #endif
