@@ -1,0 +1,148 @@
+/* resize.c: antialiased bilinear resize of u8 images, as PyTorch does it.
+ *
+ * torchvision 0.14's resized_crop(..., antialias=True) on a uint8 tensor
+ * casts to float32, calls torch.nn.functional.interpolate(mode="bilinear",
+ * align_corners=False, antialias=True), then rounds half to even and casts
+ * back. interpolate's antialiased kernel is separable: the width is resized
+ * first (rows of the box into a float buffer), then the height. Each output
+ * pixel is a normalised sum of a triangle filter stretched by the scale when
+ * shrinking. We keep its float32 arithmetic and summation order so that
+ * results agree to the last grey level in nearly every pixel.
+ */
+#include "cdt_resize.h"
+
+#include <math.h>
+
+#include "cdt_core.h"
+
+/* Filter support of one axis: a triangle of radius 1 in output pixels,
+ * i.e. radius scale in input pixels when shrinking. */
+static float axis_scale(int in, int out) { return (float)in / (float)out; }
+static float axis_support(float scale) { return scale >= 1.0f ? scale : 1.0f; }
+
+/* Most taps one output pixel can use: the window [center - support + 0.5,
+ * center + support + 0.5) truncated to integers. */
+static int axis_taps(int in, int out)
+{
+    int k = (int)ceilf(2.0f * axis_support(axis_scale(in, out))) + 1;
+    return k < in ? k : in;
+}
+
+size_t cdt_resize_scratch(int c, int bh, int bw, int oh, int ow)
+{
+    size_t tmp = (size_t)c * (size_t)bh * (size_t)ow;          /* (C,BH,OW) */
+    size_t wx = (size_t)ow * (size_t)(axis_taps(bw, ow) + 2);  /* taps + first, count */
+    size_t wy = (size_t)oh * (size_t)(axis_taps(bh, oh) + 2);
+    return tmp + wx + wy;
+}
+
+static float triangle(float x)
+{
+    if (x < 0.0f)
+        x = -x;
+    return x < 1.0f ? 1.0f - x : 0.0f;
+}
+
+/* Weights of one axis, laid out per output pixel as [first, count, w0..wk-1].
+ * first and count are small integers kept in float slots (exact below 2^24)
+ * so that all scratch is one float buffer. The mixed float/double arithmetic
+ * copies ATen's _compute_weights_aa, where center and friends are float but
+ * the 0.5 literals are double. */
+static void axis_weights(float *tab, int in, int out, int k)
+{
+    float scale = axis_scale(in, out);
+    float support = axis_support(scale);
+    float invscale = scale >= 1.0f ? 1.0f / scale : 1.0f;
+    for (int i = 0; i < out; i++) {
+        float *t = tab + (size_t)i * (size_t)(k + 2);
+        float center = (float)(scale * (i + 0.5));
+        long lo = (long)((double)(center - support) + 0.5);
+        long hi = (long)((double)(center + support) + 0.5);
+        if (lo < 0)
+            lo = 0;
+        if (hi > in)
+            hi = in;
+        long n = hi - lo;
+        CDT_ASSERT(n >= 1 && n <= k);
+        float total = 0.0f;
+        for (long j = 0; j < n; j++) {
+            float d = (float)(j + lo) - center;
+            float w = triangle((float)(((double)d + 0.5) * invscale));
+            t[2 + j] = w;
+            total += w;
+        }
+        for (long j = 0; j < n; j++)
+            if (total != 0.0f)
+                t[2 + j] /= total;
+        t[0] = (float)lo;
+        t[1] = (float)n;
+    }
+}
+
+/* Width pass: rows [top, top+bh) of the box into tmp (C,BH,OW). */
+static void pass_x(float *tmp, const uint8_t *src, int c, int h, int w,
+                   int top, int left, int bh, int ow, const float *tab, int k)
+{
+    for (int ch = 0; ch < c; ch++)
+        for (int r = 0; r < bh; r++) {
+            const uint8_t *row = src + ((size_t)ch * h + (size_t)(top + r)) * w + left;
+            float *o = tmp + ((size_t)ch * bh + r) * ow;
+            for (int x = 0; x < ow; x++) {
+                const float *t = tab + (size_t)x * (size_t)(k + 2);
+                const uint8_t *p = row + (int)t[0];
+                int n = (int)t[1];
+                float acc = (float)p[0] * t[2];
+                for (int j = 1; j < n; j++)
+                    acc += (float)p[j] * t[2 + j];
+                o[x] = acc;
+            }
+        }
+}
+
+static uint8_t round_u8(float v)
+{
+    v = nearbyintf(v); /* torch.round: half to even */
+    if (v < 0.0f)
+        v = 0.0f;
+    if (v > 255.0f)
+        v = 255.0f;
+    return (uint8_t)v;
+}
+
+/* Height pass: tmp (C,BH,OW) into dst (C,OH,OW). */
+static void pass_y(uint8_t *dst, const float *tmp, int c, int bh, int oh, int ow,
+                   const float *tab, int k)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const float *plane = tmp + (size_t)ch * bh * ow;
+        for (int y = 0; y < oh; y++) {
+            const float *t = tab + (size_t)y * (size_t)(k + 2);
+            const float *base = plane + (size_t)(int)t[0] * ow;
+            int n = (int)t[1];
+            uint8_t *o = dst + ((size_t)ch * oh + y) * ow;
+            for (int x = 0; x < ow; x++) {
+                float acc = base[x] * t[2];
+                for (int j = 1; j < n; j++)
+                    acc += base[(size_t)j * ow + x] * t[2 + j];
+                o[x] = round_u8(acc);
+            }
+        }
+    }
+}
+
+void cdt_resize_u8(uint8_t *dst, int oh, int ow,
+                   const uint8_t *src, int c, int h, int w,
+                   int top, int left, int bh, int bw, float *scratch)
+{
+    CDT_ASSERT(dst && src && scratch && c > 0 && oh > 0 && ow > 0);
+    CDT_ASSERT(top >= 0 && left >= 0 && bh > 0 && bw > 0);
+    CDT_ASSERT(top + bh <= h && left + bw <= w);
+    int kx = axis_taps(bw, ow), ky = axis_taps(bh, oh);
+    float *tmp = scratch;                                  /* (C,BH,OW) */
+    float *tx = tmp + (size_t)c * bh * ow;                 /* (OW,KX+2) */
+    float *ty = tx + (size_t)ow * (size_t)(kx + 2);        /* (OH,KY+2) */
+    axis_weights(tx, bw, ow, kx);
+    axis_weights(ty, bh, oh, ky);
+    pass_x(tmp, src, c, h, w, top, left, bh, ow, tx, kx);
+    pass_y(dst, tmp, c, bh, oh, ow, ty, ky);
+}
