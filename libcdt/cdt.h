@@ -30,5 +30,6 @@
 #include "cdt_resize.h"
 #include "cdt_dataset.h"
 #include "cdt_nn.h"
+#include "cdt_eval.h"
 
 #endif
