@@ -4,3 +4,7 @@
  * static helpers' names distinct from one another. */
 #define CDT_NN_F64 1
 #include "conv2d.c"
+#include "batchnorm.c"
+#include "activation.c"
+#include "pool.c"
+#include "linear.c"

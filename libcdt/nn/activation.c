@@ -1,0 +1,43 @@
+/* activation.c: elementwise layers (ReLU, sigmoid) and the residual add. */
+#include "cdt_nn.h"
+#include "real.h"
+
+void NN(cdt_relu_forward)(real *out,     // (n), may be x
+                          const real *x, // (n)
+                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+/* Taken from the output so the input may have been overwritten in place;
+ * out > 0 exactly where x > 0. */
+void NN(cdt_relu_backward)(real *dx,         // (n), may be dout
+                           const real *dout, // (n)
+                           const real *out,  // (n)
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
+}
+
+void NN(cdt_sigmoid_forward)(real *out,     // (n), may be x
+                             const real *x, // (n)
+                             size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = 1 / (1 + exp(-x[i]));
+}
+
+void NN(cdt_sigmoid_backward)(real *dx,         // (n), may be dout
+                              const real *dout, // (n)
+                              const real *out,  // (n)
+                              size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = dout[i] * out[i] * (1 - out[i]);
+}
+
+void NN(cdt_add_forward)(real *out,     // (n), may be a or b
+                         const real *a, // (n)
+                         const real *b, // (n)
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}

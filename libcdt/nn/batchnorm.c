@@ -1,0 +1,105 @@
+/* batchnorm.c: batch normalisation over (N,C,HW), as torch.nn.BatchNorm2d
+ * (and BatchNorm1d with HW = 1). Training mode normalises with the batch
+ * mean and the biased variance, and moves the running variance towards the
+ * unbiased one; sums are taken in double so a large batch does not lose the
+ * small differences the variance is made of. */
+#include "cdt_core.h"
+#include "cdt_nn.h"
+#include "real.h"
+
+void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
+                               real *mean,         // (C) saved for backward
+                               real *invstd,       // (C) saved for backward
+                               real *running_mean, // (C) or NULL
+                               real *running_var,  // (C) or NULL
+                               const real *x,      // (N,C,HW)
+                               const real *gamma,  // (C)
+                               const real *beta,   // (C)
+                               const cdt_bn_params *p)
+{
+    size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
+    CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
+    #pragma omp parallel for if (count * p->c > 65536)
+    for (int c = 0; c < p->c; c++) {
+        double sum = 0, sq = 0;
+        for (int b = 0; b < p->n; b++) {
+            const real *xc = x + b * chw + (size_t)c * p->hw;
+            for (int i = 0; i < p->hw; i++) sum += xc[i];
+        }
+        double mu = sum / count;
+        for (int b = 0; b < p->n; b++) {
+            const real *xc = x + b * chw + (size_t)c * p->hw;
+            for (int i = 0; i < p->hw; i++) sq += (xc[i] - mu) * (xc[i] - mu);
+        }
+        double var = sq / count, is = 1 / sqrt(var + p->eps);
+        mean[c] = (real)mu;
+        invstd[c] = (real)is;
+        double scale = gamma[c] * is, shift = beta[c] - mu * scale;
+        for (int b = 0; b < p->n; b++) {
+            const real *xc = x + b * chw + (size_t)c * p->hw;
+            real *oc = out + b * chw + (size_t)c * p->hw;
+            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * scale + shift);
+        }
+        if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
+        if (running_var)
+            running_var[c] = (real)((1 - p->momentum) * running_var[c] +
+                                    p->momentum * var * count / (count - 1));
+    }
+}
+
+void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
+                                    const real *x,            // (N,C,HW)
+                                    const real *gamma,        // (C)
+                                    const real *beta,         // (C)
+                                    const real *running_mean, // (C)
+                                    const real *running_var,  // (C)
+                                    const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    #pragma omp parallel for if ((size_t)p->n * chw > 65536)
+    for (int c = 0; c < p->c; c++) {
+        double scale = gamma[c] / sqrt((double)running_var[c] + p->eps);
+        double shift = beta[c] - running_mean[c] * scale;
+        for (int b = 0; b < p->n; b++) {
+            const real *xc = x + b * chw + (size_t)c * p->hw;
+            real *oc = out + b * chw + (size_t)c * p->hw;
+            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * scale + shift);
+        }
+    }
+}
+
+/* With xhat = (x - mean) invstd and M values per channel:
+ * dx = gamma invstd / M * (M dout - sum(dout) - xhat sum(dout xhat)). */
+void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
+                                real *dgamma,       // (C) +=
+                                real *dbeta,        // (C) +=
+                                const real *dout,   // (N,C,HW)
+                                const real *x,      // (N,C,HW)
+                                const real *mean,   // (C)
+                                const real *invstd, // (C)
+                                const real *gamma,  // (C)
+                                const cdt_bn_params *p)
+{
+    size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
+    #pragma omp parallel for if (count * p->c > 65536)
+    for (int c = 0; c < p->c; c++) {
+        double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
+        for (int b = 0; b < p->n; b++) {
+            size_t off = b * chw + (size_t)c * p->hw;
+            for (int i = 0; i < p->hw; i++) {
+                sd += dout[off + i];
+                sdx += dout[off + i] * (x[off + i] - mu) * is;
+            }
+        }
+        dbeta[c] += (real)sd;
+        dgamma[c] += (real)sdx;
+        double k = gamma[c] * is / count;
+        for (int b = 0; b < p->n; b++) {
+            size_t off = b * chw + (size_t)c * p->hw;
+            for (int i = 0; i < p->hw; i++) {
+                double xhat = (x[off + i] - mu) * is;
+                dx[off + i] = (real)(k * (count * dout[off + i] - sd - xhat * sdx));
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+/* test_nn_layers.c: batch norm, ReLU, sigmoid, max/avg pool, linear and the
+ * residual add: forward values on cases worked by hand or by a naive loop,
+ * backward against central finite differences on the double twins. */
+#include "cdt_nn.h"
+#include "t.h"
+#include "test_nn_fd.h"
+
+#include <stdlib.h>
+
+static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+
+/* ---- batch norm ---- */
+typedef struct bn_ctx {
+    cdt_bn_params p;
+    double *x, *gamma, *beta, *out, *mean, *invstd, *r;
+    size_t n;
+} bn_ctx;
+
+static double bn_loss(void *ctx)
+{
+    bn_ctx *b = ctx;
+    cdt_batchnorm_forward_f64(b->out, b->mean, b->invstd, NULL, NULL, b->x,
+                              b->gamma, b->beta, &b->p);
+    return fd_dot(b->out, b->r, b->n);
+}
+
+static void bn_fd_case(t_state *ts, int n, int c, int hw)
+{
+    bn_ctx b = {.p = {n, c, hw, CDT_BN_MOMENTUM, CDT_BN_EPS}};
+    fd_rng r = {7 + hw};
+    b.n = (size_t)n * c * hw;
+    b.x = dalloc(b.n); b.out = dalloc(b.n); b.r = dalloc(b.n);
+    b.gamma = dalloc(c); b.beta = dalloc(c); b.mean = dalloc(c); b.invstd = dalloc(c);
+    fd_fill(b.x, b.n, &r, -2, 2);
+    fd_fill(b.r, b.n, &r, -1, 1);
+    fd_fill(b.gamma, c, &r, 0.5, 1.5);
+    fd_fill(b.beta, c, &r, -1, 1);
+    double *dx = dalloc(b.n), *dg = dalloc(c), *db = dalloc(c);
+    for (int i = 0; i < c; i++) dg[i] = db[i] = 0.25; // must accumulate
+    bn_loss(&b);
+    cdt_batchnorm_backward_f64(dx, dg, db, b.r, b.x, b.mean, b.invstd, b.gamma, &b.p);
+    for (int i = 0; i < c; i++) { dg[i] -= 0.25; db[i] -= 0.25; }
+    double ex = fd_check(bn_loss, &b, b.x, dx, b.n, NULL);
+    double eg = fd_check(bn_loss, &b, b.gamma, dg, c, NULL);
+    double eb = fd_check(bn_loss, &b, b.beta, db, c, NULL);
+    T_CHECK(ts, ex < FD_TOL && eg < FD_TOL && eb < FD_TOL);
+    if (!(ex < FD_TOL && eg < FD_TOL && eb < FD_TOL))
+        fprintf(stderr, "bn %d,%d,%d: dx %g dgamma %g dbeta %g\n", n, c, hw, ex, eg, eb);
+    free(b.x); free(b.out); free(b.r); free(b.gamma); free(b.beta);
+    free(b.mean); free(b.invstd); free(dx); free(dg); free(db);
+}
+
+static void test_bn_backward(t_state *ts)
+{
+    bn_fd_case(ts, 4, 3, 1);  // BatchNorm1d
+    bn_fd_case(ts, 3, 2, 5);  // BatchNorm2d
+    bn_fd_case(ts, 2, 3, 4);
+}
+
+/* x = [1, 3] on one channel: mean 2, biased var 1, unbiased var 2. */
+static void test_bn_forward_hand(t_state *ts)
+{
+    cdt_bn_params p = {2, 1, 1, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    float x[2] = {1, 3}, out[2], mean, invstd, rm = 0, rv = 1, g = 2, b = 0.5f;
+    cdt_batchnorm_forward(out, &mean, &invstd, &rm, &rv, x, &g, &b, &p);
+    double s = 1 / sqrt(1 + 1e-5);
+    T_NEAR(ts, out[0], 0.5 - 2 * s, 1e-6);
+    T_NEAR(ts, out[1], 0.5 + 2 * s, 1e-6);
+    T_NEAR(ts, mean, 2, 1e-7);
+    T_NEAR(ts, invstd, s, 1e-7);
+    T_NEAR(ts, rm, 0.9 * 0 + 0.1 * 2, 1e-7);
+    T_NEAR(ts, rv, 0.9 * 1 + 0.1 * 2, 1e-7);
+    // eval: (x - rm) / sqrt(rv + eps) * g + b with rm 0.2, rv 1.1
+    cdt_batchnorm_forward_eval(out, x, &g, &b, &rm, &rv, &p);
+    T_NEAR(ts, out[0], (1 - 0.2) / sqrt(1.1 + 1e-5) * 2 + 0.5, 1e-6);
+    T_NEAR(ts, out[1], (3 - 0.2) / sqrt(1.1 + 1e-5) * 2 + 0.5, 1e-6);
+}
+
+/* Per-channel statistics over N and HW, against a naive loop. */
+static void test_bn_forward_naive(t_state *ts)
+{
+    enum { N = 3, C = 2, HW = 4 };
+    cdt_bn_params p = {N, C, HW, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    double x[N * C * HW], out[N * C * HW], g[C] = {1.5, 0.5}, b[C] = {0, -1};
+    double mean[C], invstd[C], rm[C] = {0, 0}, rv[C] = {1, 1};
+    fd_rng r = {3};
+    fd_fill(x, N * C * HW, &r, -3, 3);
+    cdt_batchnorm_forward_f64(out, mean, invstd, rm, rv, x, g, b, &p);
+    for (int c = 0; c < C; c++) {
+        double s = 0, q = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) s += x[(n * C + c) * HW + i];
+        double mu = s / (N * HW);
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) q += pow(x[(n * C + c) * HW + i] - mu, 2);
+        double var = q / (N * HW);
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) {
+                int k = (n * C + c) * HW + i;
+                T_NEAR(ts, out[k], (x[k] - mu) / sqrt(var + 1e-5) * g[c] + b[c], 1e-12);
+            }
+        T_NEAR(ts, rm[c], 0.1 * mu, 1e-12);
+        T_NEAR(ts, rv[c], 0.9 + 0.1 * q / (N * HW - 1), 1e-12);
+    }
+}
+
+/* ---- elementwise ---- */
+typedef struct ew_ctx { double *x, *out, *r; size_t n; int sigmoid; } ew_ctx;
+
+static double ew_loss(void *ctx)
+{
+    ew_ctx *e = ctx;
+    if (e->sigmoid) cdt_sigmoid_forward_f64(e->out, e->x, e->n);
+    else cdt_relu_forward_f64(e->out, e->x, e->n);
+    return fd_dot(e->out, e->r, e->n);
+}
+
+static void test_elementwise(t_state *ts)
+{
+    enum { N = 40 };
+    double x[N], out[N], rr[N], dx[N];
+    unsigned char skip[N];
+    fd_rng r = {5};
+    fd_fill(x, N, &r, -3, 3);
+    fd_fill(rr, N, &r, -1, 1);
+    for (int i = 0; i < N; i++) skip[i] = fabs(x[i]) < 100 * FD_STEP; // ReLU's kink
+    for (int sig = 0; sig < 2; sig++) {
+        ew_ctx e = {x, out, rr, N, sig};
+        ew_loss(&e);
+        if (sig) cdt_sigmoid_backward_f64(dx, rr, out, N);
+        else cdt_relu_backward_f64(dx, rr, out, N);
+        double err = fd_check(ew_loss, &e, x, dx, N, sig ? NULL : skip);
+        T_CHECK(ts, err < FD_TOL);
+    }
+    float v[4] = {0, logf(3), -1, 2}, o[4];
+    cdt_sigmoid_forward(o, v, 4);
+    T_NEAR(ts, o[0], 0.5, 1e-7);
+    T_NEAR(ts, o[1], 0.75, 1e-7);
+    cdt_relu_forward(v, v, 4); // in place
+    T_NEAR(ts, v[2], 0, 0);
+    T_NEAR(ts, v[3], 2, 0);
+    float a[2] = {1, 2}, b[2] = {10, 20};
+    cdt_add_forward(a, a, b, 2);
+    T_NEAR(ts, a[0], 11, 0);
+    T_NEAR(ts, a[1], 22, 0);
+}
+
+/* ---- pools ---- */
+typedef struct pool_ctx { cdt_maxpool_params p; double *x, *out, *r; int32_t *arg; size_t nout; } pool_ctx;
+
+static double maxpool_loss(void *ctx)
+{
+    pool_ctx *c = ctx;
+    cdt_maxpool_forward_f64(c->out, c->arg, c->x, &c->p);
+    return fd_dot(c->out, c->r, c->nout);
+}
+
+/* Entries are a shuffle of multiples of 0.1, so no perturbation of 1e-5
+ * changes which one is the maximum (no kinks). */
+static void test_maxpool(t_state *ts)
+{
+    cdt_maxpool_params p = {.n = 2, .c = 2, .h = 7, .w = 6, .k = 3, .stride = 2, .pad = 1};
+    int oh = cdt_maxpool_out_h(&p), ow = cdt_maxpool_out_w(&p);
+    T_EQ_INT(ts, oh, 4);
+    T_EQ_INT(ts, ow, 3);
+    size_t nx = 2 * 2 * 7 * 6, nout = (size_t)2 * 2 * oh * ow;
+    double *x = dalloc(nx), *out = dalloc(nout), *rr = dalloc(nout), *dx = dalloc(nx);
+    int32_t *arg = calloc(nout, sizeof *arg);
+    fd_rng r = {17};
+    for (size_t i = 0; i < nx; i++) x[i] = 0.1 * i;
+    for (size_t i = nx - 1; i > 0; i--) {
+        size_t j = (size_t)(fd_uniform(&r) * (i + 1));
+        double t = x[i]; x[i] = x[j]; x[j] = t;
+    }
+    fd_fill(rr, nout, &r, -1, 1);
+    pool_ctx c = {p, x, out, rr, arg, nout};
+    maxpool_loss(&c);
+    // naive: the max over the in-bounds part of each window
+    for (int pl = 0; pl < 4; pl++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                double m = -1e300;
+                for (int y = 2 * oy - 1; y <= 2 * oy + 1; y++)
+                    for (int xx = 2 * ox - 1; xx <= 2 * ox + 1; xx++)
+                        if (y >= 0 && y < 7 && xx >= 0 && xx < 6) m = fmax(m, x[pl * 42 + y * 6 + xx]);
+                T_NEAR(ts, out[(pl * oh + oy) * ow + ox], m, 0);
+            }
+    cdt_maxpool_backward_f64(dx, rr, arg, &p);
+    T_CHECK(ts, fd_check(maxpool_loss, &c, x, dx, nx, NULL) < FD_TOL);
+    free(x); free(out); free(rr); free(dx); free(arg);
+}
+
+typedef struct avg_ctx { double *x, out[6], r[6]; } avg_ctx;
+
+static double avg_loss(void *ctx)
+{
+    avg_ctx *a = ctx;
+    cdt_avgpool_forward_f64(a->out, a->x, 2, 3, 5);
+    return fd_dot(a->out, a->r, 6);
+}
+
+static void test_avgpool(t_state *ts)
+{
+    double x[30], dx[30];
+    fd_rng r = {23};
+    for (int i = 0; i < 30; i++) x[i] = i;
+    avg_ctx a = {x, {0}, {0}};
+    fd_fill(a.r, 6, &r, -1, 1);
+    avg_loss(&a);
+    T_NEAR(ts, a.out[0], 2, 1e-12);   // mean of 0..4
+    T_NEAR(ts, a.out[5], 27, 1e-12);  // mean of 25..29
+    fd_fill(x, 30, &r, -1, 1);
+    cdt_avgpool_backward_f64(dx, a.r, 2, 3, 5);
+    T_CHECK(ts, fd_check(avg_loss, &a, x, dx, 30, NULL) < FD_TOL);
+}
+
+/* ---- linear ---- */
+typedef struct lin_ctx { cdt_linear_params p; double *x, *w, *b, *out, *r; } lin_ctx;
+
+static double lin_loss(void *ctx)
+{
+    lin_ctx *l = ctx;
+    cdt_linear_forward_f64(l->out, l->x, l->w, l->b, &l->p);
+    return fd_dot(l->out, l->r, (size_t)l->p.n * l->p.out);
+}
+
+static void test_linear(t_state *ts)
+{
+    enum { N = 3, IN = 5, OUT = 4 };
+    double x[N * IN], w[OUT * IN], b[OUT], out[N * OUT], rr[N * OUT];
+    double dx[N * IN], dw[OUT * IN], db[OUT];
+    fd_rng r = {29};
+    fd_fill(x, N * IN, &r, -1, 1);
+    fd_fill(w, OUT * IN, &r, -1, 1);
+    fd_fill(b, OUT, &r, -1, 1);
+    fd_fill(rr, N * OUT, &r, -1, 1);
+    for (int bias = 0; bias < 2; bias++) {
+        lin_ctx l = {{N, IN, OUT}, x, w, bias ? b : NULL, out, rr};
+        lin_loss(&l);
+        for (int i = 0; i < N; i++)
+            for (int o = 0; o < OUT; o++) {
+                double s = bias ? b[o] : 0;
+                for (int k = 0; k < IN; k++) s += x[i * IN + k] * w[o * IN + k];
+                T_NEAR(ts, out[i * OUT + o], s, 1e-12);
+            }
+        for (int i = 0; i < OUT * IN; i++) dw[i] = 1; // must accumulate
+        for (int i = 0; i < OUT; i++) db[i] = 1;
+        cdt_linear_backward_f64(dx, dw, bias ? db : NULL, rr, x, w, &l.p);
+        for (int i = 0; i < OUT * IN; i++) dw[i] -= 1;
+        for (int i = 0; i < OUT; i++) db[i] -= 1;
+        T_CHECK(ts, fd_check(lin_loss, &l, x, dx, N * IN, NULL) < FD_TOL);
+        T_CHECK(ts, fd_check(lin_loss, &l, w, dw, OUT * IN, NULL) < FD_TOL);
+        if (bias) T_CHECK(ts, fd_check(lin_loss, &l, b, db, OUT, NULL) < FD_TOL);
+    }
+}
+
+int main(void)
+{
+    t_state ts = {0};
+    T_RUN(&ts, test_bn_backward);
+    T_RUN(&ts, test_bn_forward_hand);
+    T_RUN(&ts, test_bn_forward_naive);
+    T_RUN(&ts, test_elementwise);
+    T_RUN(&ts, test_maxpool);
+    T_RUN(&ts, test_avgpool);
+    T_RUN(&ts, test_linear);
+    return T_END(&ts);
+}
