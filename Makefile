@@ -7,7 +7,12 @@
 #   make fuzz       libFuzzer targets (clang);  make fuzz-smoke  a short run of each
 #   make install PREFIX=/usr/local   bin, lib, include, man
 SAN ?=
-ifeq ($(SAN),1)
+FUZZ ?=
+ifeq ($(FUZZ),1)
+OUT ?= build-fuzz
+CC := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
 OUT ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
@@ -39,7 +44,11 @@ CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 
-.PHONY: all test check deps bench fuzz fuzz-smoke install clean
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c -> build-fuzz/fuzz/fuzz_NAME
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
+
+.PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean
 all: $(LIB) $(TOOLS)
 
 $(OUT)/obj/%.o: %.c
@@ -59,6 +68,10 @@ $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+$(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDLIBS) -o $@
+
 test: all $(UNITS)
 	@tests/run.sh $(OUT)
 
@@ -66,9 +79,18 @@ check:
 	$(MAKE) deps
 	$(MAKE) test
 	$(MAKE) test SAN=1
+	$(MAKE) fuzz-smoke
 
 deps:
 	@scripts/deps.sh
+
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-build
+
+fuzz-build: $(FUZZERS)
+
+fuzz-smoke: fuzz
+	@tests/fuzz/smoke.sh build-fuzz
 
 bench: all
 	@tests/bench/run.sh $(OUT)
@@ -88,4 +110,4 @@ clean:
 	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(OUT)/obj/tools/%.d) \
-	$(UNIT_SRC:tests/unit/%.c=$(OUT)/obj/tests/unit/%.d)
+	$(UNIT_SRC:tests/unit/%.c=$(OUT)/obj/tests/unit/%.d) $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/obj/tests/fuzz/%.d)
