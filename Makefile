@@ -48,6 +48,7 @@ UNITS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 
+.SECONDARY:
 .PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean
 all: $(LIB) $(TOOLS)
 
