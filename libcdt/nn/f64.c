@@ -8,3 +8,5 @@
 #include "activation.c"
 #include "pool.c"
 #include "linear.c"
+#include "ntxent.c"
+#include "entropy.c"

@@ -20,18 +20,18 @@
 
 typedef struct fd_rng { uint64_t s; } fd_rng;
 
-static double fd_uniform(fd_rng *r) // [0,1)
+static inline double fd_uniform(fd_rng *r) // [0,1)
 {
     r->s ^= r->s << 13; r->s ^= r->s >> 7; r->s ^= r->s << 17;
     return (double)(r->s >> 11) / 9007199254740992.0;
 }
 
-static void fd_fill(double *x, size_t n, fd_rng *r, double lo, double hi)
+static inline void fd_fill(double *x, size_t n, fd_rng *r, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * fd_uniform(r);
 }
 
-static double fd_dot(const double *a, const double *b, size_t n)
+static inline double fd_dot(const double *a, const double *b, size_t n)
 {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += a[i] * b[i];
@@ -44,7 +44,7 @@ typedef double (*fd_loss_fn)(void *ctx);
 
 /* Relative error of `analytic` against central differences of f over the
  * n entries of x. skip (may be NULL) marks entries at a kink. */
-static double fd_check(fd_loss_fn f, void *ctx, double *x, const double *analytic,
+static inline double fd_check(fd_loss_fn f, void *ctx, double *x, const double *analytic,
                        size_t n, const unsigned char *skip)
 {
     double diff2 = 0, ref2 = 0;
