@@ -28,6 +28,7 @@
 #include "cdt_rng.h"
 #include "cdt_image.h"
 #include "cdt_resize.h"
+#include "cdt_augment.h"
 #include "cdt_dataset.h"
 #include "cdt_nn.h"
 #include "cdt_eval.h"

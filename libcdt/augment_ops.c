@@ -1,0 +1,242 @@
+/* augment_ops.c: the pixel ops of cdt_augment.h, each copying the float32
+ * arithmetic and the u8 conversions of torchvision 0.14's functional_tensor
+ * on uint8 tensors:
+ *   _blend:        (ratio*img1 + (1-ratio)*img2).clamp(0, 255).to(uint8),
+ *                  which truncates; ratio is a float32 scalar, (1-ratio) is
+ *                  computed in double first and then made float32;
+ *   grey:          (0.2989*r + 0.587*g + 0.114*b).to(uint8), truncating;
+ *   adjust_hue:    /255 in float32, HSV round trip, *255, truncating;
+ *   gaussian_blur: float32 convolution, then round half to even.
+ * The order of float operations follows the Python expressions, so that
+ * the bytes agree with torchvision's except where a float32 summation order
+ * we cannot see (conv2d) differs.
+ */
+#include "cdt_augment.h"
+
+#include <math.h>
+
+#include "cdt_core.h"
+
+void cdt_crop_params(int box[4], cdt_rng *r, int h, int w, double scale_lo,
+                     double scale_hi, double ratio_lo, double ratio_hi)
+{
+    double area = (double)h * (double)w;
+    double lr0 = log(ratio_lo), lr1 = log(ratio_hi);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        double target = area * cdt_rng_range(r, scale_lo, scale_hi);
+        double aspect = exp(cdt_rng_range(r, lr0, lr1));
+        /* Python's round() is half to even, as nearbyint in the default mode. */
+        double cw = nearbyint(sqrt(target * aspect));
+        double ch = nearbyint(sqrt(target / aspect));
+        if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
+            box[2] = (int)ch;
+            box[3] = (int)cw;
+            box[0] = (int)cdt_rng_below(r, (uint64_t)(h - box[2] + 1));
+            box[1] = (int)cdt_rng_below(r, (uint64_t)(w - box[3] + 1));
+            return;
+        }
+    }
+    double in_ratio = (double)w / (double)h;
+    int ch = h, cw = w;
+    if (in_ratio < ratio_lo)
+        ch = (int)nearbyint(cw / ratio_lo);
+    else if (in_ratio > ratio_hi)
+        cw = (int)nearbyint(ch * ratio_hi);
+    box[0] = (h - ch) / 2;
+    box[1] = (w - cw) / 2;
+    box[2] = ch;
+    box[3] = cw;
+}
+
+void cdt_hflip_u8(uint8_t *img, int c, int h, int w)
+{
+    for (size_t row = 0; row < (size_t)c * (size_t)h; row++) {
+        uint8_t *p = img + row * (size_t)w;
+        for (int i = 0, j = w - 1; i < j; i++, j--) {
+            uint8_t t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+    }
+}
+
+/* Float to u8 as Tensor.to(uint8) after a clamp to [0, 255]: truncation. */
+static uint8_t clamp_trunc(float v)
+{
+    if (!(v > 0.0f))
+        return 0;
+    if (v > 255.0f)
+        v = 255.0f;
+    return (uint8_t)v;
+}
+
+static uint8_t luma(uint8_t r, uint8_t g, uint8_t b)
+{
+    return clamp_trunc(0.2989f * (float)r + 0.587f * (float)g + 0.114f * (float)b);
+}
+
+void cdt_adjust_brightness_u8(uint8_t *img, int c, int h, int w, double factor)
+{
+    float a = (float)factor;
+    size_t n = (size_t)c * (size_t)h * (size_t)w;
+    for (size_t i = 0; i < n; i++)
+        img[i] = clamp_trunc(a * (float)img[i]);
+}
+
+void cdt_adjust_contrast_u8(uint8_t *img, int c, int h, int w, double factor)
+{
+    size_t hw = (size_t)h * (size_t)w, n = (size_t)c * hw;
+    /* The grey mean is a float32 sum of integers below 2^24, hence exact,
+     * divided by the count, as torch.mean gives it. */
+    double sum = 0.0;
+    if (c == 3)
+        for (size_t i = 0; i < hw; i++)
+            sum += luma(img[i], img[hw + i], img[2 * hw + i]);
+    else
+        for (size_t i = 0; i < n; i++)
+            sum += img[i];
+    float mean = (float)sum / (float)(c == 3 ? hw : n);
+    float a = (float)factor, b = (float)(1.0 - factor);
+    float bm = b * mean;
+    for (size_t i = 0; i < n; i++)
+        img[i] = clamp_trunc(a * (float)img[i] + bm);
+}
+
+void cdt_adjust_saturation_u8(uint8_t *img, int c, int h, int w, double factor)
+{
+    if (c != 3)
+        return;
+    size_t hw = (size_t)h * (size_t)w;
+    float a = (float)factor, b = (float)(1.0 - factor);
+    for (size_t i = 0; i < hw; i++) {
+        float g = (float)luma(img[i], img[hw + i], img[2 * hw + i]);
+        for (int ch = 0; ch < 3; ch++) {
+            uint8_t *p = img + (size_t)ch * hw + i;
+            *p = clamp_trunc(a * (float)*p + b * g);
+        }
+    }
+}
+
+static float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
+
+/* One pixel of _rgb2hsv, the hue shift, and _hsv2rgb, in float32. */
+static void hue_pixel(uint8_t *pr, uint8_t *pg, uint8_t *pb, float shift)
+{
+    float r = (float)*pr / 255.0f, g = (float)*pg / 255.0f, b = (float)*pb / 255.0f;
+    float maxc = fmaxf(r, fmaxf(g, b)), minc = fminf(r, fminf(g, b));
+    int eqc = maxc == minc;
+    float cr = maxc - minc;
+    float s = cr / (eqc ? 1.0f : maxc);
+    float crd = eqc ? 1.0f : cr;
+    float rc = (maxc - r) / crd, gc = (maxc - g) / crd, bc = (maxc - b) / crd;
+    float hr = maxc == r ? bc - gc : 0.0f;
+    float hg = (maxc == g && maxc != r) ? 2.0f + rc - bc : 0.0f;
+    float hb = (maxc != g && maxc != r) ? 4.0f + gc - rc : 0.0f;
+    float hh = fmodf((hr + hg + hb) / 6.0f + 1.0f, 1.0f);
+    hh = fmodf(hh + shift, 1.0f);        /* torch.remainder: sign of the divisor */
+    if (hh != 0.0f && hh < 0.0f)
+        hh += 1.0f;
+    float v = maxc;
+    float i6 = floorf(hh * 6.0f);
+    float f = hh * 6.0f - i6;
+    int i = ((int)i6 % 6 + 6) % 6;
+    float p = clamp01(v * (1.0f - s));
+    float q = clamp01(v * (1.0f - s * f));
+    float t = clamp01(v * (1.0f - s * (1.0f - f)));
+    static const int sel[6][3] = { {0, 3, 1}, {2, 0, 1}, {1, 0, 3},
+                                   {1, 2, 0}, {3, 1, 0}, {0, 1, 2} };
+    float val[4] = { v, p, q, t };
+    *pr = clamp_trunc(val[sel[i][0]] * 255.0f);
+    *pg = clamp_trunc(val[sel[i][1]] * 255.0f);
+    *pb = clamp_trunc(val[sel[i][2]] * 255.0f);
+}
+
+void cdt_adjust_hue_u8(uint8_t *img, int c, int h, int w, double factor)
+{
+    if (c != 3)
+        return;
+    size_t hw = (size_t)h * (size_t)w;
+    float shift = (float)factor;
+    for (size_t i = 0; i < hw; i++)
+        hue_pixel(img + i, img + hw + i, img + 2 * hw + i, shift);
+}
+
+void cdt_grayscale_u8(uint8_t *img, int c, int h, int w)
+{
+    if (c != 3)
+        return;
+    size_t hw = (size_t)h * (size_t)w;
+    for (size_t i = 0; i < hw; i++)
+        img[i] = img[hw + i] = img[2 * hw + i] = luma(img[i], img[hw + i], img[2 * hw + i]);
+}
+
+size_t cdt_blur_scratch(int c, int h, int w, int k)
+{
+    (void)c;
+    /* One float plane for the row pass, the kernel, and a padded line. */
+    return (size_t)h * (size_t)w + (size_t)k + (size_t)(h > w ? h : w) + (size_t)k;
+}
+
+/* Index into 0..n-1 with reflect padding (the edge is not repeated),
+ * folding as often as needed so that tiny images work too. */
+static int reflect(int i, int n)
+{
+    if (n == 1)
+        return 0;
+    int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0)
+        i += period;
+    return i < n ? i : period - i;
+}
+
+/* torchvision's _get_gaussian_kernel1d in float32: linspace gives exact
+ * integers, then exp(-0.5 (x/sigma)^2) normalised by its sum. */
+static void gauss_kernel(float *kern, int k, double sigma)
+{
+    float s = (float)sigma, sum = 0.0f;
+    for (int i = 0; i < k; i++) {
+        float x = (float)(i - (k - 1) / 2) / s;
+        kern[i] = expf(-0.5f * (x * x));
+        sum += kern[i];
+    }
+    for (int i = 0; i < k; i++)
+        kern[i] /= sum;
+}
+
+void cdt_gaussian_blur_u8(uint8_t *img, int c, int h, int w, int k, double sigma,
+                          float *scratch)
+{
+    CDT_ASSERT(k > 0 && k % 2 == 1);
+    float *tmp = scratch;                       /* (H,W) */
+    float *kern = tmp + (size_t)h * w;          /* (K) */
+    float *line = kern + k;                     /* (max(H,W)+K) */
+    int r = k / 2;
+    gauss_kernel(kern, k, sigma);
+    /* The 2-D kernel is the outer product of two 1-D ones, so two 1-D
+     * passes give the same sums up to float32 ordering. */
+    for (int ch = 0; ch < c; ch++) {
+        uint8_t *plane = img + (size_t)ch * h * w;
+        for (int y = 0; y < h; y++) {
+            for (int i = 0; i < w + 2 * r; i++)
+                line[i] = plane[(size_t)y * w + reflect(i - r, w)];
+            for (int x = 0; x < w; x++) {
+                float acc = 0.0f;
+                for (int j = 0; j < k; j++)
+                    acc += kern[j] * line[x + j];
+                tmp[(size_t)y * w + x] = acc;
+            }
+        }
+        for (int x = 0; x < w; x++) {
+            for (int i = 0; i < h + 2 * r; i++)
+                line[i] = tmp[(size_t)reflect(i - r, h) * w + x];
+            for (int y = 0; y < h; y++) {
+                float acc = 0.0f;
+                for (int j = 0; j < k; j++)
+                    acc += kern[j] * line[y + j];
+                float v = nearbyintf(acc);
+                plane[(size_t)y * w + x] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+            }
+        }
+    }
+}
