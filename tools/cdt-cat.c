@@ -273,12 +273,13 @@ static int cat_check(const opts *o, cdt_reader *r, double t0)
 /* ---- --to-npy ---- */
 
 static void die_out(cli_out *out, cdt_reader *r, int code, const char *fmt, const char *name)
-    __attribute__((noreturn));
+    __attribute__((noreturn, format(printf, 4, 0)));
 static void die_out(cli_out *out, cdt_reader *r, int code, const char *fmt, const char *name)
 {
     cli_out_abort(out);
+    cli_warn(prog, fmt, name); /* name may live in r's frame: print first */
     cdt_reader_destroy(r);
-    cli_die(prog, code, fmt, name);
+    exit(code);
 }
 
 /* Same dtype and the same shape after dim[0]. */
