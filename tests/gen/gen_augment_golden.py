@@ -9,8 +9,8 @@ Writes, into that folder:
   expect.u8    every case's expected output, concatenated
   cases.txt    one case a line:
                OP IN_OFFSET C H W OUT_H OUT_W EXPECT_OFFSET ARGS...
-  crop_stats.txt  RandomResizedCrop.get_params statistics per image size:
-               H W DRAWS MEAN_AREA SD_AREA MEAN_LOGR SD_LOGR P_FULL
+  crop_stats.txt  RandomResizedCrop.get_params statistics per image size
+               (the first line says which)
 The images are synthetic (smooth gradients, edges, noise) so that every
 rounding path is hit; they are made from a fixed seed.
 """
@@ -162,7 +162,10 @@ with open(os.path.join(OUT, "expect.u8"), "wb") as f:
 with open(os.path.join(OUT, "cases.txt"), "w") as f:
     f.write("\n".join(cases) + "\n")
 
-# RandomResizedCrop.get_params statistics, for the distribution tests
+# RandomResizedCrop.get_params statistics, for the distribution tests: the
+# empirical CDF of the area fraction and of log(w/h) at fixed thresholds.
+AREA_T = [k / 10 for k in range(1, 10)]
+LOGR_T = [k / 20 for k in range(-5, 6)]
 lines = []
 for h, w in ((32, 32), (28, 28), (96, 96), (32, 12)):
     dummy = torch.zeros(1, h, w)
@@ -173,7 +176,12 @@ for h, w in ((32, 32), (28, 28), (96, 96), (32, 12)):
         area[k] = bh * bw / (h * w)
         logr[k] = math.log(bw / bh)
         full += (bh == h and bw == w)
-    lines.append(f"{h} {w} {n} {area.mean()!r} {area.std()!r} {logr.mean()!r} {logr.std()!r} {full / n!r}")
+    vals = [h, w, n, full / n, area.mean(), logr.mean()]
+    vals += [float((area <= t).mean()) for t in AREA_T]
+    vals += [float((logr <= t).mean()) for t in LOGR_T]
+    lines.append(" ".join(repr(v) for v in vals))
 with open(os.path.join(OUT, "crop_stats.txt"), "w") as f:
+    f.write("# H W DRAWS P_FULL MEAN_AREA MEAN_LOGR, P(area <= 0.1 .. 0.9), "
+            "P(log(w/h) <= -0.25 .. 0.25 step 0.05)\n")
     f.write("\n".join(lines) + "\n")
 print(f"{len(cases)} cases, {exp_pos} expected bytes, {pos} input bytes")
