@@ -96,7 +96,7 @@ typedef struct slot {
     int xi;                     /* index of x in t */
     cdt_tensor *t;              /* (count) views into buf */
     uint32_t t_cap;
-    uint8_t *buf;               /* input tensors' bytes, back to back */
+    uint8_t *buf;               /* input tensors' bytes, each ALIGN-aligned */
     size_t buf_cap;
     uint8_t *out;               /* (N,V,C,S,S) */
     size_t out_cap;
@@ -226,6 +226,11 @@ static int check_frame(pipeline *p, const cdt_frame *f, uint64_t no, const char 
     return 0;
 }
 
+/* Tensors sit in one buffer, each at a multiple of this, so that i64 and
+ * f64 data are aligned for the code that reads them. */
+#define ALIGN 64
+static size_t aligned(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
 /* Copy frame f into slot s: the reader's buffers are reused by its next
  * read, and we read ahead while earlier frames are still at work. */
 static int fill_slot(pipeline *p, slot *s, const cdt_frame *f, uint64_t first_row)
@@ -233,9 +238,9 @@ static int fill_slot(pipeline *p, slot *s, const cdt_frame *f, uint64_t first_ro
     size_t total = 0;
     for (uint32_t i = 0; i < f->count; i++) {
         uint64_t nb;
-        if (cdt_tensor_nbytes(&f->tensors[i], &nb) < 0 || nb > SIZE_MAX - total)
+        if (cdt_tensor_nbytes(&f->tensors[i], &nb) < 0 || nb > SIZE_MAX / 2 - total)
             return CDT_ELIMIT;
-        total += (size_t)nb;
+        total += aligned((size_t)nb);
     }
     size_t out = (size_t)f->rows * (size_t)p->views * (size_t)p->in.c * (size_t)p->size * (size_t)p->size;
     if (f->count > s->t_cap) {
@@ -258,7 +263,7 @@ static int fill_slot(pipeline *p, slot *s, const cdt_frame *f, uint64_t first_ro
         memcpy(s->buf + at, f->tensors[i].data, (size_t)nb);
         if (!strcmp(f->tensors[i].name, "x"))
             s->xi = (int)i;
-        at += (size_t)nb;
+        at += aligned((size_t)nb);
     }
     s->rows = f->rows;
     s->count = f->count;
