@@ -1,0 +1,104 @@
+/* cdt_model.h: the Contrastive Disentangling network (ResNet backbone,
+ * instance projector, feature predictor) and its training step on the CPU.
+ *
+ * Worked example: one training step on two views of a batch.
+ *
+ *     cdt_model_config cfg = {.depth = 18, .stem = CDT_STEM_CIFAR, .width = 64,
+ *         .in_channels = 3, .image_size = 32, .hidden_dim = 128, .feature_num = 128};
+ *     cdt_model *m;
+ *     if ((rc = cdt_model_create(&cfg, 128, &m)) < 0) ...;
+ *     cdt_model_init(m, seed);
+ *     cdt_model_zero_grad(m);
+ *     cdt_model_forward(m, x1, 128, 0, 1);       // view 0, training mode
+ *     cdt_model_forward(m, x2, 128, 1, 1);       // view 1
+ *     cdt_loss_terms l = cdt_model_loss(m, 0.5, 1.0);
+ *     cdt_model_backward(m, 0);
+ *     cdt_model_backward(m, 1);                  // grads now hold dL/dparams
+ *     cdt_adam_step(m->params, adam_m, adam_v, m->grads, m->nparams, t, &opt);
+ *     cdt_model_destroy(m);
+ *
+ * Every trainable tensor lives in one allocation (params, and grads in the
+ * same layout, so Adam and clipping see one buffer); BatchNorm running
+ * statistics live in a second one (buffers). tensors[] names each one as
+ * the authors' PyTorch state_dict does (resnet.conv1.weight,
+ * resnet.layer1.0.bn1.running_mean, instance_projector.0.weight,
+ * feature_predictor.4.bias, ...), in state_dict order and PyTorch layouts.
+ * BatchNorm's num_batches_tracked is not kept (it only matters for
+ * momentum = None). Activations are allocated once, for the batch size
+ * given to create; nothing allocates after that.
+ */
+#ifndef CDT_MODEL_H
+#define CDT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { CDT_STEM_IMAGENET = 0, CDT_STEM_CIFAR = 1 };
+
+typedef struct cdt_model_config {
+    int depth;        /* 18, 34 (BasicBlock) or 50 (Bottleneck) */
+    int stem;         /* CDT_STEM_IMAGENET: 7x7/2 + maxpool; CDT_STEM_CIFAR: 3x3/1 */
+    int width;        /* first stage width; 64 in the paper */
+    int in_channels;  /* 3 for colour, 1 for grey */
+    int image_size;   /* inputs are image_size x image_size */
+    int hidden_dim;   /* z width, 128 */
+    int feature_num;  /* f width (feature heads), 128 */
+} cdt_model_config;
+
+typedef struct cdt_model_tensor {
+    char name[80];
+    int buffer;       /* 1: lives in buffers (running stats), 0: in params */
+    size_t offset;    /* elements from the start of params or buffers */
+    size_t numel;
+    int rank;
+    int dim[4];
+} cdt_model_tensor;
+
+typedef struct cdt_loss_terms { float instance, feature, entropy, total; } cdt_loss_terms;
+
+struct cdt_model_graph;
+
+typedef struct cdt_model {
+    cdt_model_config cfg;
+    int batch;                /* activations are sized for this many images */
+    int rep_dim;              /* h width: 8 width (x4 for Bottleneck) */
+    int ntensors;
+    cdt_model_tensor *tensors;
+    float *params, *grads;    /* (nparams) each */
+    size_t nparams;
+    float *buffers;           /* (nbuffers) */
+    size_t nbuffers;
+    struct cdt_model_graph *graph; /* layers, activations, scratch: model.c */
+} cdt_model;
+
+/* CDT_EINVAL for an unsupported config, CDT_ENOMEM, CDT_ELIMIT when the
+ * sizes overflow. */
+int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out);
+void cdt_model_destroy(cdt_model *m);
+/* PyTorch's default initialisation, drawn from (seed, CDT_RNG_INIT, tensor
+ * index): conv kaiming normal (fan_out, relu), BN 1/0 with running stats
+ * 0/1, Linear weight and bias uniform(+-1/sqrt(fan_in)). */
+void cdt_model_init(cdt_model *m, uint64_t seed);
+const cdt_model_tensor *cdt_model_find(const cdt_model *m, const char *name);
+float *cdt_model_tensor_data(cdt_model *m, const cdt_model_tensor *t);
+float *cdt_model_tensor_grad(cdt_model *m, const cdt_model_tensor *t); /* NULL for buffers */
+
+void cdt_model_zero_grad(cdt_model *m);
+/* Runs n <= batch images of one view (0 or 1) through the network; train:
+ * batch statistics (n > 1) and running-stat updates, else running stats. */
+void cdt_model_forward(cdt_model *m,
+                       const float *x, // (n, in_channels, image_size, image_size)
+                       int n, int view, int train);
+/* The last forward's outputs of a view: h (n,rep_dim), z (n,hidden_dim),
+ * f (n,feature_num). */
+const float *cdt_model_h(const cdt_model *m, int view);
+const float *cdt_model_z(const cdt_model *m, int view);
+const float *cdt_model_f(const cdt_model *m, int view);
+/* CD loss of the two views of the last training forwards (full batch):
+ * instance NT-Xent on z (t_instance), feature NT-Xent on f^T (t_feature),
+ * entropy H of f; total = instance + feature - H. Keeps dL/dz, dL/df. */
+cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature);
+/* Accumulates (+=) dL/dparams of one view into grads. */
+void cdt_model_backward(cdt_model *m, int view);
+
+#endif

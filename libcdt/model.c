@@ -1,0 +1,544 @@
+/* model.c: the CD network as a fixed list of layer calls.
+ *
+ * create() walks the architecture once, recording each layer (an op: which
+ * nn/ function, its sizes, where its weights and activations are) and each
+ * named tensor; forward runs the ops in order, backward in reverse. An
+ * activation "slot" is one (N,C,H,W) buffer; ReLU and the residual add work
+ * in place (their backward needs only their output, and the layer before
+ * them, a batch norm, needs its input, not its output), which halves the
+ * activation memory. A slot read by two ops (a block input: the branch and
+ * the shortcut) gets its gradient summed: the first consumer met in
+ * backward writes it, later ones add into it through a temporary. */
+#include "cdt_core.h"
+#include "cdt_model.h"
+#include "cdt_nn.h"
+#include "cdt_rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_ADD, OP_AVGPOOL, OP_LINEAR, OP_SIGMOID };
+#define NONE ((size_t)-1)
+
+typedef struct op {
+    int kind, in, in2, out;  /* slots; in2 only for OP_ADD */
+    int tensor;              /* first tensor of the layer (weight, or BN weight) */
+    size_t w, b, rm, rv;     /* params / buffers offsets, NONE if absent */
+    size_t save;             /* per-view offset: BN mean+invstd, or argmax */
+    union {
+        cdt_conv2d_params conv;
+        cdt_bn_params bn;
+        cdt_maxpool_params pool;
+        cdt_linear_params lin;
+    } p;
+} op;
+
+typedef struct slot { size_t off, per_image; int c, h, w; } slot;
+
+struct cdt_model_graph {
+    op *ops; int nops, cap_ops;
+    slot *slots; int nslots, cap_slots;
+    size_t act_size, save_size, arg_size; /* per view, for the full batch */
+    size_t conv_scratch, max_slot;
+    int h_slot, z_slot, f_slot;
+    float *acts[2], *saves[2], *dacts, *tmp, *scratch;
+    int32_t *args[2];
+    float *dz[2], *df[2], *ft[2], *dft[2];
+    unsigned char *seen;
+    int n; /* images in the last forward */
+};
+
+typedef struct builder {
+    cdt_model *m;
+    struct cdt_model_graph *g;
+    int cap_tensors, failed;
+} builder;
+
+static void *grow(void *p, int *cap, int need, size_t elem, int *failed)
+{
+    if (need <= *cap) return p;
+    int nc = *cap ? *cap * 2 : 64;
+    void *q = realloc(p, (size_t)nc * elem);
+    if (!q) { *failed = 1; return p; }
+    *cap = nc;
+    return q;
+}
+
+static int add_slot(builder *b, int c, int h, int w)
+{
+    struct cdt_model_graph *g = b->g;
+    g->slots = grow(g->slots, &g->cap_slots, g->nslots + 1, sizeof *g->slots, &b->failed);
+    if (b->failed) return 0;
+    slot *s = &g->slots[g->nslots];
+    s->c = c; s->h = h; s->w = w;
+    s->per_image = (size_t)c * h * w;
+    s->off = g->act_size;
+    g->act_size += s->per_image * b->m->batch;
+    if (s->per_image * b->m->batch > g->max_slot) g->max_slot = s->per_image * b->m->batch;
+    return g->nslots++;
+}
+
+/* Records a named tensor and returns its offset in params or buffers. */
+static size_t add_tensor(builder *b, const char *prefix, const char *name, int buffer,
+                         int rank, int d0, int d1, int d2, int d3)
+{
+    cdt_model *m = b->m;
+    m->tensors = grow(m->tensors, &b->cap_tensors, m->ntensors + 1, sizeof *m->tensors, &b->failed);
+    if (b->failed) return 0;
+    cdt_model_tensor *t = &m->tensors[m->ntensors++];
+    snprintf(t->name, sizeof t->name, "%s.%s", prefix, name);
+    int d[4] = {d0, d1, d2, d3};
+    t->buffer = buffer;
+    t->rank = rank;
+    t->numel = 1;
+    for (int i = 0; i < 4; i++) {
+        t->dim[i] = i < rank ? d[i] : 0;
+        if (i < rank) t->numel *= (size_t)d[i];
+    }
+    size_t *total = buffer ? &m->nbuffers : &m->nparams;
+    t->offset = *total;
+    *total += t->numel;
+    return t->offset;
+}
+
+static op *add_op(builder *b, int kind, int in, int out)
+{
+    struct cdt_model_graph *g = b->g;
+    g->ops = grow(g->ops, &g->cap_ops, g->nops + 1, sizeof *g->ops, &b->failed);
+    if (b->failed) return NULL;
+    op *o = &g->ops[g->nops++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind; o->in = in; o->in2 = -1; o->out = out;
+    o->w = o->b = o->rm = o->rv = NONE;
+    o->tensor = b->m->ntensors;
+    return o;
+}
+
+static int conv(builder *b, const char *prefix, int in, int oc, int k, int stride, int pad)
+{
+    if (b->failed) return 0;
+    slot s = b->g->slots[in];
+    cdt_conv2d_params p = {b->m->batch, s.c, s.h, s.w, oc, k, k, stride, pad};
+    int out = add_slot(b, oc, cdt_conv2d_out_h(&p), cdt_conv2d_out_w(&p));
+    op *o = add_op(b, OP_CONV, in, out);
+    if (!o) return 0;
+    o->p.conv = p;
+    o->w = add_tensor(b, prefix, "weight", 0, 4, oc, s.c, k, k);
+    if (cdt_conv2d_scratch(&p) > b->g->conv_scratch) b->g->conv_scratch = cdt_conv2d_scratch(&p);
+    return out;
+}
+
+static int batchnorm(builder *b, const char *prefix, int in)
+{
+    if (b->failed) return 0;
+    slot s = b->g->slots[in];
+    int out = add_slot(b, s.c, s.h, s.w);
+    op *o = add_op(b, OP_BN, in, out);
+    if (!o) return 0;
+    o->p.bn = (cdt_bn_params){b->m->batch, s.c, s.h * s.w, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    o->w = add_tensor(b, prefix, "weight", 0, 1, s.c, 0, 0, 0);
+    o->b = add_tensor(b, prefix, "bias", 0, 1, s.c, 0, 0, 0);
+    o->rm = add_tensor(b, prefix, "running_mean", 1, 1, s.c, 0, 0, 0);
+    o->rv = add_tensor(b, prefix, "running_var", 1, 1, s.c, 0, 0, 0);
+    o->save = b->g->save_size;
+    b->g->save_size += 2 * (size_t)s.c;
+    return out;
+}
+
+static void inplace(builder *b, int kind, int slot_, int other)
+{
+    op *o = add_op(b, kind, slot_, slot_);
+    if (o) o->in2 = other;
+}
+
+static int linear(builder *b, const char *prefix, int in, int out_dim, int bias)
+{
+    if (b->failed) return 0;
+    slot s = b->g->slots[in];
+    int out = add_slot(b, out_dim, 1, 1);
+    op *o = add_op(b, OP_LINEAR, in, out);
+    if (!o) return 0;
+    o->p.lin = (cdt_linear_params){b->m->batch, s.c, out_dim};
+    o->w = add_tensor(b, prefix, "weight", 0, 2, out_dim, s.c, 0, 0);
+    if (bias) o->b = add_tensor(b, prefix, "bias", 0, 1, out_dim, 0, 0, 0);
+    return out;
+}
+
+/* conv -> BN (-> ReLU): the pattern every ResNet layer is made of. */
+static int conv_bn(builder *b, const char *pre, const char *cname, const char *bname,
+                   int in, int oc, int k, int stride, int pad, int relu)
+{
+    char cn[64], bn[64];
+    snprintf(cn, sizeof cn, "%s%s", pre, cname);
+    snprintf(bn, sizeof bn, "%s%s", pre, bname);
+    int x = batchnorm(b, bn, conv(b, cn, in, oc, k, stride, pad));
+    if (relu) inplace(b, OP_RELU, x, -1);
+    return x;
+}
+
+/* One BasicBlock (bottleneck = 0) or Bottleneck, torchvision v1.5 layout
+ * (the stride sits on the 3x3 conv). */
+static int block(builder *b, const char *pre, int in, int planes, int stride, int bottleneck)
+{
+    int inc = b->g->slots[in].c, outc = bottleneck ? planes * 4 : planes, x;
+    if (bottleneck) {
+        x = conv_bn(b, pre, "conv1", "bn1", in, planes, 1, 1, 0, 1);
+        x = conv_bn(b, pre, "conv2", "bn2", x, planes, 3, stride, 1, 1);
+        x = conv_bn(b, pre, "conv3", "bn3", x, outc, 1, 1, 0, 0);
+    } else {
+        x = conv_bn(b, pre, "conv1", "bn1", in, planes, 3, stride, 1, 1);
+        x = conv_bn(b, pre, "conv2", "bn2", x, planes, 3, 1, 1, 0);
+    }
+    int sc = in;
+    if (stride != 1 || inc != outc)
+        sc = conv_bn(b, pre, "downsample.0", "downsample.1", in, outc, 1, stride, 0, 0);
+    inplace(b, OP_ADD, x, sc);
+    inplace(b, OP_RELU, x, -1);
+    return x;
+}
+
+static int backbone(builder *b)
+{
+    const cdt_model_config *c = &b->m->cfg;
+    static const int blocks18[4] = {2, 2, 2, 2}, blocks34[4] = {3, 4, 6, 3};
+    const int *nb = c->depth == 18 ? blocks18 : blocks34;
+    int bottleneck = c->depth == 50;
+    int x = add_slot(b, c->in_channels, c->image_size, c->image_size);
+    if (c->stem == CDT_STEM_IMAGENET) {
+        x = conv_bn(b, "resnet.", "conv1", "bn1", x, c->width, 7, 2, 3, 1);
+        slot s = b->g->slots[x];
+        cdt_maxpool_params p = {b->m->batch, s.c, s.h, s.w, 3, 2, 1};
+        int out = add_slot(b, s.c, cdt_maxpool_out_h(&p), cdt_maxpool_out_w(&p));
+        op *o = add_op(b, OP_MAXPOOL, x, out);
+        if (!o) return 0;
+        o->p.pool = p;
+        o->save = b->g->arg_size;
+        b->g->arg_size += (size_t)p.n * p.c * cdt_maxpool_out_h(&p) * cdt_maxpool_out_w(&p);
+        x = out;
+    } else {
+        x = conv_bn(b, "resnet.", "conv1", "bn1", x, c->width, 3, 1, 1, 1);
+    }
+    for (int l = 0; l < 4 && !b->failed; l++)
+        for (int i = 0; i < nb[l]; i++) {
+            char pre[48];
+            snprintf(pre, sizeof pre, "resnet.layer%d.%d.", l + 1, i);
+            x = block(b, pre, x, c->width << l, i == 0 && l > 0 ? 2 : 1, bottleneck);
+        }
+    if (b->failed) return 0;
+    int h = add_slot(b, b->g->slots[x].c, 1, 1);
+    add_op(b, OP_AVGPOOL, x, h);
+    return h;
+}
+
+static void heads(builder *b, int h)
+{
+    const cdt_model_config *c = &b->m->cfg;
+    int rep = b->m->rep_dim;
+    int x = batchnorm(b, "instance_projector.1", linear(b, "instance_projector.0", h, rep, 0));
+    inplace(b, OP_RELU, x, -1);
+    b->g->z_slot = linear(b, "instance_projector.3", x, c->hidden_dim, 1);
+    x = batchnorm(b, "feature_predictor.1", linear(b, "feature_predictor.0", b->g->z_slot, rep, 0));
+    inplace(b, OP_RELU, x, -1);
+    x = batchnorm(b, "feature_predictor.4", linear(b, "feature_predictor.3", x, c->feature_num, 0));
+    b->g->f_slot = add_slot(b, c->feature_num, 1, 1);
+    add_op(b, OP_SIGMOID, x, b->g->f_slot);
+}
+
+static int config_ok(const cdt_model_config *c, int batch)
+{
+    if (c->depth != 18 && c->depth != 34 && c->depth != 50) return 0;
+    if (c->stem != CDT_STEM_IMAGENET && c->stem != CDT_STEM_CIFAR) return 0;
+    if (c->width < 1 || c->width > 4096 || c->in_channels < 1 || c->in_channels > 64) return 0;
+    if (c->hidden_dim < 1 || c->feature_num < 1 || batch < 1) return 0;
+    if (c->hidden_dim > 65536 || c->feature_num > 65536 || batch > (1 << 20)) return 0;
+    // the smallest input whose last stage is still at least 1x1
+    int min = c->stem == CDT_STEM_IMAGENET ? 32 : 8;
+    return c->image_size >= min && c->image_size <= 8192;
+}
+
+static int alloc_all(cdt_model *m)
+{
+    struct cdt_model_graph *g = m->graph;
+    size_t n = (size_t)m->batch, F = m->cfg.feature_num, hd = m->cfg.hidden_dim;
+    cdt_ntxent_params pi = {m->batch, m->cfg.hidden_dim, 1}, pf = {m->cfg.feature_num, m->batch, 1};
+    size_t ntx = cdt_ntxent_scratch(&pi) > cdt_ntxent_scratch(&pf) ? cdt_ntxent_scratch(&pi)
+                                                                   : cdt_ntxent_scratch(&pf);
+    size_t scratch = g->conv_scratch > ntx ? g->conv_scratch : ntx;
+    m->params = calloc(m->nparams, sizeof(float));
+    m->grads = calloc(m->nparams, sizeof(float));
+    m->buffers = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
+    g->dacts = malloc(g->act_size * sizeof(float));
+    g->tmp = malloc(g->max_slot * sizeof(float));
+    g->scratch = malloc(scratch * sizeof(float));
+    g->seen = malloc((size_t)g->nslots);
+    int ok = m->params && m->grads && m->buffers && g->dacts && g->tmp && g->scratch && g->seen;
+    for (int v = 0; v < 2; v++) {
+        g->acts[v] = malloc(g->act_size * sizeof(float));
+        g->saves[v] = malloc((g->save_size + 1) * sizeof(float));
+        g->args[v] = malloc((g->arg_size + 1) * sizeof(int32_t));
+        g->dz[v] = malloc(n * hd * sizeof(float));
+        g->df[v] = malloc(n * F * sizeof(float));
+        g->ft[v] = malloc(n * F * sizeof(float));
+        g->dft[v] = malloc(n * F * sizeof(float));
+        ok = ok && g->acts[v] && g->saves[v] && g->args[v] && g->dz[v] && g->df[v] &&
+             g->ft[v] && g->dft[v];
+    }
+    return ok ? 0 : CDT_ENOMEM;
+}
+
+int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
+{
+    *out = NULL;
+    if (!config_ok(cfg, batch)) return CDT_EINVAL;
+    // the largest activation, the stem's output, bounds every size below
+    uint64_t big;
+    if (cdt_mul_u64((uint64_t)cfg->image_size * cfg->image_size, (uint64_t)batch * cfg->width * 4, &big) ||
+        big > ((uint64_t)1 << 40))
+        return CDT_ELIMIT;
+    cdt_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->graph = calloc(1, sizeof *m->graph))) {
+        free(m);
+        return CDT_ENOMEM;
+    }
+    m->cfg = *cfg;
+    m->batch = batch;
+    m->rep_dim = cfg->width * 8 * (cfg->depth == 50 ? 4 : 1);
+    builder b = {m, m->graph, 0, 0};
+    m->graph->h_slot = backbone(&b);
+    if (!b.failed) heads(&b, m->graph->h_slot);
+    int rc = b.failed ? CDT_ENOMEM : alloc_all(m);
+    if (rc < 0) {
+        cdt_model_destroy(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void cdt_model_destroy(cdt_model *m)
+{
+    if (!m) return;
+    struct cdt_model_graph *g = m->graph;
+    if (g) {
+        for (int v = 0; v < 2; v++) {
+            free(g->acts[v]); free(g->saves[v]); free(g->args[v]);
+            free(g->dz[v]); free(g->df[v]); free(g->ft[v]); free(g->dft[v]);
+        }
+        free(g->ops); free(g->slots); free(g->dacts); free(g->tmp);
+        free(g->scratch); free(g->seen);
+        free(g);
+    }
+    free(m->tensors); free(m->params); free(m->grads); free(m->buffers);
+    free(m);
+}
+
+void cdt_model_init(cdt_model *m, uint64_t seed)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const cdt_model_tensor *t = &m->tensors[i];
+        float *d = cdt_model_tensor_data(m, t);
+        const char *leaf = strrchr(t->name, '.') + 1;
+        cdt_rng r;
+        cdt_rng_init(&r, seed, CDT_RNG_INIT, (uint64_t)i, 0, 0);
+        if (t->rank == 4) { // kaiming normal, fan_out = OC*KH*KW, gain sqrt(2)
+            double sd = sqrt(2.0 / ((double)t->dim[0] * t->dim[2] * t->dim[3]));
+            for (size_t k = 0; k < t->numel; k++) d[k] = (float)(sd * cdt_rng_normal(&r));
+        } else if (t->rank == 2 || (strcmp(leaf, "bias") == 0 && i > 0 && t[-1].rank == 2)) {
+            // Linear weight and bias: uniform(+-1/sqrt(fan_in)), fan_in of the weight
+            int in = t->rank == 2 ? t->dim[1] : t[-1].dim[1];
+            double bound = 1 / sqrt((double)in);
+            for (size_t k = 0; k < t->numel; k++) d[k] = (float)cdt_rng_range(&r, -bound, bound);
+        } else { // batch norm: weight and running_var 1, bias and running_mean 0
+            float v = strcmp(leaf, "weight") == 0 || strcmp(leaf, "running_var") == 0;
+            for (size_t k = 0; k < t->numel; k++) d[k] = v;
+        }
+    }
+}
+
+const cdt_model_tensor *cdt_model_find(const cdt_model *m, const char *name)
+{
+    for (int i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+float *cdt_model_tensor_data(cdt_model *m, const cdt_model_tensor *t)
+{
+    return (t->buffer ? m->buffers : m->params) + t->offset;
+}
+
+float *cdt_model_tensor_grad(cdt_model *m, const cdt_model_tensor *t)
+{
+    return t->buffer ? NULL : m->grads + t->offset;
+}
+
+void cdt_model_zero_grad(cdt_model *m)
+{
+    memset(m->grads, 0, m->nparams * sizeof(float));
+}
+
+static float *act(const cdt_model *m, int view, int s)
+{
+    return m->graph->acts[view] + m->graph->slots[s].off;
+}
+
+static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
+{
+    struct cdt_model_graph *g = m->graph;
+    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = m->params;
+    size_t numel = (size_t)n * g->slots[o->out].per_image;
+    switch (o->kind) {
+    case OP_CONV: {
+        cdt_conv2d_params p = o->p.conv; p.n = n;
+        cdt_conv2d_forward(y, x, P + o->w, g->scratch, &p);
+        break; }
+    case OP_BN: {
+        cdt_bn_params p = o->p.bn; p.n = n;
+        float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
+        if (train)
+            cdt_batchnorm_forward(y, mean, invstd, m->buffers + o->rm, m->buffers + o->rv,
+                                  x, P + o->w, P + o->b, &p);
+        else
+            cdt_batchnorm_forward_eval(y, x, P + o->w, P + o->b, m->buffers + o->rm,
+                                       m->buffers + o->rv, &p);
+        break; }
+    case OP_RELU: cdt_relu_forward(y, x, numel); break;
+    case OP_ADD: cdt_add_forward(y, x, act(m, view, o->in2), numel); break;
+    case OP_MAXPOOL: {
+        cdt_maxpool_params p = o->p.pool; p.n = n;
+        cdt_maxpool_forward(y, g->args[view] + o->save, x, &p);
+        break; }
+    case OP_AVGPOOL: {
+        slot s = g->slots[o->in];
+        cdt_avgpool_forward(y, x, n, s.c, s.h * s.w);
+        break; }
+    case OP_LINEAR: {
+        cdt_linear_params p = o->p.lin; p.n = n;
+        cdt_linear_forward(y, x, P + o->w, o->b == NONE ? NULL : P + o->b, &p);
+        break; }
+    case OP_SIGMOID: cdt_sigmoid_forward(y, x, numel); break;
+    }
+}
+
+void cdt_model_forward(cdt_model *m, const float *x, int n, int view, int train)
+{
+    struct cdt_model_graph *g = m->graph;
+    CDT_ASSERT(n >= 1 && n <= m->batch && (view == 0 || view == 1));
+    CDT_ASSERT(!train || n > 1);
+    memcpy(act(m, view, 0), x, (size_t)n * g->slots[0].per_image * sizeof(float));
+    for (int i = 0; i < g->nops; i++) op_forward(m, &g->ops[i], view, n, train);
+    g->n = n;
+}
+
+const float *cdt_model_h(const cdt_model *m, int view) { return act(m, view, m->graph->h_slot); }
+const float *cdt_model_z(const cdt_model *m, int view) { return act(m, view, m->graph->z_slot); }
+const float *cdt_model_f(const cdt_model *m, int view) { return act(m, view, m->graph->f_slot); }
+
+static void transpose(float *dst, const float *src, int rows, int cols) // (cols,rows), (rows,cols)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
+}
+
+cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature)
+{
+    struct cdt_model_graph *g = m->graph;
+    int n = m->batch, F = m->cfg.feature_num;
+    cdt_loss_terms l;
+    CDT_ASSERT(g->n == n); // the loss is defined on full training batches
+    cdt_ntxent_params pi = {n, m->cfg.hidden_dim, t_instance}, pf = {F, n, t_feature};
+    const float *z0 = cdt_model_z(m, 0), *z1 = cdt_model_z(m, 1);
+    l.instance = cdt_ntxent_forward(z0, z1, g->scratch, &pi);
+    cdt_ntxent_backward(g->dz[0], g->dz[1], 1, z0, z1, g->scratch, &pi);
+    for (int v = 0; v < 2; v++) transpose(g->ft[v], cdt_model_f(m, v), n, F);
+    l.feature = cdt_ntxent_forward(g->ft[0], g->ft[1], g->scratch, &pf);
+    cdt_ntxent_backward(g->dft[0], g->dft[1], 1, g->ft[0], g->ft[1], g->scratch, &pf);
+    // H is the mean over both views' n*F entries: each view's mean weighs 1/2
+    size_t nf = (size_t)n * F;
+    l.entropy = (cdt_entropy_forward(cdt_model_f(m, 0), nf) +
+                 cdt_entropy_forward(cdt_model_f(m, 1), nf)) / 2;
+    for (int v = 0; v < 2; v++) {
+        cdt_entropy_backward(g->df[v], -0.5f, cdt_model_f(m, v), nf);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < F; j++) g->df[v][(size_t)i * F + j] += g->dft[v][(size_t)j * n + i];
+    }
+    l.total = l.instance + (l.feature - l.entropy);
+    return l;
+}
+
+/* Where an op writes the gradient of its input slot s: the slot's own
+ * gradient buffer for the first consumer met in backward, else a temporary
+ * that grad_done() adds in. */
+static float *grad_to(cdt_model *m, int s, int *acc)
+{
+    struct cdt_model_graph *g = m->graph;
+    *acc = g->seen[s];
+    g->seen[s] = 1;
+    return *acc ? g->tmp : g->dacts + g->slots[s].off;
+}
+
+static void grad_done(cdt_model *m, int s, int acc)
+{
+    struct cdt_model_graph *g = m->graph;
+    if (!acc) return;
+    float *d = g->dacts + g->slots[s].off;
+    size_t numel = (size_t)g->n * g->slots[s].per_image;
+    for (size_t i = 0; i < numel; i++) d[i] += g->tmp[i];
+}
+
+static void op_backward(cdt_model *m, const op *o, int view)
+{
+    struct cdt_model_graph *g = m->graph;
+    int n = g->n, acc = 0;
+    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = m->params, *G = m->grads;
+    float *dy = g->dacts + g->slots[o->out].off;
+    size_t numel = (size_t)n * g->slots[o->out].per_image;
+    if (o->kind == OP_RELU) { cdt_relu_backward(dy, dy, y, numel); return; }
+    if (o->kind == OP_ADD) { // in place: dy already is the branch's gradient
+        float *d = g->dacts + g->slots[o->in2].off;
+        if (g->seen[o->in2]) for (size_t i = 0; i < numel; i++) d[i] += dy[i];
+        else memcpy(d, dy, numel * sizeof(float));
+        g->seen[o->in2] = 1;
+        return;
+    }
+    float *dx = o->kind == OP_CONV && o->in == 0 ? NULL : grad_to(m, o->in, &acc);
+    switch (o->kind) {
+    case OP_CONV: {
+        cdt_conv2d_params p = o->p.conv; p.n = n;
+        cdt_conv2d_backward(dx, G + o->w, dy, x, P + o->w, g->scratch, &p);
+        break; }
+    case OP_BN: {
+        cdt_bn_params p = o->p.bn; p.n = n;
+        const float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
+        cdt_batchnorm_backward(dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
+        break; }
+    case OP_MAXPOOL: {
+        cdt_maxpool_params p = o->p.pool; p.n = n;
+        cdt_maxpool_backward(dx, dy, g->args[view] + o->save, &p);
+        break; }
+    case OP_AVGPOOL: {
+        slot s = g->slots[o->in];
+        cdt_avgpool_backward(dx, dy, n, s.c, s.h * s.w);
+        break; }
+    case OP_LINEAR: {
+        cdt_linear_params p = o->p.lin; p.n = n;
+        cdt_linear_backward(dx, G + o->w, o->b == NONE ? NULL : G + o->b, dy, x, P + o->w, &p);
+        break; }
+    case OP_SIGMOID: cdt_sigmoid_backward(dx, dy, y, numel); break;
+    }
+    if (dx) grad_done(m, o->in, acc);
+}
+
+void cdt_model_backward(cdt_model *m, int view)
+{
+    struct cdt_model_graph *g = m->graph;
+    size_t nz = (size_t)g->n * m->cfg.hidden_dim, nf = (size_t)g->n * m->cfg.feature_num;
+    memset(g->seen, 0, (size_t)g->nslots);
+    // the loss is the first consumer of z and f
+    memcpy(g->dacts + g->slots[g->z_slot].off, g->dz[view], nz * sizeof(float));
+    memcpy(g->dacts + g->slots[g->f_slot].off, g->df[view], nf * sizeof(float));
+    g->seen[g->z_slot] = g->seen[g->f_slot] = 1;
+    for (int i = g->nops - 1; i >= 0; i--) op_backward(m, &g->ops[i], view);
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""gen_cd_golden.py: golden numbers for the CD training step, from PyTorch.
+
+Builds the authors' network (torchvision-style ResNet under `resnet`,
+`instance_projector`, `feature_predictor`) at a tiny size, runs three
+training steps on fixed random views, and writes what cdt must reproduce:
+the initial state, h/z/f and the loss terms of step 1, every parameter
+gradient of step 1 (before clipping), and the state after 3 steps of Adam
+with weight decay, gradient clipping and the cosine schedule.
+
+The reference numbers come from the same network run in float64 (from the
+same initial float32 weights); for each one the file also holds the
+relative error PyTorch's own float32 run makes on it ("f32err.NAME"), the
+yardstick for how far a correct float32 implementation may stray.
+
+Run with Debian's python3-torch (1.13):
+    /usr/bin/python3 tests/gen/gen_cd_golden.py tests/golden/cd/resnet18_cifar_w4.bin
+
+Output: records, little endian, until EOF:
+    u32 name_len, name (utf-8), u32 rank, u32 dim[rank], f32 data[prod(dim)]
+"""
+import copy
+import math
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# The configuration tests/unit/test_nn_model.c builds.
+DEPTH, WIDTH, IN_CH, SIZE, BATCH, HIDDEN, FEATURES = 18, 4, 3, 8, 6, 16, 8
+T_INSTANCE, T_FEATURE = 0.5, 1.0
+LR, BETAS, EPS, WD, MAX_NORM, STEPS = 1e-2, (0.9, 0.999), 1e-8, 1e-4, 1.0, 3
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inp, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inp != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inp, planes, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        sc = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + sc)
+
+
+class ResNet(nn.Module):
+    def __init__(self, layers, width, in_ch, stem):
+        super().__init__()
+        self.conv1 = (nn.Conv2d(in_ch, width, 7, 2, 3, bias=False) if stem == "imagenet"
+                      else nn.Conv2d(in_ch, width, 3, 1, 1, bias=False))
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1) if stem == "imagenet" else nn.Identity()
+        inp = width
+        for i, n in enumerate(layers):
+            blocks = []
+            for j in range(n):
+                stride = 2 if (i > 0 and j == 0) else 1
+                blocks.append(BasicBlock(inp, width << i, stride))
+                inp = width << i
+            setattr(self, "layer%d" % (i + 1), nn.Sequential(*blocks))
+        self.rep_dim = inp
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+class Network(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.resnet = ResNet([2, 2, 2, 2], WIDTH, IN_CH, "cifar")
+        rep = self.resnet.rep_dim
+        self.instance_projector = nn.Sequential(
+            nn.Linear(rep, rep, bias=False), nn.BatchNorm1d(rep), nn.ReLU(),
+            nn.Linear(rep, HIDDEN))
+        self.feature_predictor = nn.Sequential(
+            nn.Linear(HIDDEN, rep, bias=False), nn.BatchNorm1d(rep), nn.ReLU(),
+            nn.Linear(rep, FEATURES, bias=False), nn.BatchNorm1d(FEATURES), nn.Sigmoid())
+
+    def forward(self, x):
+        h = self.resnet(x)
+        z = self.instance_projector(h)
+        return h, z, self.feature_predictor(z)
+
+
+def ntxent(a, b, t):
+    """Mean cross-entropy over the 2M rows of [a; b], positive = other view."""
+    m = a.shape[0]
+    u = F.normalize(torch.cat([a, b]), dim=1, eps=1e-12)
+    s = u @ u.t() / t
+    s = s.masked_fill(torch.eye(2 * m, dtype=torch.bool), float("-inf"))
+    target = torch.cat([torch.arange(m, 2 * m), torch.arange(0, m)])
+    return F.cross_entropy(s, target)
+
+
+def entropy(p):
+    e = -(p * torch.log(p + 1e-12) + (1 - p) * torch.log(1 - p + 1e-12))
+    return e.mean() / math.log(2)
+
+
+class Writer:
+    def __init__(self, path):
+        self.f = open(path, "wb")
+
+    def put(self, name, t):
+        t = t.detach().to(torch.float32).contiguous()
+        dims = list(t.shape)
+        nb = name.encode()
+        self.f.write(struct.pack("<I", len(nb)) + nb)
+        self.f.write(struct.pack("<I%dI" % len(dims), len(dims), *dims))
+        self.f.write(t.numpy().astype("<f4").tobytes())
+
+
+def state(net):
+    return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def run(net, xs, dtype):
+    """Three training steps of net in dtype; returns {name: tensor}."""
+    out = {}
+    net = net.to(dtype)
+    for k, v in state(net).items():
+        out["init." + k] = v.clone()
+    opt = torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS, weight_decay=WD)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=STEPS)
+    net.train()
+    for step, (x1, x2) in enumerate(xs):
+        opt.zero_grad()
+        h1, z1, f1 = net(x1.to(dtype))
+        h2, z2, f2 = net(x2.to(dtype))
+        li = ntxent(z1, z2, T_INSTANCE)
+        lf = ntxent(f1.t(), f2.t(), T_FEATURE)
+        H = entropy(torch.cat([f1, f2]))
+        loss = li + (lf - H)
+        loss.backward()
+        if step == 0:
+            for name, t in (("h", (h1, h2)), ("z", (z1, z2)), ("f", (f1, f2))):
+                out["out.%s0" % name] = t[0]
+                out["out.%s1" % name] = t[1]
+            out["loss"] = torch.stack([li, lf, H, loss])
+            for k, p in net.named_parameters():
+                out["grad." + k] = p.grad.clone()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), MAX_NORM)
+        opt.step()
+        sched.step()
+    for k, v in state(net).items():
+        out["step%d.%s" % (STEPS, k)] = v
+    return out
+
+
+def main():
+    torch.manual_seed(1234)
+    net = Network()
+    xs = [(torch.rand(BATCH, IN_CH, SIZE, SIZE), torch.rand(BATCH, IN_CH, SIZE, SIZE))
+          for _ in range(STEPS)]
+    ref = run(copy.deepcopy(net), xs, torch.float64)
+    f32 = run(net, xs, torch.float32)
+    w = Writer(sys.argv[1])
+    for step, (x1, x2) in enumerate(xs):
+        w.put("x%d.0" % step, x1)
+        w.put("x%d.1" % step, x2)
+    for k, v in ref.items():
+        w.put(k, v)
+        # PyTorch's own float32 error on this tensor, so that the test can
+        # tell float rounding from a mistake where the numbers cancel
+        err = (f32[k].double() - v).norm() / v.norm().clamp_min(1e-30)
+        w.put("f32err." + k, err.reshape(1))
+
+
+if __name__ == "__main__":
+    main()
