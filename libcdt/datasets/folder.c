@@ -74,7 +74,7 @@ static int list(cdt_dataset *d, const char *dir, int want_dirs, strvec *out)
                 rc = ds_fail(d, CDT_ENOMEM, "out of memory");
     }
     closedir(dp);
-    if (rc == 0)
+    if (rc == 0 && out->n)
         qsort(out->v, out->n, sizeof(char *), by_name);
     return rc;
 }

@@ -335,7 +335,8 @@ static void make_folder(const char *root)
     snprintf(p, sizeof p, "%s/e_bad", root);
     mkdir(p, 0777);
     snprintf(f, sizeof f, "%s/bad.jpg", p);
-    fx_write(f, "\xff\xd8\xff\xe0 this is no JPEG at all", 30);
+    static const char junk[] = "\xff\xd8\xff\xe0 this is no JPEG at all";
+    fx_write(f, junk, sizeof junk - 1);
     uint8_t big[64 * 64 * 3];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)(i * 31 + i / 97);
