@@ -211,14 +211,13 @@ static int next_frame(const opts *o, cdt_reader *r, const cdt_frame **f)
     return rc;
 }
 
-static void print_totals(const opts *o, cdt_reader *r, int stopped)
+static void print_totals(cdt_reader *r, int stopped)
 {
     uint64_t bytes = cdt_reader_offset(r);
     printf("total: %llu frames, %llu rows, %s, %llu bytes (%.1f MB)%s\n",
            (unsigned long long)cdt_reader_frames(r), (unsigned long long)cdt_reader_rows(r),
            cdt_reader_compressed(r) ? "zstd" : "raw", (unsigned long long)bytes, bytes / 1e6,
            stopped ? " (stopped by --head)" : "");
-    (void)o;
 }
 
 static int cat_print(const opts *o, cdt_reader *r)
@@ -241,7 +240,7 @@ static int cat_print(const opts *o, cdt_reader *r)
         }
         putchar('\n');
     }
-    print_totals(o, r, o->head && cdt_reader_frames(r) >= o->head);
+    print_totals(r, o->head && cdt_reader_frames(r) >= o->head);
     for (size_t i = 0; i < nstats; i++)
         stats_print(&stats[i]);
     free(stats);
