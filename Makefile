@@ -106,6 +106,8 @@ install: all
 	for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1; done; true
 	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man5; done; true
 	for f in man/*.7; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man7; done; true
+	install -d $(DESTDIR)$(PREFIX)/share/doc/cdt
+	install -m 644 formats/cdt-stream.md formats/cdt_stream.py README.md $(DESTDIR)$(PREFIX)/share/doc/cdt
 
 clean:
 	rm -rf build build-san build-fuzz
