@@ -7,6 +7,7 @@
 #include "cdt_image.h"
 
 #include <stdio.h>
+#include <zlib.h>
 
 struct cdt_dataset {
     cdt_dataset_opts o;
@@ -53,6 +54,21 @@ uint64_t ds_take(uint64_t avail, uint64_t *left);
 /* A blob of file contents: p/n to read, own to free (NULL if borrowed). */
 typedef struct ds_blob { const uint8_t *p; size_t n; uint8_t *own; } ds_blob;
 void ds_blob_free(ds_blob *b);
+
+/* Incremental gunzip of a .gz held in memory (multi-member allowed); errors
+ * go to err, so a worker thread can use it without touching the dataset. */
+typedef struct ds_gz {
+    z_stream zs;
+    const uint8_t *in;
+    size_t n, pos;
+    int inited, ended;
+    const char *path;
+    char err[512];
+} ds_gz;
+int ds_gz_open(ds_gz *g, const uint8_t *in, size_t n, const char *path);
+/* Up to len bytes into out; *got < len only at the end of the data. */
+int ds_gz_read(ds_gz *g, uint8_t *out, size_t len, size_t *got);
+void ds_gz_close(ds_gz *g);
 
 /* Whole files: plain, or gunzipped (a .gz file, multi-member allowed). */
 int ds_read_file(cdt_dataset *d, const char *path, ds_blob *b);

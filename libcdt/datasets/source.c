@@ -38,74 +38,110 @@ int ds_read_file(cdt_dataset *d, const char *path, ds_blob *b)
     return 0;
 }
 
-/* Inflate all gzip members of in[0..n) into out (grown as needed). */
-static int inflate_all(cdt_dataset *d, const char *path, const uint8_t *in, size_t n,
-                       uint8_t **out, size_t *cap, size_t *len)
+int ds_gz_open(ds_gz *g, const uint8_t *in, size_t n, const char *path)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-        return ds_fail(d, CDT_ENOMEM, "out of memory");
-    size_t done = 0, inpos = 0;
-    int rc = 0;
-    for (;;) {
-        if (done == *cap && ds_grow((void **)out, cap, *cap * 2)) {
-            rc = ds_fail(d, CDT_ENOMEM, "out of memory inflating %s", path);
-            break;
+    memset(g, 0, sizeof *g);
+    g->in = in;
+    g->n = n;
+    g->path = path;
+    if (n < 18 || in[0] != 0x1f || in[1] != 0x8b) {
+        snprintf(g->err, sizeof g->err, "not a gzip file (%s)", path);
+        return CDT_EDATA;
+    }
+    if (inflateInit2(&g->zs, 16 + MAX_WBITS) != Z_OK) {
+        snprintf(g->err, sizeof g->err, "out of memory");
+        return CDT_ENOMEM;
+    }
+    g->inited = 1;
+    return 0;
+}
+
+void ds_gz_close(ds_gz *g)
+{
+    if (g->inited)
+        inflateEnd(&g->zs);
+    g->inited = 0;
+}
+
+/* Members follow one another (gzip -c a b >c); anything else after a
+ * member's end is junk. */
+static int gz_next_member(ds_gz *g)
+{
+    if (g->in[g->pos] != 0x1f) {
+        snprintf(g->err, sizeof g->err, "junk after gzip data (%s, byte %zu)", g->path, g->pos);
+        return CDT_EDATA;
+    }
+    inflateReset(&g->zs);
+    g->ended = 0;
+    return 0;
+}
+
+int ds_gz_read(ds_gz *g, uint8_t *out, size_t len, size_t *got)
+{
+    size_t done = 0;
+    while (done < len) {
+        if (g->ended) {
+            if (g->pos == g->n)
+                break;
+            int rc = gz_next_member(g);
+            if (rc < 0)
+                return rc;
         }
-        size_t ain = n - inpos < UINT_MAX ? n - inpos : UINT_MAX;
-        size_t aout = *cap - done < UINT_MAX ? *cap - done : UINT_MAX;
-        zs.next_in = (Bytef *)in + inpos;
-        zs.avail_in = (uInt)ain;
-        zs.next_out = *out + done;
-        zs.avail_out = (uInt)aout;
-        int z = inflate(&zs, Z_NO_FLUSH);
-        inpos += ain - zs.avail_in;
-        done += aout - zs.avail_out;
+        size_t ain = g->n - g->pos < UINT_MAX ? g->n - g->pos : UINT_MAX;
+        size_t aout = len - done < UINT_MAX ? len - done : UINT_MAX;
+        g->zs.next_in = (Bytef *)g->in + g->pos;
+        g->zs.avail_in = (uInt)ain;
+        g->zs.next_out = out + done;
+        g->zs.avail_out = (uInt)aout;
+        int z = inflate(&g->zs, Z_NO_FLUSH);
+        g->pos += ain - g->zs.avail_in;
+        done += aout - g->zs.avail_out;
         if (z == Z_STREAM_END) {
-            if (inpos == n)
-                break;
-            if (in[inpos] != 0x1f) { /* another member, or junk */
-                rc = ds_fail(d, CDT_EDATA, "junk after gzip data (%s, byte %zu)", path, inpos);
-                break;
-            }
-            inflateReset(&zs);
-        } else if (z == Z_BUF_ERROR && inpos == n) {
-            rc = ds_fail(d, CDT_EDATA, "gzip data ends early (%s, byte %zu)", path, n);
-            break;
+            g->ended = 1;
+        } else if (z == Z_BUF_ERROR && g->pos == g->n) {
+            snprintf(g->err, sizeof g->err, "gzip data ends early (%s, byte %zu)", g->path, g->n);
+            return CDT_EDATA;
         } else if (z != Z_OK && z != Z_BUF_ERROR) {
-            rc = ds_fail(d, z == Z_MEM_ERROR ? CDT_ENOMEM : CDT_EDATA, "corrupt gzip data: %s (%s, byte %zu)",
-                         zs.msg ? zs.msg : "?", path, inpos);
-            break;
+            snprintf(g->err, sizeof g->err, "corrupt gzip data: %s (%s, byte %zu)",
+                     g->zs.msg ? g->zs.msg : "?", g->path, g->pos);
+            return z == Z_MEM_ERROR ? CDT_ENOMEM : CDT_EDATA;
         }
     }
-    inflateEnd(&zs);
-    *len = done;
-    return rc;
+    *got = done;
+    return 0;
 }
 
 int ds_gunzip_file(cdt_dataset *d, const char *path, ds_blob *b)
 {
     ds_blob z;
+    ds_gz g;
     int rc = ds_read_file(d, path, &z);
     if (rc < 0)
         return rc;
     memset(b, 0, sizeof *b);
-    if (z.n < 18 || z.p[0] != 0x1f || z.p[1] != 0x8b) {
+    if ((rc = ds_gz_open(&g, z.p, z.n, path)) < 0) {
         ds_blob_free(&z);
-        return ds_fail(d, CDT_EDATA, "not a gzip file (%s)", path);
+        return ds_fail(d, rc, "%s", g.err);
     }
     /* The trailer holds the size mod 2^32: right for all but huge files,
      * so one allocation and one pass usually suffice. */
     const uint8_t *t = z.p + z.n - 4;
     size_t cap = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
-    if (cap < z.n)
-        cap = z.n * 4;
-    size_t len = 0;
-    if (!(b->own = malloc(++cap)))
+    cap = (cap < z.n ? z.n * 4 : cap) + 1;
+    size_t len = 0, got = 1;
+    if (!(b->own = malloc(cap)))
         rc = ds_fail(d, CDT_ENOMEM, "out of memory inflating %s", path);
-    else
-        rc = inflate_all(d, path, z.p, z.n, &b->own, &cap, &len);
+    while (rc == 0 && got) {
+        if (len == cap && ds_grow((void **)&b->own, &cap, cap * 2)) {
+            rc = ds_fail(d, CDT_ENOMEM, "out of memory inflating %s", path);
+            break;
+        }
+        if ((rc = ds_gz_read(&g, b->own + len, cap - len, &got)) < 0)
+            rc = ds_fail(d, rc, "%s", g.err);
+        len += got;
+        got = got && len == cap; /* a short read is the end */
+    }
+    ds_gz_close(&g);
     ds_blob_free(&z);
     if (rc < 0) {
         ds_blob_free(b);
