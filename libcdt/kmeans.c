@@ -6,11 +6,13 @@
  * is (rows x runs*k) instead of (rows x k), a shape BLAS runs much closer to
  * its peak. A run that has converged leaves the batch.
  *
- * Why results do not depend on the thread count: the sgemm calls have
- * shapes fixed by the data (OpenBLAS splits a gemm over rows and columns,
- * never over the inner dimension, so every dot product is summed in the same
- * order), and every sum we make ourselves is taken over fixed blocks of rows
- * whose partial results are added in block order.
+ * Threads: the rows are cut into blocks of BLK; partial result p (of NPART)
+ * owns blocks p, p + NPART, p + 2 NPART, ... and handles them in order, one
+ * single-threaded sgemm per block, so the threads share one fork and join
+ * per pass and nothing a thread computes depends on which thread it is or
+ * how many there are. Partial results are added in p order. OpenBLAS is
+ * held to one thread meanwhile (as sklearn does with threadpoolctl): its own
+ * threads would fight ours for the cores.
  */
 #include "cdt_eval.h"
 #include "cdt_core.h"
@@ -22,9 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLAB 4096   /* rows per sgemm call */
-#define NPART 16    /* fixed sub-blocks per slab: the units of partial sums */
-#define SUB (SLAB / NPART)
+#define BLK 1024     /* rows per sgemm call */
+#define NPART 16    /* partial results; at most this many threads help */
+
+/* The hot loops also get an AVX2 build, picked at load time: the Makefile
+ * targets plain x86-64. Sums run per element in the same order either way
+ * (and -std=c11 keeps a*b+c from being fused), so the choice never changes
+ * a result. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define CDT_KM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CDT_KM_CLONES
+#endif
 
 cdt_kmeans_opts cdt_kmeans_defaults(int k)
 {
@@ -50,8 +61,10 @@ typedef struct km {
     int nact;
     float *cact;      /* (nrun*k,d) centres of the batch, packed */
     float *cn;        /* (nrun*k) their squared norms */
-    float *g;         /* (SLAB,nrun*k) one slab of X . cact^T */
+    float *g;         /* (NPART,BLK,cols) a block of X . c^T per partial */
     double *part;     /* (NPART,nrun*k,d) partial centre sums */
+    float *fb;        /* (NPART,nrun*k,d) sums within one block */
+    uint32_t *fc;     /* (NPART,nrun*k) counts within one block */
     uint64_t *pcnt;   /* (NPART,nrun*k) partial counts */
     uint64_t *pchg;   /* (NPART,nrun) labels changed */
 } km;
@@ -103,18 +116,22 @@ static void dist_to(km *m, const float *c, int cols, float *out,
     float cn[cols];
     for (int j = 0; j < cols; j++)
         cn[j] = (float)sqnorm(c + (size_t)j * m->d, m->d);
-    for (uint64_t s0 = 0; s0 < m->n; s0 += SLAB) {
-        uint64_t rows = m->n - s0 < SLAB ? m->n - s0 : SLAB;
-        gemm_nt(m->x + s0 * m->d, rows, c, cols, m->d, m->g);
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < (int64_t)rows; i++)
-            for (int j = 0; j < cols; j++) {
-                float v = m->xn[s0 + i] - 2 * m->g[i * cols + j] + cn[j];
-                v = v > 0 ? v : 0;
-                if (lim && lim[j / per][s0 + i] < v)
-                    v = lim[j / per][s0 + i];
-                out[(size_t)j * m->n + s0 + i] = v;
-            }
+    uint64_t nblk = (m->n + BLK - 1) / BLK;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int p = 0; p < NPART; p++) {
+        float *g = m->g + (size_t)p * BLK * cols;
+        for (uint64_t b = (uint64_t)p; b < nblk; b += NPART) {
+            uint64_t s0 = b * BLK, rows = m->n - s0 < BLK ? m->n - s0 : BLK;
+            gemm_nt(m->x + s0 * m->d, rows, c, cols, m->d, g);
+            for (uint64_t i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) {
+                    float v = m->xn[s0 + i] - 2 * g[i * cols + j] + cn[j];
+                    v = v > 0 ? v : 0;
+                    if (lim && lim[j / per][s0 + i] < v)
+                        v = lim[j / per][s0 + i];
+                    out[(size_t)j * m->n + s0 + i] = v;
+                }
+        }
     }
 }
 
@@ -231,16 +248,22 @@ static int seed_all(km *m, uint64_t seed)
 
 /* ---- Lloyd ---- */
 
-/* Assign the rows of one sub-block to the nearest centre of every run in
- * the batch and add them to the partial sums of sub-block b. */
-static void assign_rows(km *m, uint64_t s0, uint64_t r0, uint64_t r1, int b)
+/* Assign the rows of one block (g holds their products with the batch's
+ * centres) to the nearest centre of every run in the batch and add them to
+ * partial result b. Rows are summed in float within the block (half the
+ * memory traffic, twice the SIMD width), block sums in double. */
+CDT_KM_CLONES
+static void assign_rows(km *m, const float *gb, uint64_t s0, uint64_t rows, int b)
 {
     int cols = m->nact * m->k, d = m->d;
     double *part = m->part + (size_t)b * m->nrun * m->k * d;
     uint64_t *pcnt = m->pcnt + (size_t)b * m->nrun * m->k;
-    for (uint64_t r = r0; r < r1; r++) {
+    float *fb = m->fb + (size_t)b * m->nrun * m->k * d;
+    uint32_t *fc = m->fc + (size_t)b * m->nrun * m->k;
+    memset(fc, 0, (size_t)cols * sizeof *fc);
+    for (uint64_t r = 0; r < rows; r++) {
         uint64_t i = s0 + r;
-        const float *g = m->g + r * cols, *xi = m->x + i * d;
+        const float *g = gb + r * cols, *xi = m->x + i * d;
         for (int q = 0; q < m->nact; q++) {
             km_run *run = &m->run[m->act[q]];
             const float *gq = g + q * m->k, *cq = m->cn + q * m->k;
@@ -257,11 +280,26 @@ static void assign_rows(km *m, uint64_t s0, uint64_t r0, uint64_t r1, int b)
             run->mind[i] = dist > 0 ? dist : 0;
             m->pchg[b * m->nrun + q] += run->lab[i] != best;
             run->lab[i] = best;
-            double *acc = part + ((size_t)q * m->k + best) * d;
-            for (int j = 0; j < d; j++)
-                acc[j] += xi[j];
-            pcnt[q * m->k + best]++;
+            int c = q * m->k + best;
+            float *acc = fb + (size_t)c * d;
+            if (fc[c]++) {
+#pragma omp simd
+                for (int j = 0; j < d; j++)
+                    acc[j] += xi[j];
+            } else {
+                memcpy(acc, xi, (size_t)d * sizeof *acc);
+            }
         }
+    }
+    for (int c = 0; c < cols; c++) {
+        if (!fc[c])
+            continue;
+        double *dst = part + (size_t)c * d;
+        const float *src = fb + (size_t)c * d;
+#pragma omp simd
+        for (int j = 0; j < d; j++)
+            dst[j] += src[j];
+        pcnt[c] += fc[c];
     }
 }
 
@@ -277,13 +315,14 @@ static void lloyd_pass(km *m)
     memset(m->part, 0, (size_t)NPART * cols * m->d * sizeof *m->part);
     memset(m->pcnt, 0, (size_t)NPART * cols * sizeof *m->pcnt);
     memset(m->pchg, 0, (size_t)NPART * m->nrun * sizeof *m->pchg);
-    for (uint64_t s0 = 0; s0 < m->n; s0 += SLAB) {
-        uint64_t rows = m->n - s0 < SLAB ? m->n - s0 : SLAB;
-        gemm_nt(m->x + s0 * m->d, rows, m->cact, cols, m->d, m->g);
-#pragma omp parallel for schedule(static)
-        for (int b = 0; b < NPART; b++) {
-            uint64_t r0 = (uint64_t)b * SUB, r1 = r0 + SUB < rows ? r0 + SUB : rows;
-            assign_rows(m, s0, r0, r1, b);
+    uint64_t nblk = (m->n + BLK - 1) / BLK;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int p = 0; p < NPART; p++) {
+        float *g = m->g + (size_t)p * BLK * cols;
+        for (uint64_t b = (uint64_t)p; b < nblk; b += NPART) {
+            uint64_t s0 = b * BLK, rows = m->n - s0 < BLK ? m->n - s0 : BLK;
+            gemm_nt(m->x + s0 * m->d, rows, m->cact, cols, m->d, g);
+            assign_rows(m, g, s0, rows, p);
         }
     }
     /* Partial sums in sub-block order, into sub-block 0. */
@@ -377,13 +416,13 @@ static void step_runs(km *m, double tol_abs, int max_iter)
 /* Exact inertia of a run, summed over fixed blocks in order. */
 static double exact_inertia(const km *m, const km_run *run)
 {
-    uint64_t nb = (m->n + SUB - 1) / SUB;
+    uint64_t nb = (m->n + BLK - 1) / BLK;
     double tot = 0;
 #pragma omp parallel for schedule(static) ordered
     for (uint64_t b = 0; b < nb; b++) {
         double s = 0;
-        uint64_t end = (b + 1) * SUB < m->n ? (b + 1) * SUB : m->n;
-        for (uint64_t i = b * SUB; i < end; i++) {
+        uint64_t end = (b + 1) * BLK < m->n ? (b + 1) * BLK : m->n;
+        for (uint64_t i = b * BLK; i < end; i++) {
             const float *xi = m->x + i * m->d, *c = run->cen + (size_t)run->lab[i] * m->d;
             for (int t = 0; t < m->d; t++) {
                 double e = (double)xi[t] - c[t];
@@ -407,12 +446,14 @@ static int km_alloc(km *m)
     m->act = malloc((size_t)m->nrun * sizeof *m->act);
     m->cact = malloc(rk * m->d * sizeof *m->cact);
     m->cn = malloc(rk * sizeof *m->cn);
-    m->g = malloc((size_t)SLAB * tcols * sizeof *m->g);
+    m->g = malloc((size_t)NPART * BLK * tcols * sizeof *m->g);
     m->part = malloc((size_t)NPART * rk * m->d * sizeof *m->part);
     m->pcnt = malloc((size_t)NPART * rk * sizeof *m->pcnt);
+    m->fb = malloc((size_t)NPART * rk * m->d * sizeof *m->fb);
+    m->fc = malloc((size_t)NPART * rk * sizeof *m->fc);
     m->pchg = malloc((size_t)NPART * m->nrun * sizeof *m->pchg);
     if (!m->xn || !m->run || !m->act || !m->cact || !m->cn || !m->g || !m->part ||
-        !m->pcnt || !m->pchg)
+        !m->pcnt || !m->pchg || !m->fb || !m->fc)
         return CDT_ENOMEM;
     for (int a = 0; a < m->nrun; a++) {
         km_run *r = &m->run[a];
@@ -438,6 +479,7 @@ static void km_free(km *m)
     }
     free(m->xn); free(m->run); free(m->act); free(m->cact); free(m->cn);
     free(m->g); free(m->part); free(m->pcnt); free(m->pchg);
+    free(m->fb); free(m->fc);
 }
 
 /* Pick the run with the lowest inertia and hand back its results. */
@@ -477,8 +519,13 @@ int cdt_kmeans(const float *x, uint64_t n, int d, const cdt_kmeans_opts *o,
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < (int64_t)n; i++)
             m.xn[i] = (float)sqnorm(x + (uint64_t)i * d, d);
-        rc = seed_all(&m, o->seed);
     }
+#ifdef OPENBLAS_VERSION
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#endif
+    if (!rc)
+        rc = seed_all(&m, o->seed);
     if (!rc) {
         while (m.nact > 0) {
             lloyd_pass(&m);
@@ -486,6 +533,9 @@ int cdt_kmeans(const float *x, uint64_t n, int d, const cdt_kmeans_opts *o,
         }
         keep_best(&m, labels, centroids, res);
     }
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(blas_threads);
+#endif
     km_free(&m);
     return rc;
 }

@@ -36,3 +36,25 @@ npy_f32() {
     esc=$(f32_escapes)
     { npy_header '<f4' "$1, $2"; printf "$esc"; } >"$3"
 }
+
+# npy_i64_count N FILE: a rank-1 <i8 .npy holding 0..N-1
+npy_i64_count() {
+    esc=$(awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) { v = i
+          for (b = 0; b < 8; b++) { printf "\\%03o", v % 256; v = int(v / 256) } } }')
+    { npy_header '<i8' "$1,"; printf "$esc"; } >"$2"
+}
+
+# blobs N D K SEP SEED PREFIX: N rows of D floats in K blobs (row i in blob
+# i % K, centre SEP on coordinate i % K mod D plus SEP/2 * blob on the last
+# one), noise a sum of 4 uniforms (sd about 0.58) per coordinate.
+# Writes PREFIX.h.npy (f32 [N,D]), PREFIX.y.npy (i32 [N]), PREFIX.id.npy.
+blobs() {
+    awk -v n="$1" -v d="$2" -v k="$3" -v sep="$4" -v seed="$5" 'BEGIN { srand(seed)
+        for (i = 0; i < n; i++) { c = i % k
+            for (j = 0; j < d; j++) {
+                v = (j == c % d ? sep : 0) + (j == d - 1 ? sep / 2 * c : 0)
+                printf "%.6f ", v + rand() + rand() + rand() + rand() - 2 }
+            printf "\n" } }' | npy_f32 "$1" "$2" "$6.h.npy"
+    npy_i32 "$(awk -v n="$1" -v k="$3" 'BEGIN { for (i = 0; i < n; i++) printf "%d ", i % k }')" "$6.y.npy"
+    npy_i64_count "$1" "$6.id.npy"
+}

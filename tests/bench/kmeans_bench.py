@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""The sklearn side of tests/bench/kmeans_bench.sh.
+
+    kmeans_bench.py data OUT.npy N D K SEED   write the bench data set
+    kmeans_bench.py sklearn IN.npy K          time KMeans(n_init=10) on it
+
+The data: K centres drawn from N(0, 0.25^2 I) in D dimensions, each row a
+centre (row i gets centre i % K) plus N(0, I) noise, float32: blobs that
+overlap, as embeddings of similar classes do, so Lloyd needs many
+iterations. sklearn prints "seconds inertia iterations" for fit() alone
+(the data already in memory), with the threads OMP_NUM_THREADS allows.
+"""
+import sys
+import time
+
+import numpy as np
+
+
+def make(out, n, d, k, seed):
+    rng = np.random.default_rng(seed)
+    cen = rng.normal(0, 0.25, (k, d))
+    x = cen[np.arange(n) % k] + rng.normal(0, 1, (n, d))
+    np.save(out, x.astype(np.float32))
+
+
+def run_sklearn(path, k):
+    from sklearn.cluster import KMeans
+    x = np.load(path)
+    t = time.perf_counter()
+    km = KMeans(n_clusters=k, n_init=10, random_state=0, algorithm="lloyd").fit(x)
+    dt = time.perf_counter() - t
+    print("%.3f %.6f %d" % (dt, km.inertia_, km.n_iter_))
+
+
+def main(argv):
+    if argv[1] == "data":
+        make(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]))
+    elif argv[1] == "sklearn":
+        run_sklearn(argv[2], int(argv[3]))
+    else:
+        sys.exit("usage: kmeans_bench.py data|sklearn ...")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

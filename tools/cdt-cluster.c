@@ -1,0 +1,381 @@
+/* cdt-cluster: k-means on the embeddings of a stream (h or f); writes the
+ * cluster of every row (c) with y and id passed through. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *prog = "cdt-cluster";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: cdt-cluster [-k K] [options] [FILE]\n"
+"Cluster the rows of tensor h (or f) of a stream (FILE or stdin) with k-means\n"
+"and write c i32 [N] (the cluster, 0..K-1) with y and id passed through.\n"
+"Seeding is sklearn's greedy k-means++ (2 + ln K candidates per centre);\n"
+"Lloyd iterations; the restart with the lowest inertia is kept.\n"
+"  -k, --k K             clusters; without it K is chosen over --k-range by the\n"
+"                        mean silhouette on a sample of the rows\n"
+"      --k-range A..B    the K tried when -k is not given (default 2..30)\n"
+"      --sample N        rows in the silhouette sample (default 3000)\n"
+"      --on h|f          the tensor to cluster (default h)\n"
+"      --restarts N      independent runs (default 10)\n"
+"      --max-iter N      Lloyd iterations per run (default 300)\n"
+"      --tol X           stop when the squared centre shift is <= X times the\n"
+"                        mean feature variance (default 1e-4)\n"
+"      --seed S          random seed (default 0)\n"
+"      --normalize       scale every row to unit L2 norm first\n"
+"      --centroids FILE  also write the centres: a stream with one frame of K\n"
+"                        rows, tensors c i32 [K] and h (or f) f32 [K,D]\n"
+"  -o, --output FILE     where to write (default stdout)\n"
+"      --raw             write without zstd compression\n"
+"  -h, --help            print this help\n"
+"      --version         print the version\n");
+}
+
+typedef struct opts {
+    int k, klo, khi, restarts, max_iter, normalize, raw;
+    uint64_t seed, sample;
+    double tol;
+    const char *on, *output, *centroids, *input;
+} opts;
+
+/* The rows read: x (n,d) of tensor on, y and id when the stream has them. */
+typedef struct data {
+    float *x;
+    int32_t *y;
+    int64_t *id;
+    uint64_t n, cap;
+    int d, has_y, has_id;
+    cdt_meta *meta;
+} data;
+
+static void *grow(void *p, uint64_t n, size_t size)
+{
+    uint64_t bytes;
+    if (cdt_mul_u64(n, size, &bytes) || !(p = realloc(p, bytes)))
+        cli_die(prog, EX_SOFT_, "out of memory for %llu rows", (unsigned long long)n);
+    return p;
+}
+
+static void append(data *s, const cdt_frame *f, const cdt_tensor *x, const char *on,
+                   uint64_t frame)
+{
+    const cdt_tensor *y = cdt_frame_find(f, "y"), *id = cdt_frame_find(f, "id");
+    if (x->dtype != CDT_F32 || x->rank != 2 || x->dim[1] < 1 || x->dim[1] > 1u << 24)
+        cli_die(prog, EX_DATA_, "tensor '%s' is %s rank %d, expected f32 [N,D] (frame %llu)",
+                on, cdt_dtype_name(x->dtype), x->rank, (unsigned long long)frame);
+    if (s->n == 0 && s->cap == 0) {
+        s->d = (int)x->dim[1];
+        s->has_y = y != NULL;
+        s->has_id = id != NULL;
+    }
+    if ((int)x->dim[1] != s->d || (y != NULL) != s->has_y || (id != NULL) != s->has_id)
+        cli_die(prog, EX_DATA_, "frame %llu differs from the first in D or in having y/id",
+                (unsigned long long)frame);
+    if ((y && (y->dtype != CDT_I32 || y->rank != 1)) || (id && (id->dtype != CDT_I64 || id->rank != 1)))
+        cli_die(prog, EX_DATA_, "y must be i32 [N] and id i64 [N] (frame %llu)", (unsigned long long)frame);
+    if (s->n + f->rows > s->cap) {
+        uint64_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->n + f->rows)
+            cap *= 2;
+        s->x = grow(s->x, cap * (uint64_t)s->d, sizeof *s->x);
+        s->y = s->has_y ? grow(s->y, cap, sizeof *s->y) : NULL;
+        s->id = s->has_id ? grow(s->id, cap, sizeof *s->id) : NULL;
+        s->cap = cap;
+    }
+    memcpy(s->x + s->n * s->d, x->data, f->rows * s->d * sizeof *s->x);
+    if (y)
+        memcpy(s->y + s->n, y->data, f->rows * sizeof *s->y);
+    if (id)
+        memcpy(s->id + s->n, id->data, f->rows * sizeof *s->id);
+    s->n += f->rows;
+}
+
+static void read_data(const opts *o, data *s)
+{
+    cdt_reader *r = cli_reader_open(prog, o->input);
+    s->meta = cdt_meta_clone(cdt_reader_meta(r));
+    if (!s->meta)
+        cli_die(prog, EX_SOFT_, "out of memory");
+    const cdt_frame *f;
+    int rc;
+    while ((rc = cdt_reader_next(r, &f)) > 0) {
+        if (!f->rows)
+            continue;
+        const cdt_tensor *x = cdt_frame_find(f, o->on);
+        if (!x)
+            cli_die(prog, EX_DATA_, "no tensor '%s' in frame %llu (byte %llu)", o->on,
+                    (unsigned long long)cdt_reader_frames(r) - 1,
+                    (unsigned long long)cdt_reader_offset(r));
+        append(s, f, x, o->on, cdt_reader_frames(r) - 1);
+    }
+    if (rc < 0)
+        cli_fail(prog, rc, cdt_reader_errmsg(r));
+    cdt_reader_destroy(r);
+    if (!s->n)
+        cli_die(prog, EX_DATA_, "no rows to cluster");
+}
+
+static void normalize_rows(data *s)
+{
+    for (uint64_t i = 0; i < s->n; i++) {
+        float *v = s->x + i * s->d;
+        double t = 0;
+        for (int j = 0; j < s->d; j++)
+            t += (double)v[j] * v[j];
+        if (t > 0)
+            for (int j = 0; j < s->d; j++)
+                v[j] = (float)(v[j] / sqrt(t));
+    }
+}
+
+typedef struct result {
+    int k;
+    int32_t *labels;  /* (n) */
+    float *cen;       /* (k,d) */
+    cdt_kmeans_result km;
+    double silhouette;
+    char *by_k;       /* "k:silhouette,..." when k was chosen */
+} result;
+
+static void run_kmeans(const opts *o, const data *s, int k, result *res)
+{
+    cdt_kmeans_opts ko = {.k = k, .restarts = o->restarts, .max_iter = o->max_iter,
+                          .tol = o->tol, .seed = o->seed};
+    res->k = k;
+    res->labels = grow(res->labels, s->n, sizeof *res->labels);
+    res->cen = grow(res->cen, (uint64_t)k * s->d, sizeof *res->cen);
+    int rc = cdt_kmeans(s->x, s->n, s->d, &ko, res->labels, res->cen, &res->km);
+    if (rc < 0)
+        cli_fail(prog, rc, "k-means failed");
+}
+
+/* The silhouette sample: all rows, or --sample rows drawn without
+ * replacement (seed, CDT_RNG_KMEANS, 0, 1, 0), kept in row order. */
+static uint64_t *draw_sample(const opts *o, uint64_t n, int *s)
+{
+    uint64_t *perm = grow(NULL, n, sizeof *perm);
+    *s = (int)(n < o->sample ? n : o->sample);
+    cdt_rng r;
+    cdt_rng_init(&r, o->seed, CDT_RNG_KMEANS, 0, 1, 0);
+    if ((uint64_t)*s < n)
+        cdt_rng_permute(&r, perm, n);
+    else
+        for (uint64_t i = 0; i < n; i++)
+            perm[i] = i;
+    for (int i = 1; i < *s; i++) /* insertion sort is fine for a few thousand */
+        for (int j = i; j > 0 && perm[j - 1] > perm[j]; j--) {
+            uint64_t t = perm[j];
+            perm[j] = perm[j - 1];
+            perm[j - 1] = t;
+        }
+    return perm;
+}
+
+/* k over --k-range with the highest mean silhouette (ties: the smaller k). */
+static void choose_k(const opts *o, const data *s, result *best)
+{
+    int ns, khi = o->khi;
+    uint64_t *pick = draw_sample(o, s->n, &ns);
+    if ((uint64_t)khi > s->n - 1)
+        khi = (int)(s->n - 1);
+    if (khi < o->klo || ns < 3)
+        cli_die(prog, EX_DATA_, "%llu rows are too few to choose k in %d..%d",
+                (unsigned long long)s->n, o->klo, o->khi);
+    float *xs = grow(NULL, (uint64_t)ns * s->d, sizeof *xs);
+    float *dist = grow(NULL, (uint64_t)ns * ns, sizeof *dist);
+    int32_t *ls = grow(NULL, (uint64_t)ns, sizeof *ls);
+    for (int i = 0; i < ns; i++)
+        memcpy(xs + (size_t)i * s->d, s->x + pick[i] * s->d, (size_t)s->d * sizeof *xs);
+    if (cdt_pairwise_dist(xs, ns, s->d, dist) < 0)
+        cli_die(prog, EX_SOFT_, "out of memory for the silhouette sample");
+    size_t cap = (size_t)(khi - o->klo + 1) * 32 + 1, len = 0;
+    best->by_k = grow(NULL, cap, 1);
+    best->by_k[0] = '\0';
+    best->silhouette = -2;
+    result cur = {0};
+    for (int k = o->klo; k <= khi; k++) {
+        run_kmeans(o, s, k, &cur);
+        for (int i = 0; i < ns; i++)
+            ls[i] = cur.labels[pick[i]];
+        if (cdt_silhouette(dist, ls, ns, k, &cur.silhouette) < 0)
+            cli_die(prog, EX_SOFT_, "out of memory for the silhouette");
+        len += (size_t)snprintf(best->by_k + len, cap - len, "%s%d:%.4f", len ? "," : "", k,
+                                cur.silhouette);
+        if (cur.silhouette > best->silhouette) {
+            result t = *best;
+            *best = cur;
+            best->by_k = t.by_k;
+            cur = t;
+            cur.by_k = NULL;
+        }
+    }
+    free(cur.labels); free(cur.cen); free(xs); free(dist); free(ls); free(pick);
+}
+
+static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
+{
+    int rc = 0;
+    rc |= cdt_meta_set(m, "producer", prog);
+    rc |= cdt_meta_set_i64(m, "rows_total", (int64_t)s->n);
+    rc |= cdt_meta_set_i64(m, "cluster.k", r->k);
+    rc |= cdt_meta_set(m, "cluster.on", o->on);
+    rc |= cdt_meta_setf(m, "cluster.inertia", "%.17g", r->km.inertia);
+    rc |= cdt_meta_set_i64(m, "cluster.iterations", r->km.iterations);
+    rc |= cdt_meta_set_i64(m, "cluster.converged", r->km.converged);
+    rc |= cdt_meta_set_i64(m, "cluster.restarts", o->restarts);
+    rc |= cdt_meta_set_i64(m, "cluster.restart_kept", r->km.restart);
+    rc |= cdt_meta_set_i64(m, "cluster.seed", (int64_t)o->seed);
+    rc |= cdt_meta_set(m, "cluster.init", "k-means++ greedy");
+    rc |= cdt_meta_set_i64(m, "cluster.normalize", o->normalize);
+    if (r->by_k) {
+        rc |= cdt_meta_set(m, "cluster.k_chosen_by", "silhouette");
+        rc |= cdt_meta_setf(m, "cluster.silhouette", "%.6f", r->silhouette);
+        rc |= cdt_meta_setf(m, "cluster.k_range", "%d..%d", o->klo, o->khi);
+        rc |= cdt_meta_set(m, "cluster.silhouette_by_k", r->by_k);
+    } else {
+        rc |= cdt_meta_set(m, "cluster.k_chosen_by", "given");
+    }
+    if (rc)
+        cli_die(prog, EX_SOFT_, "cannot set the output meta");
+}
+
+static void write_frames(cdt_writer *w, const data *s, const result *r)
+{
+    const uint64_t step = 65536;
+    for (uint64_t i = 0; i < s->n; i += step) {
+        uint64_t rows = s->n - i < step ? s->n - i : step;
+        cdt_tensor t[3];
+        uint32_t nt = 0;
+        cdt_tensor_set(&t[nt++], "c", CDT_I32, r->labels + i, 1, &rows);
+        if (s->has_y)
+            cdt_tensor_set(&t[nt++], "y", CDT_I32, s->y + i, 1, &rows);
+        if (s->has_id)
+            cdt_tensor_set(&t[nt++], "id", CDT_I64, s->id + i, 1, &rows);
+        int rc = cdt_writer_frame(w, rows, t, nt);
+        if (rc < 0)
+            cli_fail(prog, rc, cdt_writer_errmsg(w));
+    }
+}
+
+static void write_centroids(cdt_writer *w, const opts *o, const data *s, const result *r)
+{
+    int32_t *c = grow(NULL, (uint64_t)r->k, sizeof *c);
+    for (int i = 0; i < r->k; i++)
+        c[i] = i;
+    uint64_t rows = (uint64_t)r->k, dim[2] = {rows, (uint64_t)s->d};
+    cdt_tensor t[2];
+    cdt_tensor_set(&t[0], "c", CDT_I32, c, 1, &rows);
+    cdt_tensor_set(&t[1], o->on, CDT_F32, r->cen, 2, dim);
+    int rc = cdt_writer_frame(w, rows, t, 2);
+    free(c);
+    if (rc < 0)
+        cli_fail(prog, rc, cdt_writer_errmsg(w));
+}
+
+/* One stream to path (or stdout): the labels, or the centroids. */
+static void write_stream(const char *path, const opts *o, const data *s, const result *r,
+                         int centroids)
+{
+    cli_out out;
+    cli_out_open(prog, path, &out);
+    cdt_writer_opts wo;
+    cli_writer_opts(prog, o->raw, &wo);
+    cdt_meta *m = cdt_meta_clone(s->meta);
+    if (!m)
+        cli_die(prog, EX_SOFT_, "out of memory");
+    set_meta(m, o, s, r);
+    if (centroids)
+        cdt_meta_set_i64(m, "rows_total", r->k);
+    cdt_writer *w = NULL;
+    int rc = cdt_writer_open_fd(out.fd, m, &wo, &w);
+    if (rc < 0)
+        cli_fail(prog, rc, w ? cdt_writer_errmsg(w) : NULL);
+    if (centroids)
+        write_centroids(w, o, s, r);
+    else
+        write_frames(w, s, r);
+    if ((rc = cdt_writer_close(w)) < 0)
+        cli_fail(prog, rc, cdt_writer_errmsg(w));
+    cdt_writer_destroy(w);
+    cdt_meta_destroy(m);
+    cli_out_commit(prog, &out);
+}
+
+static void parse_range(const char *s, opts *o)
+{
+    long a, b;
+    char tail;
+    if (sscanf(s, "%ld..%ld%c", &a, &b, &tail) != 2 || a < 2 || b < a || b > 100000)
+        cli_die(prog, EX_USAGE_, "bad value for --k-range: '%s' (expected A..B, 2 <= A <= B)", s);
+    o->klo = (int)a;
+    o->khi = (int)b;
+}
+
+static void parse(int argc, char **argv, opts *o)
+{
+    static const struct option lo[] = {
+        {"k", required_argument, 0, 'k'}, {"k-range", required_argument, 0, 'K'},
+        {"sample", required_argument, 0, 'S'}, {"on", required_argument, 0, 'O'},
+        {"restarts", required_argument, 0, 'r'}, {"max-iter", required_argument, 0, 'i'},
+        {"tol", required_argument, 0, 't'}, {"seed", required_argument, 0, 's'},
+        {"normalize", no_argument, 0, 'n'}, {"centroids", required_argument, 0, 'c'},
+        {"output", required_argument, 0, 'o'}, {"raw", no_argument, 0, 'R'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+    *o = (opts){.klo = 2, .khi = 30, .restarts = 10, .max_iter = 300, .tol = 1e-4,
+                .sample = 3000, .on = "h"};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "k:o:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'k': o->k = (int)cli_int(prog, "-k", optarg, 1, 1 << 20); break;
+        case 'K': parse_range(optarg, o); break;
+        case 'S': o->sample = cli_u64(prog, "--sample", optarg, 3, 46340); break;
+        case 'O': o->on = optarg; break;
+        case 'r': o->restarts = (int)cli_int(prog, "--restarts", optarg, 1, 10000); break;
+        case 'i': o->max_iter = (int)cli_int(prog, "--max-iter", optarg, 1, 1 << 30); break;
+        case 't': o->tol = cli_double(prog, "--tol", optarg, 0, 1e300); break;
+        case 's': o->seed = cli_u64(prog, "--seed", optarg, 0, UINT64_MAX); break;
+        case 'n': o->normalize = 1; break;
+        case 'c': o->centroids = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'R': o->raw = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': cli_version(prog); exit(0);
+        default: usage(stderr); exit(EX_USAGE_);
+        }
+    }
+    if (strcmp(o->on, "h") && strcmp(o->on, "f"))
+        cli_die(prog, EX_USAGE_, "bad value for --on: '%s' (expected h or f)", o->on);
+    if (argc - optind > 1)
+        cli_die(prog, EX_USAGE_, "one input at most (got %d)", argc - optind);
+    o->input = optind < argc ? argv[optind] : NULL;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    parse(argc, argv, &o);
+    data s = {0};
+    read_data(&o, &s);
+    if (o.normalize)
+        normalize_rows(&s);
+    if (o.k && (uint64_t)o.k > s.n)
+        cli_die(prog, EX_DATA_, "-k %d is more than the %llu rows", o.k, (unsigned long long)s.n);
+    result r = {0};
+    if (o.k)
+        run_kmeans(&o, &s, o.k, &r);
+    else
+        choose_k(&o, &s, &r);
+    write_stream(o.output, &o, &s, &r, 0);
+    if (o.centroids)
+        write_stream(o.centroids, &o, &s, &r, 1);
+    free(r.labels); free(r.cen); free(r.by_k);
+    free(s.x); free(s.y); free(s.id);
+    cdt_meta_destroy(s.meta);
+    return 0;
+}
