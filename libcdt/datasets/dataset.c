@@ -175,6 +175,8 @@ void cdt_dataset_destroy(cdt_dataset *d)
 {
     if (!d)
         return;
+    if (d->finish)
+        d->finish(d);
     ds_free_folder(d);
     free(d->path);
     free(d->class_names);
@@ -237,6 +239,13 @@ int cdt_dataset_read(cdt_dataset *d, const uint64_t *idx, size_t n, uint8_t *x,
     size_t out = (size_t)d->oc * d->oh * d->ow, in = (size_t)d->c * d->h * d->w, k = 0;
     int rc = 0;
     *got = 0;
+    if (d->wait) {
+        uint64_t need = 0;
+        for (size_t i = 0; i < n; i++)
+            need = idx[i] >= need ? idx[i] + 1 : need;
+        if ((rc = d->wait(d, need)) < 0)
+            return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         if (idx[i] >= d->n)
             return ds_fail(d, CDT_EINVAL, "sample %llu out of range (%llu samples)",

@@ -30,6 +30,11 @@ struct cdt_dataset {
     size_t conv_cap;
     float *scratch;          /* cdt_resize_u8 scratch */
     size_t scratch_cap;
+    /* rows that arrive in the background (IDX): wait until [0, rows) are
+     * in place; finish stops the worker and frees its state */
+    void *async;
+    int (*wait)(cdt_dataset *d, uint64_t rows);
+    void (*finish)(cdt_dataset *d);
     uint64_t skipped;
     char skipmsg[512];
     char err[512];

@@ -60,6 +60,9 @@ expect 65 "not a gzip file (bad3/t10k-images-idx3-ubyte.gz)" fashion-mnist bad3
 idx bad4 && printf '\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002abcdefg' | gzip >bad4/train-images-idx3-ubyte.gz
 expect 65 "wrong size" fashion-mnist bad4
 expect 65 "bad4/train-images-idx3-ubyte.gz" fashion-mnist bad4
+# ... also when --limit means the rows used are all there.
+expect 65 "wrong size" fashion-mnist bad4 --limit 1
+expect 65 "corrupt gzip data" fashion-mnist bad1 --limit 1 --shuffle
 idx bad5 && printf '\000\000\010\001\000\000\000\003\001\002\003' | gzip >bad5/train-labels-idx1-ubyte.gz
 expect 65 "3 labels for 2 images" fashion-mnist bad5
 idx bad6 && printf '\000\000\010\001\000\000\000\002\001\014' | gzip >bad6/train-labels-idx1-ubyte.gz
