@@ -111,9 +111,10 @@ static int load(cdt_dataset *d, const cifar_fmt *f)
     }
     if (rc == 0)
         rc = ds_alloc(d, n, 3, 32, 32);
-    for (int i = 0, at = 0; rc == 0 && i < k; at += (int)take[i], i++)
+    uint64_t at = 0;
+    for (int i = 0; rc == 0 && i < k; at += take[i], i++)
         if (take[i])
-            rc = copy_file(d, f, &s, files[i], (uint64_t)at, take[i]);
+            rc = copy_file(d, f, &s, files[i], at, take[i]);
     if (rc == 0)
         rc = ds_set_names(d, f->names, f->classes);
     ds_blob b;
