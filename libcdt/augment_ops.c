@@ -60,17 +60,17 @@ void cdt_hflip_u8(uint8_t *img, int c, int h, int w)
     }
 }
 
-/* Float to u8 as Tensor.to(uint8) after a clamp to [0, 255]: truncation. */
-static uint8_t clamp_trunc(float v)
+/* Float to u8 as Tensor.to(uint8) after a clamp to [0, 255]: truncation.
+ * Written with selects, not branches, so that loops over pixels vectorise
+ * (no NaN reaches here: every input is a finite blend of bytes). */
+static inline uint8_t clamp_trunc(float v)
 {
-    if (!(v > 0.0f))
-        return 0;
-    if (v > 255.0f)
-        v = 255.0f;
-    return (uint8_t)v;
+    v = v > 0.0f ? v : 0.0f;
+    v = v < 255.0f ? v : 255.0f;
+    return (uint8_t)(int)v;
 }
 
-static uint8_t luma(uint8_t r, uint8_t g, uint8_t b)
+static inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b)
 {
     return clamp_trunc(0.2989f * (float)r + 0.587f * (float)g + 0.114f * (float)b);
 }
@@ -79,6 +79,7 @@ void cdt_adjust_brightness_u8(uint8_t *img, int c, int h, int w, double factor)
 {
     float a = (float)factor;
     size_t n = (size_t)c * (size_t)h * (size_t)w;
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         img[i] = clamp_trunc(a * (float)img[i]);
 }
@@ -89,15 +90,21 @@ void cdt_adjust_contrast_u8(uint8_t *img, int c, int h, int w, double factor)
     /* The grey mean is a float32 sum of integers below 2^24, hence exact,
      * divided by the count, as torch.mean gives it. */
     double sum = 0.0;
-    if (c == 3)
+    uint64_t isum = 0;
+    if (c == 3) {
+#pragma omp simd reduction(+ : isum)
         for (size_t i = 0; i < hw; i++)
-            sum += luma(img[i], img[hw + i], img[2 * hw + i]);
-    else
+            isum += luma(img[i], img[hw + i], img[2 * hw + i]);
+    } else {
+#pragma omp simd reduction(+ : isum)
         for (size_t i = 0; i < n; i++)
-            sum += img[i];
+            isum += img[i];
+    }
+    sum = (double)isum;
     float mean = (float)sum / (float)(c == 3 ? hw : n);
     float a = (float)factor, b = (float)(1.0 - factor);
     float bm = b * mean;
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         img[i] = clamp_trunc(a * (float)img[i] + bm);
 }
@@ -108,47 +115,52 @@ void cdt_adjust_saturation_u8(uint8_t *img, int c, int h, int w, double factor)
         return;
     size_t hw = (size_t)h * (size_t)w;
     float a = (float)factor, b = (float)(1.0 - factor);
+    uint8_t *r = img, *g = img + hw, *bl = img + 2 * hw;
+#pragma omp simd
     for (size_t i = 0; i < hw; i++) {
-        float g = (float)luma(img[i], img[hw + i], img[2 * hw + i]);
-        for (int ch = 0; ch < 3; ch++) {
-            uint8_t *p = img + (size_t)ch * hw + i;
-            *p = clamp_trunc(a * (float)*p + b * g);
-        }
+        float bg = b * (float)luma(r[i], g[i], bl[i]);
+        r[i] = clamp_trunc(a * (float)r[i] + bg);
+        g[i] = clamp_trunc(a * (float)g[i] + bg);
+        bl[i] = clamp_trunc(a * (float)bl[i] + bg);
     }
 }
 
-static float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
+static inline float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
 
-/* One pixel of _rgb2hsv, the hue shift, and _hsv2rgb, in float32. */
-static void hue_pixel(uint8_t *pr, uint8_t *pg, uint8_t *pb, float shift)
+/* _rgb2hsv, the hue shift and _hsv2rgb of one pixel, in float32 and with
+ * torchvision's operations, rewritten without branches or libm calls so
+ * that the loop vectorises: max/min as selects (no NaN here), fmod(x, 1)
+ * as a subtraction where x is known to lie in [0, 2) (exact, so the bits
+ * are the same), floor of a non-negative value as truncation. */
+static inline void hue_pixel(float r, float g, float b, float shift,
+                             float *or_, float *og, float *ob)
 {
-    float r = (float)*pr / 255.0f, g = (float)*pg / 255.0f, b = (float)*pb / 255.0f;
-    float maxc = fmaxf(r, fmaxf(g, b)), minc = fminf(r, fminf(g, b));
+    float mx = r > g ? r : g, mn = r < g ? r : g;
+    float maxc = mx > b ? mx : b, minc = mn < b ? mn : b;
     int eqc = maxc == minc;
+    /* & and | rather than && and ||: no short-circuit branches */
     float cr = maxc - minc;
     float s = cr / (eqc ? 1.0f : maxc);
     float crd = eqc ? 1.0f : cr;
     float rc = (maxc - r) / crd, gc = (maxc - g) / crd, bc = (maxc - b) / crd;
     float hr = maxc == r ? bc - gc : 0.0f;
-    float hg = (maxc == g && maxc != r) ? 2.0f + rc - bc : 0.0f;
-    float hb = (maxc != g && maxc != r) ? 4.0f + gc - rc : 0.0f;
-    float hh = fmodf((hr + hg + hb) / 6.0f + 1.0f, 1.0f);
-    hh = fmodf(hh + shift, 1.0f);        /* torch.remainder: sign of the divisor */
-    if (hh != 0.0f && hh < 0.0f)
-        hh += 1.0f;
+    float hg = ((maxc == g) & (maxc != r)) ? 2.0f + rc - bc : 0.0f;
+    float hb = ((maxc != g) & (maxc != r)) ? 4.0f + gc - rc : 0.0f;
+    float hh = (hr + hg + hb) / 6.0f + 1.0f;     /* in [5/6, 11/6] */
+    hh = hh >= 1.0f ? hh - 1.0f : hh;            /* fmod(hh, 1) */
+    hh = hh + shift;                             /* in [-0.5, 1.5] */
+    hh = hh >= 1.0f ? hh - 1.0f : hh < 0.0f ? hh + 1.0f : hh; /* remainder(hh, 1) */
     float v = maxc;
-    float i6 = floorf(hh * 6.0f);
-    float f = hh * 6.0f - i6;
-    int i = ((int)i6 % 6 + 6) % 6;
+    int i = (int)(hh * 6.0f);                    /* floor: hh * 6 >= 0 */
+    float f = hh * 6.0f - (float)i;
+    i = i == 6 ? 0 : i;
     float p = clamp01(v * (1.0f - s));
     float q = clamp01(v * (1.0f - s * f));
     float t = clamp01(v * (1.0f - s * (1.0f - f)));
-    static const int sel[6][3] = { {0, 3, 1}, {2, 0, 1}, {1, 0, 3},
-                                   {1, 2, 0}, {3, 1, 0}, {0, 1, 2} };
-    float val[4] = { v, p, q, t };
-    *pr = clamp_trunc(val[sel[i][0]] * 255.0f);
-    *pg = clamp_trunc(val[sel[i][1]] * 255.0f);
-    *pb = clamp_trunc(val[sel[i][2]] * 255.0f);
+    /* sector i: (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q) */
+    *or_ = ((i == 0) | (i == 5)) ? v : i == 1 ? q : i == 4 ? t : p;
+    *og = i == 0 ? t : ((i == 1) | (i == 2)) ? v : i == 3 ? q : p;
+    *ob = ((i == 0) | (i == 1)) ? p : i == 2 ? t : ((i == 3) | (i == 4)) ? v : q;
 }
 
 void cdt_adjust_hue_u8(uint8_t *img, int c, int h, int w, double factor)
@@ -157,8 +169,16 @@ void cdt_adjust_hue_u8(uint8_t *img, int c, int h, int w, double factor)
         return;
     size_t hw = (size_t)h * (size_t)w;
     float shift = (float)factor;
-    for (size_t i = 0; i < hw; i++)
-        hue_pixel(img + i, img + hw + i, img + 2 * hw + i, shift);
+    uint8_t *r = img, *g = img + hw, *b = img + 2 * hw;
+#pragma omp simd
+    for (size_t i = 0; i < hw; i++) {
+        float nr, ng, nb;
+        hue_pixel((float)r[i] / 255.0f, (float)g[i] / 255.0f, (float)b[i] / 255.0f, shift,
+                  &nr, &ng, &nb);
+        r[i] = clamp_trunc(nr * 255.0f);
+        g[i] = clamp_trunc(ng * 255.0f);
+        b[i] = clamp_trunc(nb * 255.0f);
+    }
 }
 
 void cdt_grayscale_u8(uint8_t *img, int c, int h, int w)
@@ -166,15 +186,18 @@ void cdt_grayscale_u8(uint8_t *img, int c, int h, int w)
     if (c != 3)
         return;
     size_t hw = (size_t)h * (size_t)w;
+    uint8_t *r = img, *g = img + hw, *b = img + 2 * hw;
+#pragma omp simd
     for (size_t i = 0; i < hw; i++)
-        img[i] = img[hw + i] = img[2 * hw + i] = luma(img[i], img[hw + i], img[2 * hw + i]);
+        r[i] = g[i] = b[i] = luma(r[i], g[i], b[i]);
 }
 
 size_t cdt_blur_scratch(int c, int h, int w, int k)
 {
     (void)c;
-    /* One float plane for the row pass, the kernel, and a padded line. */
-    return (size_t)h * (size_t)w + (size_t)k + (size_t)(h > w ? h : w) + (size_t)k;
+    /* A float plane for the row pass, the kernel, a padded row, a row of
+     * sums. */
+    return (size_t)h * (size_t)w + (size_t)k + (size_t)w + (size_t)k + (size_t)w;
 }
 
 /* Index into 0..n-1 with reflect padding (the edge is not repeated),
@@ -204,39 +227,69 @@ static void gauss_kernel(float *kern, int k, double sigma)
         kern[i] /= sum;
 }
 
+/* Sum kern[j] * src row (y + j - r) into acc, row after row, so that the
+ * inner loops run along contiguous x and vectorise; each output still sums
+ * its taps in order j = 0..k-1. */
+static void blur_rows(float *tmp, const uint8_t *plane, float *line, const float *kern,
+                      int h, int w, int k)
+{
+    int r = k / 2;
+    for (int y = 0; y < h; y++) {
+        for (int i = 0; i < w + 2 * r; i++)
+            line[i] = plane[(size_t)y * w + reflect(i - r, w)];
+        float *o = tmp + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            o[x] = 0.0f;
+        for (int j = 0; j < k; j++) {
+            float kj = kern[j];
+            const float *l = line + j;
+#pragma omp simd
+            for (int x = 0; x < w; x++)
+                o[x] += kj * l[x];
+        }
+    }
+}
+
+static void blur_cols(uint8_t *plane, const float *tmp, float *acc, const float *kern,
+                      int h, int w, int k)
+{
+    int r = k / 2;
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++)
+            acc[x] = 0.0f;
+        for (int j = 0; j < k; j++) {
+            float kj = kern[j];
+            const float *row = tmp + (size_t)reflect(y + j - r, h) * w;
+#pragma omp simd
+            for (int x = 0; x < w; x++)
+                acc[x] += kj * row[x];
+        }
+        uint8_t *o = plane + (size_t)y * w;
+#pragma omp simd
+        for (int x = 0; x < w; x++) {
+            float v = acc[x] > 0.0f ? acc[x] : 0.0f;
+            v = v < 255.0f ? v : 255.0f;
+            /* round half to even without a libm call: adding 2^23 leaves
+             * no fraction bits, so the FPU rounds in its default mode */
+            o[x] = (uint8_t)(int)((v + 8388608.0f) - 8388608.0f);
+        }
+    }
+}
+
 void cdt_gaussian_blur_u8(uint8_t *img, int c, int h, int w, int k, double sigma,
                           float *scratch)
 {
     CDT_ASSERT(k > 0 && k % 2 == 1);
     float *tmp = scratch;                       /* (H,W) */
     float *kern = tmp + (size_t)h * w;          /* (K) */
-    float *line = kern + k;                     /* (max(H,W)+K) */
-    int r = k / 2;
+    float *line = kern + k;                     /* (W+K) */
+    float *acc = line + w + k;                  /* (W) */
     gauss_kernel(kern, k, sigma);
     /* The 2-D kernel is the outer product of two 1-D ones, so two 1-D
      * passes give the same sums up to float32 ordering. */
     for (int ch = 0; ch < c; ch++) {
         uint8_t *plane = img + (size_t)ch * h * w;
-        for (int y = 0; y < h; y++) {
-            for (int i = 0; i < w + 2 * r; i++)
-                line[i] = plane[(size_t)y * w + reflect(i - r, w)];
-            for (int x = 0; x < w; x++) {
-                float acc = 0.0f;
-                for (int j = 0; j < k; j++)
-                    acc += kern[j] * line[x + j];
-                tmp[(size_t)y * w + x] = acc;
-            }
-        }
-        for (int x = 0; x < w; x++) {
-            for (int i = 0; i < h + 2 * r; i++)
-                line[i] = tmp[(size_t)reflect(i - r, h) * w + x];
-            for (int y = 0; y < h; y++) {
-                float acc = 0.0f;
-                for (int j = 0; j < k; j++)
-                    acc += kern[j] * line[y + j];
-                float v = nearbyintf(acc);
-                plane[(size_t)y * w + x] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
-            }
-        }
+        blur_rows(tmp, plane, line, kern, h, w, k);
+        blur_cols(plane, tmp, acc, kern, h, w, k);
     }
 }

@@ -33,7 +33,7 @@ size_t cdt_resize_scratch(int c, int bh, int bw, int oh, int ow)
     size_t tmp = (size_t)c * (size_t)bh * (size_t)ow;          /* (C,BH,OW) */
     size_t wx = (size_t)ow * (size_t)(axis_taps(bw, ow) + 2);  /* taps + first, count */
     size_t wy = (size_t)oh * (size_t)(axis_taps(bh, oh) + 2);
-    return tmp + wx + wy;
+    return tmp + wx + wy + (size_t)ow;                          /* + a row of sums */
 }
 
 static float triangle(float x)
@@ -99,19 +99,21 @@ static void pass_x(float *tmp, const uint8_t *src, int c, int h, int w,
         }
 }
 
-static uint8_t round_u8(float v)
+/* torch.round (half to even), then to u8. Adding 2^23 to a value in
+ * [0, 255] leaves no fraction bits, so the FPU rounds it in its default
+ * mode, half to even, with no libm call to stop the loop vectorising. */
+static inline uint8_t round_u8(float v)
 {
-    v = nearbyintf(v); /* torch.round: half to even */
-    if (v < 0.0f)
-        v = 0.0f;
-    if (v > 255.0f)
-        v = 255.0f;
-    return (uint8_t)v;
+    v = v > 0.0f ? v : 0.0f;
+    v = v < 255.0f ? v : 255.0f;
+    return (uint8_t)(int)((v + 8388608.0f) - 8388608.0f);
 }
 
-/* Height pass: tmp (C,BH,OW) into dst (C,OH,OW). */
+/* Height pass: tmp (C,BH,OW) into dst (C,OH,OW). A whole output row is
+ * summed tap after tap in acc (OW), so the inner loops run along x and
+ * vectorise while each pixel still sums its taps in ATen's order. */
 static void pass_y(uint8_t *dst, const float *tmp, int c, int bh, int oh, int ow,
-                   const float *tab, int k)
+                   const float *tab, int k, float *acc)
 {
     for (int ch = 0; ch < c; ch++) {
         const float *plane = tmp + (size_t)ch * bh * ow;
@@ -119,13 +121,21 @@ static void pass_y(uint8_t *dst, const float *tmp, int c, int bh, int oh, int ow
             const float *t = tab + (size_t)y * (size_t)(k + 2);
             const float *base = plane + (size_t)(int)t[0] * ow;
             int n = (int)t[1];
-            uint8_t *o = dst + ((size_t)ch * oh + y) * ow;
-            for (int x = 0; x < ow; x++) {
-                float acc = base[x] * t[2];
-                for (int j = 1; j < n; j++)
-                    acc += base[(size_t)j * ow + x] * t[2 + j];
-                o[x] = round_u8(acc);
+            float w0 = t[2];
+#pragma omp simd
+            for (int x = 0; x < ow; x++)
+                acc[x] = base[x] * w0;
+            for (int j = 1; j < n; j++) {
+                const float *row = base + (size_t)j * ow;
+                float wj = t[2 + j];
+#pragma omp simd
+                for (int x = 0; x < ow; x++)
+                    acc[x] += row[x] * wj;
             }
+            uint8_t *o = dst + ((size_t)ch * oh + y) * ow;
+#pragma omp simd
+            for (int x = 0; x < ow; x++)
+                o[x] = round_u8(acc[x]);
         }
     }
 }
@@ -141,8 +151,9 @@ void cdt_resize_u8(uint8_t *dst, int oh, int ow,
     float *tmp = scratch;                                  /* (C,BH,OW) */
     float *tx = tmp + (size_t)c * bh * ow;                 /* (OW,KX+2) */
     float *ty = tx + (size_t)ow * (size_t)(kx + 2);        /* (OH,KY+2) */
+    float *acc = ty + (size_t)oh * (size_t)(ky + 2);       /* (OW) */
     axis_weights(tx, bw, ow, kx);
     axis_weights(ty, bh, oh, ky);
     pass_x(tmp, src, c, h, w, top, left, bh, ow, tx, kx);
-    pass_y(dst, tmp, c, bh, oh, ow, ty, ky);
+    pass_y(dst, tmp, c, bh, oh, ow, ty, ky, acc);
 }
