@@ -2,11 +2,15 @@
 """gen_cd_golden.py: golden numbers for the CD training step, from PyTorch.
 
 Builds the authors' network (torchvision-style ResNet under `resnet`,
-`instance_projector`, `feature_predictor`) at a tiny size, runs three
+`instance_projector`, `feature_predictor`) at tiny sizes (a ResNet18 with
+the cifar stem, a ResNet50 with the imagenet stem on grey images), runs
 training steps on fixed random views, and writes what cdt must reproduce:
 the initial state, h/z/f and the loss terms of step 1, every parameter
 gradient of step 1 (before clipping), and the state after 3 steps of Adam
-with weight decay, gradient clipping and the cosine schedule.
+with weight decay, gradient clipping and the cosine schedule (for the
+ResNet50 one step, and only the running statistics after it), and h and f
+in eval mode after those steps for the first view's first batch, less its
+last image.
 
 The reference numbers come from the same network run in float64 (from the
 same initial float32 weights); for each one the file also holds the
@@ -14,7 +18,7 @@ relative error PyTorch's own float32 run makes on it ("f32err.NAME"), the
 yardstick for how far a correct float32 implementation may stray.
 
 Run with Debian's python3-torch (1.13):
-    /usr/bin/python3 tests/gen/gen_cd_golden.py tests/golden/cd/resnet18_cifar_w4.bin
+    /usr/bin/python3 tests/gen/gen_cd_golden.py tests/golden/cd
 
 Output: records, little endian, until EOF:
     u32 name_len, name (utf-8), u32 rank, u32 dim[rank], f32 data[prod(dim)]
@@ -28,10 +32,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# The configuration tests/unit/test_nn_model.c builds.
-DEPTH, WIDTH, IN_CH, SIZE, BATCH, HIDDEN, FEATURES = 18, 4, 3, 8, 6, 16, 8
+# The configurations tests/unit/test_nn_model.c builds.
+CONFIGS = [
+    dict(file="resnet18_cifar_w4.bin", depth=18, stem="cifar", width=4, in_ch=3,
+         size=8, batch=6, hidden=16, features=8, steps=3, seed=1234, params_after=True),
+    dict(file="resnet50_imagenet_w2.bin", depth=50, stem="imagenet", width=2, in_ch=1,
+         size=40, batch=12, hidden=8, features=8, steps=1, seed=99, params_after=False),
+]
+BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3]}
 T_INSTANCE, T_FEATURE = 0.5, 1.0
-LR, BETAS, EPS, WD, MAX_NORM, STEPS = 1e-2, (0.9, 0.999), 1e-8, 1e-4, 1.0, 3
+LR, BETAS, EPS, WD, MAX_NORM = 1e-2, (0.9, 0.999), 1e-8, 1e-4, 1.0
 
 
 class BasicBlock(nn.Module):
@@ -56,21 +66,48 @@ class BasicBlock(nn.Module):
         return self.relu(out + sc)
 
 
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inp, planes, stride):
+        super().__init__()
+        out = planes * 4
+        self.conv1 = nn.Conv2d(inp, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or inp != out:
+            self.downsample = nn.Sequential(nn.Conv2d(inp, out, 1, stride, bias=False),
+                                            nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        sc = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + sc)
+
+
 class ResNet(nn.Module):
-    def __init__(self, layers, width, in_ch, stem):
+    def __init__(self, depth, width, in_ch, stem):
         super().__init__()
         self.conv1 = (nn.Conv2d(in_ch, width, 7, 2, 3, bias=False) if stem == "imagenet"
                       else nn.Conv2d(in_ch, width, 3, 1, 1, bias=False))
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1) if stem == "imagenet" else nn.Identity()
+        block = Bottleneck if depth == 50 else BasicBlock
         inp = width
-        for i, n in enumerate(layers):
+        for i, n in enumerate(BLOCKS[depth]):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(inp, width << i, stride))
-                inp = width << i
+                blocks.append(block(inp, width << i, stride))
+                inp = (width << i) * block.expansion
             setattr(self, "layer%d" % (i + 1), nn.Sequential(*blocks))
         self.rep_dim = inp
         for m in self.modules():
@@ -84,16 +121,17 @@ class ResNet(nn.Module):
 
 
 class Network(nn.Module):
-    def __init__(self):
+    def __init__(self, c):
         super().__init__()
-        self.resnet = ResNet([2, 2, 2, 2], WIDTH, IN_CH, "cifar")
-        rep = self.resnet.rep_dim
+        self.resnet = ResNet(c["depth"], c["width"], c["in_ch"], c["stem"])
+        rep, hidden = self.resnet.rep_dim, c["hidden"]
         self.instance_projector = nn.Sequential(
             nn.Linear(rep, rep, bias=False), nn.BatchNorm1d(rep), nn.ReLU(),
-            nn.Linear(rep, HIDDEN))
+            nn.Linear(rep, hidden))
         self.feature_predictor = nn.Sequential(
-            nn.Linear(HIDDEN, rep, bias=False), nn.BatchNorm1d(rep), nn.ReLU(),
-            nn.Linear(rep, FEATURES, bias=False), nn.BatchNorm1d(FEATURES), nn.Sigmoid())
+            nn.Linear(hidden, rep, bias=False), nn.BatchNorm1d(rep), nn.ReLU(),
+            nn.Linear(rep, c["features"], bias=False), nn.BatchNorm1d(c["features"]),
+            nn.Sigmoid())
 
     def forward(self, x):
         h = self.resnet(x)
@@ -133,14 +171,14 @@ def state(net):
     return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
-def run(net, xs, dtype):
+def run(net, xs, dtype, steps):
     """Three training steps of net in dtype; returns {name: tensor}."""
     out = {}
     net = net.to(dtype)
     for k, v in state(net).items():
         out["init." + k] = v.clone()
     opt = torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS, weight_decay=WD)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=STEPS)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     net.train()
     for step, (x1, x2) in enumerate(xs):
         opt.zero_grad()
@@ -162,27 +200,51 @@ def run(net, xs, dtype):
         opt.step()
         sched.step()
     for k, v in state(net).items():
-        out["step%d.%s" % (STEPS, k)] = v
+        out["step%d.%s" % (steps, k)] = v
+    # inference with the running statistics, on all but the last image, as
+    # an embedding tool would run a short final batch
+    net.eval()
+    with torch.no_grad():
+        h, z, f = net(xs[0][0][:-1].to(dtype))
+    out["eval.h"], out["eval.f"] = h, f
     return out
 
 
-def main():
-    torch.manual_seed(1234)
-    net = Network()
-    xs = [(torch.rand(BATCH, IN_CH, SIZE, SIZE), torch.rand(BATCH, IN_CH, SIZE, SIZE))
-          for _ in range(STEPS)]
-    ref = run(copy.deepcopy(net), xs, torch.float64)
-    f32 = run(net, xs, torch.float32)
-    w = Writer(sys.argv[1])
+def check_names():
+    """Our ResNet's state_dict names are torchvision's (less fc)."""
+    import torchvision
+    for depth in (18, 34, 50):
+        ours = list(ResNet(depth, 64, 3, "imagenet").state_dict())
+        tv = getattr(torchvision.models, "resnet%d" % depth)().state_dict()
+        assert ours == [k for k in tv if not k.startswith("fc.")], depth
+
+
+def generate(c, path):
+    torch.manual_seed(c["seed"])
+    net = Network(c)
+    shape = (c["batch"], c["in_ch"], c["size"], c["size"])
+    xs = [(torch.rand(shape), torch.rand(shape)) for _ in range(c["steps"])]
+    ref = run(copy.deepcopy(net), xs, torch.float64, c["steps"])
+    f32 = run(net, xs, torch.float32, c["steps"])
+    w = Writer(path)
     for step, (x1, x2) in enumerate(xs):
         w.put("x%d.0" % step, x1)
         w.put("x%d.1" % step, x2)
+    trainable = set(k for k, _ in net.named_parameters())
     for k, v in ref.items():
+        if k.startswith("step") and k.split(".", 1)[1] in trainable and not c["params_after"]:
+            continue  # only the running statistics: keeps the file small
         w.put(k, v)
         # PyTorch's own float32 error on this tensor, so that the test can
         # tell float rounding from a mistake where the numbers cancel
         err = (f32[k].double() - v).norm() / v.norm().clamp_min(1e-30)
         w.put("f32err." + k, err.reshape(1))
+
+
+def main():
+    check_names()
+    for c in CONFIGS:
+        generate(c, sys.argv[1] + "/" + c["file"])
 
 
 if __name__ == "__main__":
