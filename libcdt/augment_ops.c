@@ -61,13 +61,16 @@ void cdt_hflip_u8(uint8_t *img, int c, int h, int w)
 }
 
 /* Float to u8 as Tensor.to(uint8) after a clamp to [0, 255]: truncation.
- * Written with selects, not branches, so that loops over pixels vectorise
- * (no NaN reaches here: every input is a finite blend of bytes). */
+ * Truncating first and clamping the integer gives the same byte, and
+ * integer selects let the loops over pixels vectorise where float compares
+ * would not (GCC keeps them as branches under -ftrapping-math). Inputs are
+ * finite blends of bytes, far inside int's range. */
 static inline uint8_t clamp_trunc(float v)
 {
-    v = v > 0.0f ? v : 0.0f;
-    v = v < 255.0f ? v : 255.0f;
-    return (uint8_t)(int)v;
+    int i = (int)v;
+    i = i < 0 ? 0 : i;
+    i = i > 255 ? 255 : i;
+    return (uint8_t)i;
 }
 
 static inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b)
@@ -125,38 +128,45 @@ void cdt_adjust_saturation_u8(uint8_t *img, int c, int h, int w, double factor)
     }
 }
 
-static inline float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
-
-/* _rgb2hsv, the hue shift and _hsv2rgb of one pixel, in float32 and with
- * torchvision's operations, rewritten without branches or libm calls so
- * that the loop vectorises: max/min as selects (no NaN here), fmod(x, 1)
- * as a subtraction where x is known to lie in [0, 2) (exact, so the bits
- * are the same), floor of a non-negative value as truncation. */
-static inline void hue_pixel(float r, float g, float b, float shift,
+/* _rgb2hsv, the hue shift and _hsv2rgb of one pixel, in float32 with
+ * torchvision's operations, rewritten so that the loop vectorises and the
+ * bits stay the same:
+ *  - which channel is the max or min is decided on the bytes: x/255 is
+ *    increasing, so float max and equality follow the integers;
+ *  - fmod(x, 1) and remainder(x, 1) add or take away one period where
+ *    torch does, with the same float32 results (x - 1 is exact for x in
+ *    [1, 2), and x + 1 is torch's own step for negative x);
+ *  - _hsv2rgb's clamps to [0, 1] are dropped: v, s and f lie in [0, 1], so
+ *    every product does too, even rounded. */
+static inline void hue_pixel(int r8, int g8, int b8, float shift,
                              float *or_, float *og, float *ob)
 {
-    float mx = r > g ? r : g, mn = r < g ? r : g;
-    float maxc = mx > b ? mx : b, minc = mn < b ? mn : b;
-    int eqc = maxc == minc;
-    /* & and | rather than && and ||: no short-circuit branches */
+    int mx8 = r8 > g8 ? r8 : g8, mn8 = r8 < g8 ? r8 : g8;
+    mx8 = mx8 > b8 ? mx8 : b8;
+    mn8 = mn8 < b8 ? mn8 : b8;
+    float r = (float)r8 / 255.0f, g = (float)g8 / 255.0f, b = (float)b8 / 255.0f;
+    float maxc = (float)mx8 / 255.0f, minc = (float)mn8 / 255.0f;
+    int eqc = mx8 == mn8, rmax = mx8 == r8, gmax = mx8 == g8;
     float cr = maxc - minc;
     float s = cr / (eqc ? 1.0f : maxc);
     float crd = eqc ? 1.0f : cr;
     float rc = (maxc - r) / crd, gc = (maxc - g) / crd, bc = (maxc - b) / crd;
-    float hr = maxc == r ? bc - gc : 0.0f;
-    float hg = ((maxc == g) & (maxc != r)) ? 2.0f + rc - bc : 0.0f;
-    float hb = ((maxc != g) & (maxc != r)) ? 4.0f + gc - rc : 0.0f;
+    float hr = rmax ? bc - gc : 0.0f;
+    float hg = (gmax & !rmax) ? 2.0f + rc - bc : 0.0f;
+    float hb = (!gmax & !rmax) ? 4.0f + gc - rc : 0.0f;
     float hh = (hr + hg + hb) / 6.0f + 1.0f;     /* in [5/6, 11/6] */
-    hh = hh >= 1.0f ? hh - 1.0f : hh;            /* fmod(hh, 1) */
+    hh = hh - (float)(int)hh;                    /* fmod(hh, 1) */
     hh = hh + shift;                             /* in [-0.5, 1.5] */
-    hh = hh >= 1.0f ? hh - 1.0f : hh < 0.0f ? hh + 1.0f : hh; /* remainder(hh, 1) */
+    /* remainder(hh, 1): fmod keeps hh, then one period is added where it is
+     * negative or taken away where it is 1 or more */
+    hh = hh + (float)(hh < 0.0f) - (float)(hh >= 1.0f);
     float v = maxc;
     int i = (int)(hh * 6.0f);                    /* floor: hh * 6 >= 0 */
     float f = hh * 6.0f - (float)i;
     i = i == 6 ? 0 : i;
-    float p = clamp01(v * (1.0f - s));
-    float q = clamp01(v * (1.0f - s * f));
-    float t = clamp01(v * (1.0f - s * (1.0f - f)));
+    float p = v * (1.0f - s);
+    float q = v * (1.0f - s * f);
+    float t = v * (1.0f - s * (1.0f - f));
     /* sector i: (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q) */
     *or_ = ((i == 0) | (i == 5)) ? v : i == 1 ? q : i == 4 ? t : p;
     *og = i == 0 ? t : ((i == 1) | (i == 2)) ? v : i == 3 ? q : p;
@@ -173,8 +183,7 @@ void cdt_adjust_hue_u8(uint8_t *img, int c, int h, int w, double factor)
 #pragma omp simd
     for (size_t i = 0; i < hw; i++) {
         float nr, ng, nb;
-        hue_pixel((float)r[i] / 255.0f, (float)g[i] / 255.0f, (float)b[i] / 255.0f, shift,
-                  &nr, &ng, &nb);
+        hue_pixel(r[i], g[i], b[i], shift, &nr, &ng, &nb);
         r[i] = clamp_trunc(nr * 255.0f);
         g[i] = clamp_trunc(ng * 255.0f);
         b[i] = clamp_trunc(nb * 255.0f);
