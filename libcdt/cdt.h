@@ -32,5 +32,7 @@
 #include "cdt_dataset.h"
 #include "cdt_nn.h"
 #include "cdt_eval.h"
+#include "cdt_modelfile.h"
+#include "cdt_train.h"
 
 #endif

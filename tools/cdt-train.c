@@ -1,0 +1,522 @@
+/* cdt-train: Contrastive Disentangling training on an augmented stream
+ * (x u8 [N,2,C,H,W] from cdt-augment); writes a model file. Rows are
+ * re-batched across frames into one buffer allocated at the start. */
+#include "cli.h"
+#include "cdt_modelfile.h"
+#include "cdt_train.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "cdt-train";
+
+/* The one piece of global mutable state, and the accepted exception to the
+ * rule against it: a signal handler can only talk to main through a static
+ * sig_atomic_t. The handler sets it; the loop checks it between steps. */
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) { got_signal = sig; }
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: cdt-train [options] [FILE]\n"
+"Train a Contrastive Disentangling model on an augmented stream (FILE or\n"
+"stdin: x u8 [N,2,C,H,W] from cdt-augment; pixels are scaled to [0,1]) and\n"
+"write the model file. Batches of --batch rows are taken across frames; a\n"
+"short last batch is dropped.\n"
+"      --arch A          resnet18, resnet34 (default) or resnet50\n"
+"      --stem S          cifar (3x3 conv, no maxpool; default below 128 pixels)\n"
+"                        or imagenet (7x7/2 conv + maxpool)\n"
+"      --width N         first stage width (default 64)\n"
+"      --hidden-dim N    instance projector output z (default 128)\n"
+"      --feature-num N   feature heads f (default 128)\n"
+"  -b, --batch N         images per step (default 128)\n"
+"      --lr X            Adam learning rate (default 3e-4)\n"
+"      --weight-decay X  Adam weight decay (default 0)\n"
+"      --clip X          clip the gradient norm to X (default 0: off)\n"
+"      --t-instance X    instance loss temperature (default 0.5)\n"
+"      --t-feature X     feature loss temperature (default 1.0)\n"
+"      --cosine          cosine learning-rate schedule over --total-steps, or\n"
+"                        over the stream's rows_total / batch\n"
+"      --total-steps N   the schedule's length in steps\n"
+"      --seed N          initialisation seed (default: the stream's seed, else 0)\n"
+"      --init MODEL      start from these weights (architecture from the file)\n"
+"      --checkpoint FILE write model + Adam state here on SIGINT/SIGTERM and\n"
+"                        every --checkpoint-every steps\n"
+"      --checkpoint-every N  steps between checkpoints (default 0: only on signals)\n"
+"      --resume FILE     continue from a checkpoint: the first rows it consumed\n"
+"                        are skipped from the input, which must be the same stream\n"
+"      --log FILE.csv    step,instance,feature,entropy,total,lr,images_per_s\n"
+"      --device D        cpu (the only one in this build)\n"
+"  -t, --threads N       threads (default: OMP_NUM_THREADS, else every core)\n"
+"  -o, --output FILE     the model file (default stdout)\n"
+"      --raw             write without zstd compression\n"
+"      --progress        step, images/s, losses, ETA on stderr (default when a terminal)\n"
+"  -v, --verbose         print the configuration and the memory it takes\n"
+"  -h, --help            print this help\n"
+"      --version         print the version\n"
+"Exit status: 0 done, 64 usage, 65 bad input or a loss that is not finite,\n"
+"66 missing input, 70 internal, 74 I/O, 130/143 stopped by SIGINT/SIGTERM.\n");
+}
+
+/* Options left unset (negative, NAN or NULL) take their value from --init or
+ * --resume's meta, then from the defaults. */
+typedef struct opts {
+    const char *arch, *stem, *init, *resume, *checkpoint, *log, *output, *input;
+    int width, hidden, features, batch, threads, raw, progress, verbose, cosine;
+    long total_steps, ck_every;
+    double lr, wd, clip, ti, tf;
+    int64_t seed;
+} opts;
+
+enum { O_ARCH = 256, O_STEM, O_WIDTH, O_HIDDEN, O_FEAT, O_LR, O_WD, O_CLIP, O_TI, O_TF,
+       O_COSINE, O_TOTAL, O_SEED, O_INIT, O_CKPT, O_CKEVERY, O_RESUME, O_LOG, O_DEVICE,
+       O_RAW, O_PROGRESS, O_VERSION };
+
+static void parse_device(const char *d)
+{
+    if (!strcmp(d, "cpu")) return;
+    if (!strcmp(d, "cuda"))
+        cli_die(prog, EX_USAGE_, "--device cuda: this build has no CUDA support yet (use cpu)");
+    cli_die(prog, EX_USAGE_, "bad value for --device: '%s' (expected cpu)", d);
+}
+
+static void parse(int argc, char **argv, opts *o)
+{
+    static const struct option lo[] = {
+        {"arch", 1, 0, O_ARCH}, {"stem", 1, 0, O_STEM}, {"width", 1, 0, O_WIDTH},
+        {"hidden-dim", 1, 0, O_HIDDEN}, {"feature-num", 1, 0, O_FEAT}, {"batch", 1, 0, 'b'},
+        {"lr", 1, 0, O_LR}, {"weight-decay", 1, 0, O_WD}, {"clip", 1, 0, O_CLIP},
+        {"t-instance", 1, 0, O_TI}, {"t-feature", 1, 0, O_TF}, {"cosine", 0, 0, O_COSINE},
+        {"total-steps", 1, 0, O_TOTAL}, {"seed", 1, 0, O_SEED}, {"init", 1, 0, O_INIT},
+        {"checkpoint", 1, 0, O_CKPT}, {"checkpoint-every", 1, 0, O_CKEVERY},
+        {"resume", 1, 0, O_RESUME}, {"log", 1, 0, O_LOG}, {"device", 1, 0, O_DEVICE},
+        {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"raw", 0, 0, O_RAW},
+        {"progress", 0, 0, O_PROGRESS}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
+        {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+    *o = (opts){.width = -1, .hidden = -1, .features = -1, .batch = -1, .total_steps = -1,
+                .lr = NAN, .wd = NAN, .clip = NAN, .ti = NAN, .tf = NAN, .seed = -1};
+    int c;
+    while ((c = getopt_long(argc, argv, "b:t:o:vh", lo, NULL)) != -1) {
+        switch (c) {
+        case O_ARCH: o->arch = optarg; break;
+        case O_STEM: o->stem = optarg; break;
+        case O_WIDTH: o->width = (int)cli_int(prog, "--width", optarg, 1, 4096); break;
+        case O_HIDDEN: o->hidden = (int)cli_int(prog, "--hidden-dim", optarg, 1, 65536); break;
+        case O_FEAT: o->features = (int)cli_int(prog, "--feature-num", optarg, 1, 65536); break;
+        case 'b': o->batch = (int)cli_int(prog, "--batch", optarg, 2, 1 << 20); break;
+        case O_LR: o->lr = cli_double(prog, "--lr", optarg, 0, 1e300); break;
+        case O_WD: o->wd = cli_double(prog, "--weight-decay", optarg, 0, 1e300); break;
+        case O_CLIP: o->clip = cli_double(prog, "--clip", optarg, 0, 1e300); break;
+        case O_TI: o->ti = cli_double(prog, "--t-instance", optarg, 1e-6, 1e6); break;
+        case O_TF: o->tf = cli_double(prog, "--t-feature", optarg, 1e-6, 1e6); break;
+        case O_COSINE: o->cosine = 1; break;
+        case O_TOTAL: o->total_steps = cli_int(prog, "--total-steps", optarg, 1, LONG_MAX); break;
+        case O_SEED: o->seed = (int64_t)cli_u64(prog, "--seed", optarg, 0, INT64_MAX); break;
+        case O_INIT: o->init = optarg; break;
+        case O_CKPT: o->checkpoint = optarg; break;
+        case O_CKEVERY: o->ck_every = cli_int(prog, "--checkpoint-every", optarg, 0, LONG_MAX); break;
+        case O_RESUME: o->resume = optarg; break;
+        case O_LOG: o->log = optarg; break;
+        case O_DEVICE: parse_device(optarg); break;
+        case 't': o->threads = (int)cli_int(prog, "--threads", optarg, 1, 1024); break;
+        case 'o': o->output = optarg; break;
+        case O_RAW: o->raw = 1; break;
+        case O_PROGRESS: o->progress = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case O_VERSION: cli_version(prog); exit(0);
+        default: usage(stderr); exit(EX_USAGE_);
+        }
+    }
+    if (optind < argc - 1)
+        cli_die(prog, EX_USAGE_, "more than one input file ('%s', '%s')", argv[optind], argv[optind + 1]);
+    if (o->init && o->resume) cli_die(prog, EX_USAGE_, "--init and --resume exclude each other");
+    if (o->ck_every && !o->checkpoint) cli_die(prog, EX_USAGE_, "--checkpoint-every needs --checkpoint");
+    o->input = optind < argc ? argv[optind] : NULL;
+}
+
+/* ---- settings from a model file's meta, then defaults ---- */
+
+static double meta_double(const cdt_meta *m, const char *key, double given, double dflt)
+{
+    const char *v = m ? cdt_meta_get(m, key) : NULL;
+    if (!isnan(given)) return given;
+    return v ? strtod(v, NULL) : dflt;
+}
+
+static long meta_long(const cdt_meta *m, const char *key, long given, long dflt)
+{
+    int64_t v;
+    if (given >= 0) return given;
+    return m && cdt_meta_get_i64(m, key, &v) == 0 ? (long)v : dflt;
+}
+
+static void fill_train(opts *o, const cdt_meta *from)
+{
+    o->lr = meta_double(from, "train.lr", o->lr, 3e-4);
+    o->wd = meta_double(from, "train.weight_decay", o->wd, 0);
+    o->clip = meta_double(from, "train.clip", o->clip, 0);
+    o->ti = meta_double(from, "train.t_instance", o->ti, 0.5);
+    o->tf = meta_double(from, "train.t_feature", o->tf, 1.0);
+    o->batch = (int)meta_long(from, "train.batch", o->batch, 128);
+    o->total_steps = meta_long(from, "train.total_steps", o->total_steps, -1);
+    o->seed = meta_long(from, "seed", o->seed, -1);
+    if (!o->cosine) o->cosine = (int)meta_long(from, "train.cosine", -1, 0);
+}
+
+/* The architecture from options and the images' shape (no model file). */
+static cdt_model_config config_from_opts(const opts *o, int c, int size)
+{
+    cdt_model_config cfg = {.depth = cdt_arch_depth(o->arch ? o->arch : "resnet34"),
+                            .width = o->width > 0 ? o->width : 64, .in_channels = c,
+                            .image_size = size, .hidden_dim = o->hidden > 0 ? o->hidden : 128,
+                            .feature_num = o->features > 0 ? o->features : 128};
+    if (!cfg.depth) cli_die(prog, EX_USAGE_, "bad value for --arch: '%s' (expected resnet18, resnet34 or resnet50)", o->arch);
+    const char *stem = o->stem ? o->stem : size >= 128 ? "imagenet" : "cifar";
+    if (strcmp(stem, "cifar") && strcmp(stem, "imagenet"))
+        cli_die(prog, EX_USAGE_, "bad value for --stem: '%s' (expected cifar or imagenet)", stem);
+    cfg.stem = !strcmp(stem, "cifar") ? CDT_STEM_CIFAR : CDT_STEM_IMAGENET;
+    return cfg;
+}
+
+/* Options that name the architecture must agree with a model file's. */
+static void check_arch(const opts *o, const cdt_model_config *f, const char *path)
+{
+    cdt_model_config want = config_from_opts(o, f->in_channels, f->image_size);
+    if ((o->arch && want.depth != f->depth) || (o->stem && want.stem != f->stem) ||
+        (o->width > 0 && o->width != f->width) || (o->hidden > 0 && o->hidden != f->hidden_dim) ||
+        (o->features > 0 && o->features != f->feature_num))
+        cli_die(prog, EX_USAGE_, "the architecture options disagree with %s (%s, width %d)",
+                path, cdt_arch_name(f->depth), f->width);
+}
+
+/* ---- the training run ---- */
+
+typedef struct run {
+    opts *o;
+    cdt_reader *r;
+    cdt_model *m;
+    cdt_trainer *t;
+    cdt_meta *extra;          /* meta written into model files */
+    cli_out out;
+    cdt_writer_opts wo;
+    FILE *log;
+    uint8_t *batch;           // (batch,2,C,H,W)
+    size_t row_bytes;
+    uint64_t shape[5];        /* x's shape, dim[0] aside */
+    int fill, progress;
+    uint64_t rows, skip, rows_total; /* rows consumed by steps (absolute), left to skip */
+    int64_t epoch, last_id;   /* of the last row consumed by a step */
+    uint64_t seed;
+    long first_step;
+    double t0, t_print, step_time;
+} run;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void save_to(run *R, int fd, int with_state, const char *what)
+{
+    cdt_modelfile_state st = {R->t->step, R->epoch, R->seed, R->rows, R->last_id,
+                              with_state ? R->t->adam_m : NULL, with_state ? R->t->adam_v : NULL};
+    char err[512];
+    int rc = cdt_modelfile_save(fd, R->m, &st, R->extra, &R->wo, err, sizeof err);
+    if (rc < 0) cli_die(prog, cdt_exit_code(rc), "%s: %s", what, err);
+}
+
+static void write_checkpoint(run *R)
+{
+    cdt_outfile *of;
+    int rc = cdt_outfile_open(R->o->checkpoint, &of);
+    if (rc < 0) cli_die(prog, cdt_exit_code(rc), "cannot create %s: %s", R->o->checkpoint, cdt_strerror(rc));
+    save_to(R, cdt_outfile_fd(of), 1, R->o->checkpoint);
+    if ((rc = cdt_outfile_commit(of)) < 0)
+        cli_die(prog, cdt_exit_code(rc), "cannot finish %s: %s", R->o->checkpoint, cdt_strerror(rc));
+}
+
+static void stop_on_signal(run *R)
+{
+    if (!got_signal) return;
+    int sig = got_signal;
+    if (R->o->checkpoint) write_checkpoint(R);
+    cli_out_abort(&R->out);
+    fprintf(stderr, "%s: stopped by signal %d after step %ld%s%s\n", prog, sig, R->t->step,
+            R->o->checkpoint ? ", checkpoint written to " : "",
+            R->o->checkpoint ? R->o->checkpoint : "");
+    exit(128 + sig);
+}
+
+static void report(run *R, const cdt_train_stats *s)
+{
+    double ips = R->m->batch / R->step_time;
+    if (R->log) {
+        fprintf(R->log, "%ld,%.9g,%.9g,%.9g,%.9g,%.9g,%.2f\n", R->t->step, s->loss.instance,
+                s->loss.feature, s->loss.entropy, s->loss.total, s->lr, ips);
+        fflush(R->log);
+    }
+    double t = now();
+    if (!R->progress || t - R->t_print < 0.5) return;
+    R->t_print = t;
+    long total = R->o->total_steps > 0 ? R->o->total_steps
+               : R->rows_total ? (long)(R->rows_total / (uint64_t)R->m->batch) : 0;
+    double rate = (R->t->step - R->first_step) / (t - R->t0);
+    fprintf(stderr, "\rstep %ld  %.1f img/s  loss %.4f (instance %.4f feature %.4f H %.4f)",
+            R->t->step, ips, s->loss.total, s->loss.instance, s->loss.feature, s->loss.entropy);
+    if (total > R->t->step && rate > 0)
+        fprintf(stderr, "  ETA %.0f s ", (total - R->t->step) / rate);
+}
+
+static void take_step(run *R)
+{
+    cdt_train_stats s;
+    double t = now();
+    int rc = cdt_trainer_step(R->t, R->batch, &s);
+    R->step_time = now() - t;
+    if (rc < 0) {
+        cli_out_abort(&R->out);
+        cli_die(prog, EX_DATA_, "%s; stopped%s%s", cdt_trainer_errmsg(R->t),
+                R->o->checkpoint ? ", the last good checkpoint is " : " (no checkpoint)",
+                R->o->checkpoint ? R->o->checkpoint : "");
+    }
+    R->rows += (uint64_t)R->m->batch;
+    R->fill = 0;
+    report(R, &s);
+    if (R->o->ck_every && R->t->step % R->o->ck_every == 0) write_checkpoint(R);
+    stop_on_signal(R);
+}
+
+static int64_t row_int(const cdt_tensor *t, uint64_t i)
+{
+    if (!t || t->rank != 1) return -1;
+    if (t->dtype == CDT_I64) { int64_t v; memcpy(&v, (char *)t->data + 8 * i, 8); return v; }
+    if (t->dtype == CDT_I32) { int32_t v; memcpy(&v, (char *)t->data + 4 * i, 4); return v; }
+    return -1;
+}
+
+static void check_x(run *R, const cdt_tensor *x)
+{
+    int ok = x && x->dtype == CDT_U8 && x->rank == 5;
+    for (int k = 1; ok && k < 5; k++) ok = x->dim[k] == R->shape[k];
+    if (!ok)
+        cli_die(prog, EX_DATA_, "frame %" PRIu64 ": x is not u8 [N,2,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                "] like the first frame", cdt_reader_frames(R->r) - 1, R->shape[2], R->shape[3], R->shape[4]);
+}
+
+/* Feed a frame's rows into the batch; a step whenever it fills. Returns 1
+ * when --total-steps is reached. */
+static int feed(run *R, const cdt_frame *f)
+{
+    const cdt_tensor *x = cdt_frame_find(f, "x");
+    const cdt_tensor *id = cdt_frame_find(f, "id"), *ep = cdt_frame_find(f, "epoch");
+    check_x(R, x);
+    for (uint64_t i = 0; i < f->rows; i++) {
+        if (R->skip) { R->skip--; continue; }
+        memcpy(R->batch + (size_t)R->fill * R->row_bytes,
+               (const uint8_t *)x->data + i * R->row_bytes, R->row_bytes);
+        if (++R->fill < R->m->batch) continue;
+        R->last_id = row_int(id, i);
+        R->epoch = ep ? row_int(ep, i) : 0;
+        take_step(R);
+        if (R->o->total_steps > 0 && R->t->step >= R->o->total_steps) return 1;
+    }
+    stop_on_signal(R);
+    return 0;
+}
+
+/* ---- setting up ---- */
+
+static void first_frame(run *R, const cdt_frame **f)
+{
+    int rc = cdt_reader_next(R->r, f);
+    if (rc < 0) cli_fail(prog, rc, cdt_reader_errmsg(R->r));
+    if (rc == 0) cli_die(prog, EX_DATA_, "the input stream has no frames");
+    const cdt_tensor *x = cdt_frame_find(*f, "x");
+    if (!x || x->dtype != CDT_U8 || x->rank != 5 || x->dim[1] != 2 || x->dim[3] != x->dim[4] ||
+        x->dim[2] > 64 || x->dim[3] > 8192)
+        cli_die(prog, EX_DATA_, "frame 0: expected x u8 [N,2,C,S,S] (two square views from cdt-augment)");
+    memcpy(R->shape, x->dim, sizeof R->shape);
+    R->row_bytes = (size_t)(2 * x->dim[2] * x->dim[3] * x->dim[4]);
+}
+
+/* The cosine schedule's length: --total-steps, the checkpoint's, or the
+ * stream's rows_total / batch. Called before the trainer is made. */
+static void schedule(run *R)
+{
+    opts *o = R->o;
+    int64_t rt;
+    if (cdt_meta_get_i64(cdt_reader_meta(R->r), "rows_total", &rt) == 0 && rt > 0)
+        R->rows_total = (uint64_t)rt;
+    if (!o->cosine || o->total_steps > 0) return;
+    if (R->rows_total < (uint64_t)o->batch)
+        cli_die(prog, EX_USAGE_, "--cosine needs --total-steps (the stream has no rows_total of at least a batch)");
+    o->total_steps = (long)(R->rows_total / (uint64_t)o->batch);
+}
+
+/* The model, from options or from --init / --resume; loads their weights. */
+static void make_model(run *R, cdt_modelfile_state *st)
+{
+    opts *o = R->o;
+    const char *path = o->resume ? o->resume : o->init;
+    cdt_modelfile *mf = NULL;
+    cdt_model_config cfg;
+    int rc;
+    if (path) {
+        if ((rc = cdt_modelfile_open(path, &mf)) < 0) cli_fail(prog, rc, cdt_modelfile_errmsg(mf));
+        cfg = *cdt_modelfile_config(mf);
+        check_arch(o, &cfg, path);
+        if ((uint64_t)cfg.in_channels != R->shape[2] || (uint64_t)cfg.image_size != R->shape[3])
+            cli_die(prog, EX_DATA_, "%s is for %dx%dx%d images, the stream has %" PRIu64 "x%" PRIu64
+                    "x%" PRIu64, path, cfg.in_channels, cfg.image_size, cfg.image_size,
+                    R->shape[2], R->shape[3], R->shape[4]);
+    } else {
+        cfg = config_from_opts(o, (int)R->shape[2], (int)R->shape[3]);
+    }
+    fill_train(o, o->resume ? cdt_modelfile_meta(mf) : NULL);
+    int64_t sseed = 0;
+    cdt_meta_get_i64(cdt_reader_meta(R->r), "seed", &sseed);
+    R->seed = (uint64_t)(o->seed >= 0 ? o->seed : sseed >= 0 ? sseed : 0);
+    if ((rc = cdt_model_create(&cfg, o->batch, &R->m)) < 0)
+        cli_die(prog, rc == CDT_EINVAL ? EX_USAGE_ : cdt_exit_code(rc),
+                "cannot build %s width %d on %dx%d images with batch %d: %s", cdt_arch_name(cfg.depth),
+                cfg.width, cfg.image_size, cfg.image_size, o->batch, cdt_strerror(rc));
+    schedule(R);
+    cdt_train_opts to = {o->lr, o->wd, o->clip, o->ti, o->tf, o->cosine ? o->total_steps : 0};
+    if ((rc = cdt_trainer_create(R->m, &to, &R->t)) < 0) cli_fail(prog, rc, NULL);
+    st->adam_m = o->resume ? R->t->adam_m : NULL;
+    st->adam_v = o->resume ? R->t->adam_v : NULL;
+    if (!path) {
+        cdt_model_init(R->m, R->seed);
+        return;
+    }
+    rc = cdt_modelfile_load(mf, R->m, st);
+    if (rc < 0) cli_fail(prog, rc, cdt_modelfile_errmsg(mf));
+    if (o->resume && rc == 0) cli_die(prog, EX_DATA_, "%s is a model file, not a checkpoint (use --init)", path);
+    cdt_modelfile_close(mf);
+}
+
+static void set_meta(run *R)
+{
+    const opts *o = R->o;
+    const cdt_meta *in = cdt_reader_meta(R->r);
+    static const char *keep[] = {"dataset", "split", "classes", "class_names"};
+    if (!(R->extra = cdt_meta_create())) cli_die(prog, EX_SOFT_, "out of memory");
+    int rc = cdt_meta_set(R->extra, "producer", prog);
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+        if (cdt_meta_get(in, keep[i])) rc |= cdt_meta_set(R->extra, keep[i], cdt_meta_get(in, keep[i]));
+    rc |= cdt_meta_setf(R->extra, "train.lr", "%.17g", o->lr);
+    rc |= cdt_meta_setf(R->extra, "train.weight_decay", "%.17g", o->wd);
+    rc |= cdt_meta_setf(R->extra, "train.clip", "%.17g", o->clip);
+    rc |= cdt_meta_setf(R->extra, "train.t_instance", "%.17g", o->ti);
+    rc |= cdt_meta_setf(R->extra, "train.t_feature", "%.17g", o->tf);
+    rc |= cdt_meta_set_i64(R->extra, "train.batch", o->batch);
+    rc |= cdt_meta_set_i64(R->extra, "train.total_steps", o->total_steps);
+    rc |= cdt_meta_set_i64(R->extra, "train.cosine", o->cosine);
+    if (rc) cli_die(prog, EX_SOFT_, "out of memory");
+}
+
+static void print_config(const run *R, size_t bytes)
+{
+    const cdt_model_config *c = &R->m->cfg;
+    const opts *o = R->o;
+    double mib = 1.0 / (1 << 20);
+    fprintf(stderr, "%s: %s %s stem, width %d, %dx%dx%d images, hidden %d, %d feature heads, "
+            "batch %d, lr %g%s, weight decay %g, clip %g, seed %" PRIu64 ", %d threads\n", prog,
+            cdt_arch_name(c->depth), c->stem == CDT_STEM_CIFAR ? "cifar" : "imagenet", c->width,
+            c->in_channels, c->image_size, c->image_size, c->hidden_dim, c->feature_num, R->m->batch,
+            o->lr, o->cosine ? " cosine" : "", o->wd, o->clip, R->seed, omp_get_max_threads());
+    fprintf(stderr, "%s: memory %.1f MiB: %zu parameters (%.1f MiB with gradients and Adam "
+            "moments), activations and the rest %.1f MiB\n", prog, bytes * mib, R->m->nparams,
+            R->m->nparams * 16.0 * mib, (bytes - R->m->nparams * 16.0) * mib);
+}
+
+static void open_log(run *R)
+{
+    if (!R->o->log) return;
+    if (!(R->log = fopen(R->o->log, R->o->resume ? "a" : "w")))
+        cli_die(prog, EX_IO_, "cannot open %s:", R->o->log);
+    if (ftell(R->log) == 0)
+        fprintf(R->log, "step,instance,feature,entropy,total,lr,images_per_s\n");
+}
+
+static void setup_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; // a read in progress goes on; the flag is seen after it
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    run R = {.o = &o, .epoch = -1, .last_id = -1};
+    const cdt_frame *f;
+    parse(argc, argv, &o);
+    setup_signals();
+    if (o.threads) {
+        omp_set_num_threads(o.threads);
+        openblas_set_num_threads(o.threads);
+    }
+    cli_writer_opts(prog, o.raw, &R.wo);
+    R.r = cli_reader_open(prog, o.input);
+    first_frame(&R, &f);
+    struct mallinfo2 before = mallinfo2();
+    cdt_modelfile_state st = {0};
+    make_model(&R, &st);
+    if (!(R.batch = malloc(R.row_bytes * (size_t)o.batch))) cli_die(prog, EX_SOFT_, "out of memory");
+    struct mallinfo2 after = mallinfo2();
+    if (o.verbose)
+        print_config(&R, (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd));
+    if (o.resume) {
+        R.t->step = st.step;
+        R.rows = R.skip = st.rows;
+        R.epoch = st.epoch;
+        R.last_id = st.last_id;
+    }
+    set_meta(&R);
+    open_log(&R);
+    cli_out_open(prog, o.output, &R.out);
+    R.progress = cli_progress_wanted(o.progress);
+    R.first_step = R.t->step;
+    R.t0 = now();
+    int rc = 1, done = o.total_steps > 0 && R.t->step >= o.total_steps;
+    while (!done && rc > 0) {
+        done = feed(&R, f);
+        if (!done && (rc = cdt_reader_next(R.r, &f)) < 0) {
+            cli_out_abort(&R.out);
+            cli_fail(prog, rc, cdt_reader_errmsg(R.r));
+        }
+    }
+    if (R.progress) fprintf(stderr, "\n");
+    save_to(&R, R.out.fd, 0, o.output ? o.output : "stdout");
+    cli_out_commit(prog, &R.out);
+    if (R.log && fclose(R.log)) cli_die(prog, EX_IO_, "cannot write %s:", o.log);
+    if (o.verbose)
+        fprintf(stderr, "%s: %ld steps, %" PRIu64 " rows consumed\n", prog, R.t->step, R.rows);
+    free(R.batch);
+    cdt_meta_destroy(R.extra);
+    cdt_trainer_destroy(R.t);
+    cdt_model_destroy(R.m);
+    cdt_reader_destroy(R.r);
+    return 0;
+}
