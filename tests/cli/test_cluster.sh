@@ -35,6 +35,12 @@ grep -q "^meta cluster.k=4$" list && grep -q "^meta cluster.k_chosen_by=silhouet
 "$score" --json qc.cdt >s.json
 [ "$(json acc s.json)" = 1 ] || fail "chosen-k clustering: $(cat s.json)"
 
+# Choosing k from a sample (200 of 400 rows) gives the same bytes for 1 and
+# 2 threads too.
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$cluster" --k-range 2..6 --restarts 3 --sample 200 q.cdt -o q1.cdt
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 "$cluster" --k-range 2..6 --restarts 3 --sample 200 q.cdt -o q2.cdt
+cmp q1.cdt q2.cdt || fail "choosing k: 1 and 2 threads differ"
+
 # --normalize: two directions, lengths 1..100: clustered by direction only
 # when rows are scaled to unit length.
 awk 'BEGIN { for (i = 1; i <= 100; i++) printf "%d 0.%02d\n0.%02d %d\n", i, i % 7, i % 5, i }' |

@@ -14,7 +14,8 @@ scipy.optimize.linear_sum_assignment over the contingency table, divided by
 the rows scored; rows with y == -1 are left out before scoring.
 
 kmeans.txt: sklearn KMeans(n_clusters=K, n_init=10, random_state=0) inertia
-on the data set of kmeans_data() below; tests/unit/test_kmeans.c builds the
+on the data set of kmeans_data() below, and silhouette_score of its first 300
+rows labelled i % K; tests/unit/test_kmeans.c builds the
 same floats with the same formula (splitmix64, only +,*,- in double, then
 rounded to float32, so both sides get identical bits).
 """
@@ -25,7 +26,8 @@ import numpy as np
 import sklearn
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics import (adjusted_rand_score, normalized_mutual_info_score,
+                             silhouette_score)
 
 M64 = (1 << 64) - 1
 
@@ -119,6 +121,10 @@ def write_kmeans(path):
         f.write("n %d\nd %d\nk %d\n" % (KM_N, KM_D, KM_K))
         f.write("sum %.17g\n" % float(x.astype(np.float64).sum()))
         f.write("inertia %.17g\n" % float(km.inertia_))
+        # Silhouette of the first 300 rows labelled by their blob (i % K).
+        lab = np.arange(300) % KM_K
+        f.write("silhouette300 %.17g\n" % float(silhouette_score(
+            x[:300].astype(np.float64), lab, metric="euclidean")))
 
 
 def main():

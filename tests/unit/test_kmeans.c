@@ -45,13 +45,14 @@ static void test_golden_inertia(t_state *ts)
         return;
     char line[256];
     int n = 0, d = 0, k = 0;
-    double sum = 0, ref = 0;
+    double sum = 0, ref = 0, sil = 0;
     while (fgets(line, sizeof line, f)) {
         sscanf(line, "n %d", &n);
         sscanf(line, "d %d", &d);
         sscanf(line, "k %d", &k);
         sscanf(line, "sum %lf", &sum);
         sscanf(line, "inertia %lf", &ref);
+        sscanf(line, "silhouette300 %lf", &sil);
     }
     fclose(f);
     T_CHECK(ts, n > 0 && d > 0 && k > 0 && ref > 0);
@@ -70,6 +71,17 @@ static void test_golden_inertia(t_state *ts)
     fprintf(stderr, "inertia %.6f sklearn %.6f ratio %.6f (iterations %d)\n",
             res.inertia, ref, res.inertia / ref, res.iterations);
     T_NEAR(ts, res.inertia / ref, 1.0, 0.005);
+    /* Silhouette of the first 300 rows with their blob labels, against
+     * sklearn's in float64; ours goes through float distances. */
+    float *dist = malloc(300 * 300 * sizeof *dist);
+    for (int i = 0; i < 300; i++)
+        lab[i] = i % k;
+    double s300 = 0;
+    T_EQ_INT(ts, cdt_pairwise_dist(x, 300, d, dist), 0);
+    T_EQ_INT(ts, cdt_silhouette(dist, lab, 300, k, &s300), 0);
+    T_CHECK(ts, sil != 0);
+    T_NEAR(ts, s300, sil, 1e-5);
+    free(dist);
     free(x); free(lab); free(cen);
 }
 
