@@ -482,13 +482,18 @@ static void km_free(km *m)
     free(m->fb); free(m->fc);
 }
 
-/* Pick the run with the lowest inertia and hand back its results. */
+/* Pick the run with the lowest inertia and hand back its results. The runs
+ * are compared by the distances their last pass found (as sklearn compares
+ * its float inertia), which costs no pass over X; only the winner's inertia
+ * is recomputed exactly. */
 static void keep_best(km *m, int32_t *labels, float *centroids, cdt_kmeans_result *res)
 {
     int best = 0;
     double bi = DBL_MAX;
     for (int a = 0; a < m->nrun; a++) {
-        double in = exact_inertia(m, &m->run[a]);
+        double in = 0;
+        for (uint64_t i = 0; i < m->n; i++)
+            in += m->run[a].mind[i] > 0 ? m->run[a].mind[i] : 0;
         if (in < bi) {
             bi = in;
             best = a;
@@ -497,7 +502,7 @@ static void keep_best(km *m, int32_t *labels, float *centroids, cdt_kmeans_resul
     km_run *r = &m->run[best];
     memcpy(labels, r->lab, m->n * sizeof *labels);
     memcpy(centroids, r->cen, (size_t)m->k * m->d * sizeof *centroids);
-    res->inertia = bi;
+    res->inertia = exact_inertia(m, r);
     res->iterations = r->iter;
     res->restart = best;
     res->converged = r->converged;
