@@ -103,8 +103,10 @@ uint64_t cdt_writer_bytes(const cdt_writer *w); /* bytes written to fd so far */
 const char *cdt_writer_errmsg(const cdt_writer *w);
 
 /* ---- crash-safe output files ----
- * Write to "DIR/.NAME.tmp.PID", fsync, rename over NAME on commit; a killed
- * process leaves the old file or the new one, never a torn one. */
+ * Write to a temporary "DIR/.NAME.XXXXXX", fsync, rename over NAME on
+ * commit; a killed process leaves the old file or the new one, never a torn
+ * one. A device or FIFO (/dev/null, a named pipe) is written in place;
+ * a folder is CDT_EINVAL. */
 typedef struct cdt_outfile cdt_outfile;
 int cdt_outfile_open(const char *path, cdt_outfile **out);
 int cdt_outfile_fd(const cdt_outfile *of);

@@ -14,12 +14,34 @@
 
 struct cdt_outfile {
     int fd;
-    char *path, *tmp;
+    char *path, *tmp; /* tmp NULL: written in place (a device or a FIFO) */
 };
+
+/* A device or FIFO (/dev/null, a named pipe) is written in place: renaming
+ * a temporary file over it would replace the device itself. */
+static int open_special(const char *path, cdt_outfile **out)
+{
+    cdt_outfile *of = calloc(1, sizeof *of);
+    if (!of)
+        return CDT_ENOMEM;
+    of->fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (of->fd < 0) {
+        free(of);
+        return CDT_EIO;
+    }
+    *out = of;
+    return 0;
+}
 
 int cdt_outfile_open(const char *path, cdt_outfile **out)
 {
     *out = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode))
+            return CDT_EINVAL;
+        return open_special(path, out);
+    }
     cdt_outfile *of = calloc(1, sizeof *of);
     size_t n = strlen(path);
     char *copy = strdup(path);
@@ -65,12 +87,12 @@ int cdt_outfile_fd(const cdt_outfile *of)
 int cdt_outfile_commit(cdt_outfile *of)
 {
     int rc = 0;
-    if (fsync(of->fd) < 0 && errno != EINVAL)
+    if (of->tmp && fsync(of->fd) < 0 && errno != EINVAL)
         rc = CDT_EIO;
     if (close(of->fd) < 0 && !rc)
         rc = CDT_EIO;
     of->fd = -1;
-    if (!rc && rename(of->tmp, of->path) < 0)
+    if (!rc && of->tmp && rename(of->tmp, of->path) < 0)
         rc = CDT_EIO;
     if (rc) {
         cdt_outfile_abort(of);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cdt.h"
@@ -407,6 +408,39 @@ static void test_rng(t_state *ts)
     T_CHECK(ts, ok);
 }
 
+static void test_outfile(t_state *ts)
+{
+    char dir[] = "/tmp/cdt-outfile-XXXXXX", path[64];
+    T_CHECK(ts, mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    cdt_outfile *of;
+    /* Aborted: nothing is left behind. */
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    T_EQ_INT(ts, cdt_write_all(cdt_outfile_fd(of), "abc", 3), 0);
+    cdt_outfile_abort(of);
+    T_CHECK(ts, access(path, F_OK) != 0);
+    /* Committed: the file appears whole, and the folder holds nothing else. */
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    T_CHECK(ts, access(path, F_OK) != 0);
+    T_EQ_INT(ts, cdt_write_all(cdt_outfile_fd(of), "abc", 3), 0);
+    T_EQ_INT(ts, cdt_outfile_commit(of), 0);
+    FILE *f = fopen(path, "rb");
+    char got[8] = {0};
+    T_CHECK(ts, f && fread(got, 1, 8, f) == 3 && !memcmp(got, "abc", 3));
+    if (f)
+        fclose(f);
+    unlink(path);
+    T_CHECK(ts, rmdir(dir) == 0);
+    /* A device is written in place and stays a device. */
+    struct stat st;
+    T_EQ_INT(ts, cdt_outfile_open("/dev/null", &of), 0);
+    T_EQ_INT(ts, cdt_write_all(cdt_outfile_fd(of), "abc", 3), 0);
+    T_EQ_INT(ts, cdt_outfile_commit(of), 0);
+    T_CHECK(ts, stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    T_EQ_INT(ts, cdt_outfile_open("/tmp", &of), CDT_EINVAL);
+    T_EQ_INT(ts, cdt_outfile_open("/nonexistent-dir/x", &of), CDT_ENOENT);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -419,5 +453,6 @@ int main(void)
     T_RUN(&ts, test_max_memory);
     T_RUN(&ts, test_writer_checks);
     T_RUN(&ts, test_rng);
+    T_RUN(&ts, test_outfile);
     return T_END(&ts);
 }
