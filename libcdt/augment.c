@@ -2,15 +2,13 @@
  * over many images. The ops themselves are in augment_ops.c. */
 #include "cdt_augment.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdt_core.h"
 #include "cdt_resize.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* torchvision's defaults, and the reference's probabilities. */
 #define SCALE_LO 0.08
@@ -103,43 +101,36 @@ void cdt_augment_apply(uint8_t *dst, const uint8_t *src, int c, int h, int w,
         cdt_gaussian_blur_u8(dst, c, s, s, CDT_BLUR_KERNEL, p->sigma, scratch);
 }
 
+/* The pool: threads - 1 workers plus the caller share the rows of one run,
+ * taking chunks from an atomic counter. Workers sleep on a condition
+ * variable between runs: cdt-augment's pool shares the cores with a reader
+ * and a writer thread, and spinning waiters (OpenMP's default) would burn
+ * the time those need. */
+typedef struct job {
+    uint8_t *out;
+    const uint8_t *x;
+    const int64_t *id;
+    const int32_t *epoch;
+    uint64_t n, seed;
+} job;
+
 struct cdt_augmenter {
     cdt_augment_opts o;
     int c, h, w, views, threads;
     size_t scratch_floats;
-    float *scratch; /* (threads, scratch_floats) */
+    float *scratch;         /* (threads, scratch_floats) */
+    pthread_t *workers;     /* (threads - 1) */
+    int started;            /* workers running */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t generation;    /* bumped for every run */
+    int busy;               /* workers still inside the current run */
+    int quit;
+    job j;
+    atomic_uint_fast64_t next; /* first row not yet taken */
 };
 
-int cdt_augmenter_create(const cdt_augment_opts *o, int c, int h, int w, int views,
-                         int threads, cdt_augmenter **out)
-{
-    *out = NULL;
-    if ((c != 1 && c != 3) || h <= 0 || w <= 0 || o->size <= 0 ||
-        views < 1 || views > CDT_MAX_VIEWS || threads < 1 || o->jitter < 0.0)
-        return CDT_EINVAL;
-    cdt_augmenter *a = calloc(1, sizeof *a);
-    if (!a)
-        return CDT_ENOMEM;
-    a->o = *o;
-    a->c = c, a->h = h, a->w = w, a->views = views, a->threads = threads;
-    a->scratch_floats = cdt_augment_scratch(c, h, w, o);
-    uint64_t total;
-    if (cdt_mul_u64(a->scratch_floats, (uint64_t)threads * sizeof(float), &total) ||
-        total > SIZE_MAX || !(a->scratch = malloc((size_t)total))) {
-        free(a);
-        return CDT_ENOMEM;
-    }
-    *out = a;
-    return 0;
-}
-
-void cdt_augmenter_destroy(cdt_augmenter *a)
-{
-    if (!a)
-        return;
-    free(a->scratch);
-    free(a);
-}
+#define CHUNK 4
 
 static void augment_row(cdt_augmenter *a, uint8_t *out, const uint8_t *x,
                         uint64_t id, uint64_t epoch, uint64_t seed, float *scratch)
@@ -154,22 +145,133 @@ static void augment_row(cdt_augmenter *a, uint8_t *out, const uint8_t *x,
     }
 }
 
+/* Take chunks of rows until none are left. */
+static void work(cdt_augmenter *a, float *scratch)
+{
+    const job *j = &a->j;
+    size_t in_bytes = (size_t)a->c * (size_t)a->h * (size_t)a->w;
+    size_t out_bytes = (size_t)a->views * (size_t)a->c * (size_t)a->o.size * (size_t)a->o.size;
+    for (;;) {
+        uint64_t lo = atomic_fetch_add(&a->next, CHUNK);
+        if (lo >= j->n)
+            return;
+        uint64_t hi = lo + CHUNK < j->n ? lo + CHUNK : j->n;
+        for (uint64_t i = lo; i < hi; i++) {
+            uint64_t e = j->epoch ? (uint64_t)(int64_t)j->epoch[i] : 0;
+            augment_row(a, j->out + i * out_bytes, j->x + i * in_bytes, (uint64_t)j->id[i],
+                        e, j->seed, scratch);
+        }
+    }
+}
+
+typedef struct worker_arg { cdt_augmenter *a; int index; } worker_arg;
+
+static void *worker_main(void *arg)
+{
+    cdt_augmenter *a = ((worker_arg *)arg)->a;
+    int index = ((worker_arg *)arg)->index;
+    free(arg);
+    float *scratch = a->scratch + (size_t)index * a->scratch_floats;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->quit && a->generation == seen)
+            pthread_cond_wait(&a->go, &a->mu);
+        if (a->quit)
+            break;
+        seen = a->generation;
+        pthread_mutex_unlock(&a->mu);
+        work(a, scratch);
+        pthread_mutex_lock(&a->mu);
+        if (--a->busy == 0)
+            pthread_cond_signal(&a->done);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static int start_workers(cdt_augmenter *a)
+{
+    if (!(a->workers = calloc((size_t)a->threads, sizeof *a->workers)))
+        return CDT_ENOMEM;
+    for (int i = 1; i < a->threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (!wa)
+            return CDT_ENOMEM;
+        *wa = (worker_arg){a, i};
+        if (pthread_create(&a->workers[i - 1], NULL, worker_main, wa)) {
+            free(wa);
+            return CDT_ENOMEM;
+        }
+        a->started++;
+    }
+    return 0;
+}
+
+int cdt_augmenter_create(const cdt_augment_opts *o, int c, int h, int w, int views,
+                         int threads, cdt_augmenter **out)
+{
+    *out = NULL;
+    if ((c != 1 && c != 3) || h <= 0 || w <= 0 || o->size <= 0 ||
+        views < 1 || views > CDT_MAX_VIEWS || threads < 1 || o->jitter < 0.0)
+        return CDT_EINVAL;
+    cdt_augmenter *a = calloc(1, sizeof *a);
+    if (!a)
+        return CDT_ENOMEM;
+    a->o = *o;
+    a->c = c, a->h = h, a->w = w, a->views = views, a->threads = threads;
+    a->scratch_floats = cdt_augment_scratch(c, h, w, o);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->go, NULL);
+    pthread_cond_init(&a->done, NULL);
+    atomic_init(&a->next, 0);
+    uint64_t total;
+    int rc = 0;
+    if (cdt_mul_u64(a->scratch_floats, (uint64_t)threads * sizeof(float), &total) ||
+        total > SIZE_MAX || !(a->scratch = malloc((size_t)total)))
+        rc = CDT_ENOMEM;
+    if (rc == 0)
+        rc = start_workers(a);
+    if (rc < 0) {
+        cdt_augmenter_destroy(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void cdt_augmenter_destroy(cdt_augmenter *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->quit = 1;
+    pthread_cond_broadcast(&a->go);
+    pthread_mutex_unlock(&a->mu);
+    for (int i = 0; i < a->started; i++)
+        pthread_join(a->workers[i], NULL);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->go);
+    pthread_cond_destroy(&a->done);
+    free(a->workers);
+    free(a->scratch);
+    free(a);
+}
+
 void cdt_augmenter_run(cdt_augmenter *a, uint8_t *out, const uint8_t *x,
                        const int64_t *id, const int32_t *epoch, uint64_t n,
                        uint64_t seed)
 {
-    size_t in_bytes = (size_t)a->c * (size_t)a->h * (size_t)a->w;
-    size_t out_bytes = (size_t)a->views * (size_t)a->c * (size_t)a->o.size * (size_t)a->o.size;
-    long long rows = (long long)n;
-    /* Rows cost the same, but dynamic chunks absorb a busy core. */
-#pragma omp parallel for schedule(dynamic, 4) num_threads(a->threads)
-    for (long long i = 0; i < rows; i++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        uint64_t e = epoch ? (uint64_t)(int64_t)epoch[i] : 0;
-        augment_row(a, out + (size_t)i * out_bytes, x + (size_t)i * in_bytes,
-                    (uint64_t)id[i], e, seed, a->scratch + (size_t)t * a->scratch_floats);
-    }
+    pthread_mutex_lock(&a->mu);
+    a->j = (job){out, x, id, epoch, n, seed};
+    atomic_store(&a->next, 0);
+    a->busy = a->started;
+    a->generation++;
+    pthread_cond_broadcast(&a->go);
+    pthread_mutex_unlock(&a->mu);
+    work(a, a->scratch);                 /* the caller is thread 0 */
+    pthread_mutex_lock(&a->mu);
+    while (a->busy > 0)
+        pthread_cond_wait(&a->done, &a->mu);
+    pthread_mutex_unlock(&a->mu);
 }

@@ -87,9 +87,11 @@ void cdt_augment_apply(uint8_t *dst, const uint8_t *src, int c, int h, int w,
 /* ---- many images on a thread pool ---- */
 typedef struct cdt_augmenter cdt_augmenter;
 
-/* For input images (C,H,W), views per image and threads (>= 1). Allocates
- * each thread's scratch once. CDT_EINVAL for c not 1 or 3, a zero size or
- * views outside 1..64; CDT_ENOMEM. */
+/* For input images (C,H,W), views per image and threads (>= 1): starts
+ * threads - 1 worker threads (the caller of run is the last) and allocates
+ * each one's scratch once. Workers sleep between runs rather than spin.
+ * CDT_EINVAL for c not 1 or 3, a zero size or views outside 1..64;
+ * CDT_ENOMEM if memory or threads run out. */
 int cdt_augmenter_create(const cdt_augment_opts *o, int c, int h, int w, int views,
                          int threads, cdt_augmenter **out);
 void cdt_augmenter_destroy(cdt_augmenter *a);
