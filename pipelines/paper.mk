@@ -1,0 +1,12 @@
+# paper.mk: the paper's training settings (REFERENCE.md), shared by the
+# CIFAR-10, CIFAR-100-20, STL-10 and ImageNet-10 pipelines: ResNet34 with
+# the 7x7 stem, every image resized to 224, batch 128, 1000 epochs. A GPU job
+# (DEVICE=cuda once that backend exists); on a CPU, override EPOCHS, SIZE,
+# STEM and WIDTH.
+EPOCHS ?= 1000
+ARCH ?= resnet34
+STEM ?= imagenet
+WIDTH ?= 64
+BATCH ?= 128
+SIZE ?= 224
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
