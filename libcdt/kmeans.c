@@ -27,10 +27,10 @@
 #define BLK 1024     /* rows per sgemm call */
 #define NPART 16    /* partial results; at most this many threads help */
 
-/* The hot loops also get an AVX2 build, picked at load time: the Makefile
+/* The hot loop also gets an AVX2 build, picked at load time: the Makefile
  * targets plain x86-64. Sums run per element in the same order either way
- * (and -std=c11 keeps a*b+c from being fused), so the choice never changes
- * a result. */
+ * (and GCC in -std=c11 mode never fuses a*b+c), so the choice does not change
+ * a result; it never depends on the thread count in any case. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define CDT_KM_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -48,7 +48,6 @@ typedef struct km_run {
     int32_t *lab;     /* (n) */
     float *mind;      /* (n) squared distance to the assigned centre */
     int iter, done, final_estep, converged;
-    uint64_t changed; /* labels changed in the last pass */
 } km_run;
 
 typedef struct km {
@@ -163,7 +162,6 @@ typedef struct seed_work {
     double *pot;      /* (nrun) current potential */
     float **closest;  /* (nrun) -> (n) */
     float *cand;      /* (nrun*T,d) candidate rows */
-    uint64_t *cid;    /* (nrun*T) */
     float *dc;        /* (nrun*T,n) distances with the candidate added */
     double *cum;      /* (n) */
     int T;
@@ -179,7 +177,6 @@ static void draw_candidates(km *m, seed_work *w)
         for (int t = 0; t < w->T; t++) {
             double r = cdt_rng_uniform(&w->rng[a]) * w->pot[a];
             uint64_t id = pick_row(w->cum, m->n, r);
-            w->cid[a * w->T + t] = id;
             memcpy(w->cand + ((size_t)a * w->T + t) * m->d, m->x + id * m->d,
                    (size_t)m->d * sizeof(float));
         }
@@ -220,11 +217,10 @@ static int seed_all(km *m, uint64_t seed)
     w.pot = calloc((size_t)m->nrun, sizeof *w.pot);
     w.closest = calloc((size_t)m->nrun, sizeof *w.closest);
     w.cand = malloc(cols * m->d * sizeof *w.cand);
-    w.cid = malloc(cols * sizeof *w.cid);
     w.dc = malloc(cols * m->n * sizeof *w.dc);
     w.cum = malloc(m->n * sizeof *w.cum);
     int rc = CDT_ENOMEM;
-    if (w.rng && w.pot && w.closest && w.cand && w.cid && w.dc && w.cum) {
+    if (w.rng && w.pot && w.closest && w.cand && w.dc && w.cum) {
         for (int a = 0; a < m->nrun; a++) {
             cdt_rng_init(&w.rng[a], seed, CDT_RNG_KMEANS, (uint64_t)a, 0, 0);
             uint64_t id = cdt_rng_below(&w.rng[a], m->n);
@@ -241,7 +237,7 @@ static int seed_all(km *m, uint64_t seed)
             seed_step(m, &w, c);
         rc = 0;
     }
-    free(w.rng); free(w.pot); free(w.closest); free(w.cand); free(w.cid);
+    free(w.rng); free(w.pot); free(w.closest); free(w.cand);
     free(w.dc); free(w.cum);
     return rc;
 }
@@ -515,6 +511,9 @@ int cdt_kmeans(const float *x, uint64_t n, int d, const cdt_kmeans_opts *o,
     if (n == 0 || d < 1 || o->k < 1 || (uint64_t)o->k > n || o->restarts < 1 ||
         o->max_iter < 1 || !(o->tol >= 0) || n > (uint64_t)INT32_MAX)
         return CDT_EINVAL;
+    /* The work buffers hold NPART * restarts * k * d doubles. */
+    if ((double)NPART * o->restarts * o->k * d * sizeof(double) > 0x1p46)
+        return CDT_ELIMIT;
     km m = {.x = x, .n = n, .d = d, .k = o->k, .nrun = o->restarts};
     int rc = km_alloc(&m);
     double var = rc ? 0 : mean_variance(x, n, d);
