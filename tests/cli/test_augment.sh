@@ -78,6 +78,10 @@ grep -qx 'meta augment.jitter=1' print.txt || fail "gray jitter default"
 grep -qx 'meta augment.color=0' print.txt || fail "gray color"
 [ "$(od -An -tx1 -N8 g.png | tr -d ' ')" = 89504e470d0a1a0a ] || fail "--preview is not a PNG"
 
+# -o on a device writes to it rather than replacing it.
+"$aug" in40.cdt -o /dev/null || fail "-o /dev/null"
+[ -c /dev/null ] || fail "/dev/null is no longer a device"
+
 # A closed pipe downstream ends the tool quietly.
 mknpy '|u1' '3000, 3, 32, 32' big.npy
 "$cat" --from-npy x=big.npy -o big.cdt
