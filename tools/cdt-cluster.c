@@ -89,6 +89,10 @@ static void append(data *s, const cdt_frame *f, const cdt_tensor *x, const char 
         s->cap = cap;
     }
     memcpy(s->x + s->n * s->d, x->data, f->rows * s->d * sizeof *s->x);
+    for (uint64_t i = 0; i < f->rows * s->d; i++)
+        if (!isfinite(s->x[s->n * s->d + i]))
+            cli_die(prog, EX_DATA_, "%s has a value that is not finite at row %llu (frame %llu)",
+                    on, (unsigned long long)(s->n + i / s->d), (unsigned long long)frame);
     if (y)
         memcpy(s->y + s->n, y->data, f->rows * sizeof *s->y);
     if (id)

@@ -9,7 +9,8 @@ i32_escapes() {
 }
 
 # f32_escapes: numbers on stdin -> escapes of their float32 bytes (rounded
-# to nearest; subnormals flush to zero, which test data never needs).
+# to nearest; subnormals flush to zero, which test data never needs; the
+# word nan gives a quiet NaN).
 f32_escapes() {
     awk 'function bits(x,   s, e, m) {
              if (x == 0) return 0
@@ -21,7 +22,7 @@ f32_escapes() {
              if (m == 8388608) { m = 0; e++ }
              return s + (e + 127) * 8388608 + m
          }
-         { for (i = 1; i <= NF; i++) { v = bits($i + 0)
+         { for (i = 1; i <= NF; i++) { v = $i == "nan" ? 2143289344 : bits($i + 0)
              for (b = 0; b < 4; b++) { printf "\\%03o", v % 256; v = int(v / 256) } } }'
 }
 

@@ -75,6 +75,10 @@ set +e
 [ $rc -eq 64 ] || fail "--k-range 5..2: $rc $(cat err)"
 "$cluster" -k 3 --on y b.cdt >/dev/null 2>err; rc=$?
 [ $rc -eq 64 ] || fail "--on y accepted"
+printf '1 2\n3 nan\n' | npy_f32 2 2 nan.npy
+"$cat" --from-npy h=nan.npy -o nan.cdt
+"$cluster" -k 1 nan.cdt >/dev/null 2>err; rc=$?
+[ $rc -eq 65 ] && grep -q "^cdt-cluster: h has a value that is not finite at row 1" err || fail "NaN: $rc $(cat err)"
 set -e
 "$cluster" --help | grep -q "^usage: cdt-cluster" || fail "--help"
 exit 0
