@@ -77,15 +77,16 @@ static double sqnorm(const float *v, int d)
 }
 
 /* g (rows, cols) = x (rows,d) . c (cols,d)^T */
-static void gemm_nt(const float *x, uint64_t rows, const float *c, int cols, int d,
-                    float *g)
+static void gemm_nt(const float *x /* (rows,d) */, uint64_t rows,
+                    const float *c /* (cols,d) */, int cols, int d,
+                    float *g /* (rows,cols) */)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, cols, d, 1.0f,
                 x, d, c, d, 0.0f, g, cols);
 }
 
 /* sklearn's tolerance scale: the mean over features of their variance. */
-static double mean_variance(const float *x, uint64_t n, int d)
+static double mean_variance(const float *x /* (n,d) */, uint64_t n, int d)
 {
     double *mu = calloc((size_t)d, sizeof *mu), tot = 0;
     if (!mu)
@@ -109,8 +110,9 @@ static double mean_variance(const float *x, uint64_t n, int d)
 /* Squared distances from every row to the cols rows of c: out (cols,n),
  * min'ed with lim (n) row-wise per run when lim is given (lim of run
  * col / per). */
-static void dist_to(km *m, const float *c, int cols, float *out,
-                    float *const *lim, int per)
+static void dist_to(km *m, const float *c /* (cols,d) */, int cols,
+                    float *out /* (cols,n) */, float *const *lim /* (cols/per) -> (n) */,
+                    int per)
 {
     float cn[cols];
     for (int j = 0; j < cols; j++)
@@ -134,7 +136,7 @@ static void dist_to(km *m, const float *c, int cols, float *out,
     }
 }
 
-static double sum_f(const float *v, uint64_t n)
+static double sum_f(const float *v /* (n) */, uint64_t n)
 {
     double s = 0;
     for (uint64_t i = 0; i < n; i++)
@@ -144,7 +146,7 @@ static double sum_f(const float *v, uint64_t n)
 
 /* Index of the first row whose cumulative weight passes t (sklearn's
  * searchsorted over stable_cumsum, clipped to the last row). */
-static uint64_t pick_row(const double *cum, uint64_t n, double t)
+static uint64_t pick_row(const double *cum /* (n) */, uint64_t n, double t)
 {
     uint64_t lo = 0, hi = n - 1;
     while (lo < hi) {
@@ -249,7 +251,8 @@ static int seed_all(km *m, uint64_t seed)
  * partial result b. Rows are summed in float within the block (half the
  * memory traffic, twice the SIMD width), block sums in double. */
 CDT_KM_CLONES
-static void assign_rows(km *m, const float *gb, uint64_t s0, uint64_t rows, int b)
+static void assign_rows(km *m, const float *gb /* (rows,nact*k) */, uint64_t s0,
+                        uint64_t rows, int b)
 {
     int cols = m->nact * m->k, d = m->d;
     double *part = m->part + (size_t)b * m->nrun * m->k * d;
@@ -335,7 +338,8 @@ static void lloyd_pass(km *m)
 
 /* sklearn's rule for clusters left empty: take the rows farthest from their
  * centres (ties: the lower row) and make each the sum of an empty cluster. */
-static void relocate_empty(km *m, km_run *run, double *sum, uint64_t *cnt)
+static void relocate_empty(km *m, km_run *run, double *sum /* (k,d) */,
+                           uint64_t *cnt /* (k) */)
 {
     for (int e = 0; e < m->k; e++) {
         if (cnt[e])
@@ -482,7 +486,8 @@ static void km_free(km *m)
  * are compared by the distances their last pass found (as sklearn compares
  * its float inertia), which costs no pass over X; only the winner's inertia
  * is recomputed exactly. */
-static void keep_best(km *m, int32_t *labels, float *centroids, cdt_kmeans_result *res)
+static void keep_best(km *m, int32_t *labels /* (n) */, float *centroids /* (k,d) */,
+                      cdt_kmeans_result *res)
 {
     int best = 0;
     double bi = DBL_MAX;

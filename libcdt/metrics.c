@@ -19,7 +19,7 @@ static int cmp_i32(const void *a, const void *b)
 }
 
 /* The sorted distinct values of v (n): sorted in place, unique prefix kept. */
-static uint64_t sort_unique(int32_t *v, uint64_t n)
+static uint64_t sort_unique(int32_t *v /* (n) */, uint64_t n)
 {
     if (!n)
         return 0;
@@ -31,7 +31,7 @@ static uint64_t sort_unique(int32_t *v, uint64_t n)
     return u;
 }
 
-static int find_i32(const int32_t *v, int n, int32_t x)
+static int find_i32(const int32_t *v /* (n) sorted */, int n, int32_t x)
 {
     int lo = 0, hi = n - 1;
     while (lo < hi) {
@@ -45,7 +45,7 @@ static int find_i32(const int32_t *v, int n, int32_t x)
 }
 
 /* Distinct values of the kept rows of src into a fresh array *ids. */
-static int distinct(const int32_t *src, const int32_t *y, uint64_t n,
+static int distinct(const int32_t *src /* (n) */, const int32_t *y /* (n) */, uint64_t n,
                     uint64_t kept, int32_t **ids, int *count)
 {
     int32_t *v = malloc((kept ? kept : 1) * sizeof *v);
@@ -114,7 +114,7 @@ void cdt_confusion_destroy(cdt_confusion *cm)
 }
 
 /* Row sums a (k) and column sums b (m) of the table. */
-static void marginals(const cdt_confusion *cm, uint64_t *a, uint64_t *b)
+static void marginals(const cdt_confusion *cm, uint64_t *a /* (k) */, uint64_t *b /* (m) */)
 {
     memset(a, 0, (size_t)cm->k * sizeof *a);
     memset(b, 0, (size_t)cm->m * sizeof *b);
@@ -125,7 +125,7 @@ static void marginals(const cdt_confusion *cm, uint64_t *a, uint64_t *b)
         }
 }
 
-static double entropy(const uint64_t *a, int k, uint64_t n)
+static double entropy(const uint64_t *a /* (k) */, int k, uint64_t n)
 {
     double h = 0, logn = log((double)n);
     for (int i = 0; i < k; i++)
