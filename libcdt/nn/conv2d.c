@@ -1,12 +1,31 @@
-/* conv2d.c: 2-D convolution without bias, as im2col plus one gemm per image
- * (darknet's layout: the BLAS seam is a single call). Images are done one at
- * a time so the scratch is one image's column matrix, (C*KH*KW, OH*OW), and
- * OpenBLAS threads each gemm. A 1x1 stride-1 unpadded conv (the bottleneck
- * and projection convs) skips im2col: the image already is its column matrix. */
+/* conv2d.c: 2-D convolution without bias, as im2col plus one gemm (darknet's
+ * layout: the BLAS seam is a single call).
+ *
+ * Images are done in groups: im2col lays a group of G images side by side,
+ * col (C*KH*KW, G*OH*OW), so one gemm does the whole group and the small
+ * late layers (OH*OW = 16 at 4x4) still make gemms wide enough to use every
+ * core. The gemm's result is (OC, G*OH*OW) and is copied out to NCHW. G is
+ * the most images whose columns and result fit a fixed scratch budget, so
+ * the early, large layers still work in slices of the batch. One OpenMP
+ * region per group for im2col/col2im: finer regions (per image or per row)
+ * cost more in thread wake-ups than they save on a busy machine. */
 #include "cdt_nn.h"
 #include "real.h"
 
 #include <string.h>
+
+/* Elements of scratch: 16M (64 MiB in float) unless one image needs more. */
+#define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
+
+/* Images per gemm (both builds: it does not depend on real). */
+static int conv_group(const cdt_conv2d_params *p)
+{
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    size_t per_image = ((size_t)p->c * p->kh * p->kw + p->oc) * ohw;
+    size_t g = CONV_SCRATCH_BUDGET / per_image;
+    if (g < 1) g = 1;
+    return g < (size_t)p->n ? (int)g : p->n;
+}
 
 #ifndef CDT_NN_F64
 int cdt_conv2d_out_h(const cdt_conv2d_params *p)
@@ -21,81 +40,92 @@ int cdt_conv2d_out_w(const cdt_conv2d_params *p)
 
 size_t cdt_conv2d_scratch(const cdt_conv2d_params *p)
 {
-    return (size_t)p->c * p->kh * p->kw * cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    return ((size_t)p->c * p->kh * p->kw + p->oc) * ohw * conv_group(p);
 }
 #endif
 
-static int conv_is_pointwise(const cdt_conv2d_params *p)
-{
-    return p->kh == 1 && p->kw == 1 && p->stride == 1 && p->pad == 0;
-}
-
-static void conv_im2col(real *col,     // (C*KH*KW, OH*OW)
-                        const real *x, // (C,H,W)
-                        const cdt_conv2d_params *p)
+static void conv_im2col(real *col,     // (C*KH*KW, G*OH*OW)
+                        const real *x, // (G,C,H,W)
+                        int g, const cdt_conv2d_params *p)
 {
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
     int rows = p->c * p->kh * p->kw;
-    #pragma omp parallel for if (rows * oh * ow > 32768)
-    for (int r = 0; r < rows; r++) {
-        int kj = r % p->kw, ki = (r / p->kw) % p->kh, ci = r / (p->kw * p->kh);
-        const real *plane = x + (size_t)ci * p->h * p->w;
-        real *dst = col + (size_t)r * oh * ow;
-        for (int oy = 0; oy < oh; oy++) {
-            int iy = oy * p->stride - p->pad + ki;
-            for (int ox = 0; ox < ow; ox++) {
-                int ix = ox * p->stride - p->pad + kj;
-                int in = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-                dst[oy * ow + ox] = in ? plane[iy * p->w + ix] : 0;
+    size_t ohw = (size_t)oh * ow, ld = ohw * g;
+    #pragma omp parallel for collapse(2) if (ld * rows > 65536)
+    for (int b = 0; b < g; b++)
+        for (int r = 0; r < rows; r++) {
+            int kj = r % p->kw, ki = (r / p->kw) % p->kh, ci = r / (p->kw * p->kh);
+            const real *plane = x + ((size_t)b * p->c + ci) * p->h * p->w;
+            real *dst = col + r * ld + b * ohw;
+            for (int oy = 0; oy < oh; oy++) {
+                int iy = oy * p->stride - p->pad + ki;
+                for (int ox = 0; ox < ow; ox++) {
+                    int ix = ox * p->stride - p->pad + kj;
+                    int in = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+                    dst[oy * ow + ox] = in ? plane[iy * p->w + ix] : 0;
+                }
             }
         }
-    }
 }
 
 /* The adjoint of im2col: sums each column entry back onto its pixel. One
- * thread per input channel, so no two threads touch the same plane. */
-static void conv_col2im(real *dx,        // (C,H,W) written
-                        const real *col, // (C*KH*KW, OH*OW)
-                        const cdt_conv2d_params *p)
+ * task per (image, channel) plane, so no two threads write the same one. */
+static void conv_col2im(real *dx,        // (G,C,H,W) written
+                        const real *col, // (C*KH*KW, G*OH*OW)
+                        int g, const cdt_conv2d_params *p)
 {
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
-    #pragma omp parallel for if (p->c * p->kh * p->kw * oh * ow > 32768)
-    for (int ci = 0; ci < p->c; ci++) {
-        real *plane = dx + (size_t)ci * p->h * p->w;
-        memset(plane, 0, sizeof(real) * p->h * p->w);
-        for (int ki = 0; ki < p->kh; ki++)
-            for (int kj = 0; kj < p->kw; kj++) {
-                const real *src = col + ((size_t)(ci * p->kh + ki) * p->kw + kj) * oh * ow;
-                for (int oy = 0; oy < oh; oy++) {
-                    int iy = oy * p->stride - p->pad + ki;
-                    if (iy < 0 || iy >= p->h) continue;
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox * p->stride - p->pad + kj;
-                        if (ix >= 0 && ix < p->w) plane[iy * p->w + ix] += src[oy * ow + ox];
+    size_t ohw = (size_t)oh * ow, ld = ohw * g;
+    #pragma omp parallel for collapse(2) if (ld * p->c * p->kh * p->kw > 65536)
+    for (int b = 0; b < g; b++)
+        for (int ci = 0; ci < p->c; ci++) {
+            real *plane = dx + ((size_t)b * p->c + ci) * p->h * p->w;
+            memset(plane, 0, sizeof(real) * p->h * p->w);
+            for (int ki = 0; ki < p->kh; ki++)
+                for (int kj = 0; kj < p->kw; kj++) {
+                    const real *src = col + ((size_t)(ci * p->kh + ki) * p->kw + kj) * ld + b * ohw;
+                    for (int oy = 0; oy < oh; oy++) {
+                        int iy = oy * p->stride - p->pad + ki;
+                        if (iy < 0 || iy >= p->h) continue;
+                        for (int ox = 0; ox < ow; ox++) {
+                            int ix = ox * p->stride - p->pad + kj;
+                            if (ix >= 0 && ix < p->w) plane[iy * p->w + ix] += src[oy * ow + ox];
+                        }
                     }
                 }
-            }
-    }
+        }
+}
+
+/* (OC, G*OHW) <-> (G, OC, OHW): one row of OHW at a time. */
+static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t ohw, int to_nchw)
+{
+    for (int b = 0; b < g; b++)
+        for (int o = 0; o < oc; o++) {
+            real *a = dst + (to_nchw ? ((size_t)b * oc + o) * ohw : (size_t)o * g * ohw + b * ohw);
+            const real *s = src + (to_nchw ? (size_t)o * g * ohw + b * ohw : ((size_t)b * oc + o) * ohw);
+            memcpy(a, s, ohw * sizeof(real));
+        }
 }
 
 void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
                             const real *x,     // (N,C,H,W)
                             const real *w,     // (OC,C,KH,KW)
-                            real *scratch,     // (C*KH*KW, OH*OW)
+                            real *scratch,     // cdt_conv2d_scratch(p)
                             const cdt_conv2d_params *p)
 {
-    int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    int k = p->c * p->kh * p->kw;
-    for (int b = 0; b < p->n; b++) {
-        const real *xb = x + (size_t)b * p->c * p->h * p->w;
-        const real *col = xb;
-        if (!conv_is_pointwise(p)) {
-            conv_im2col(scratch, xb, p);
-            col = scratch;
-        }
-        // out_b (OC, OHW) = W (OC, K) col (K, OHW)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->oc, ohw, k,
-             1, w, k, col, ohw, 0, out + (size_t)b * p->oc * ohw, ohw);
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    int k = p->c * p->kh * p->kw, group = conv_group(p);
+    size_t in_sz = (size_t)p->c * p->h * p->w;
+    for (int b0 = 0; b0 < p->n; b0 += group) {
+        int g = p->n - b0 < group ? p->n - b0 : group;
+        real *col = scratch, *res = scratch + (size_t)k * g * ohw;
+        real *ob = out + (size_t)b0 * p->oc * ohw;
+        conv_im2col(col, x + b0 * in_sz, g, p);
+        // (OC, G*OHW) = W (OC, K) col (K, G*OHW); one image: straight into out
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->oc, (int)(g * ohw), k,
+             1, w, k, col, (int)(g * ohw), 0, g == 1 ? ob : res, (int)(g * ohw));
+        if (g > 1) conv_swap_layout(ob, res, g, p->oc, ohw, 1);
     }
 }
 
@@ -104,29 +134,28 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
                              const real *dout, // (N,OC,OH,OW)
                              const real *x,    // (N,C,H,W)
                              const real *w,    // (OC,C,KH,KW)
-                             real *scratch,    // (C*KH*KW, OH*OW)
+                             real *scratch,    // cdt_conv2d_scratch(p)
                              const cdt_conv2d_params *p)
 {
-    int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    int k = p->c * p->kh * p->kw;
-    int pointwise = conv_is_pointwise(p);
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    int k = p->c * p->kh * p->kw, group = conv_group(p);
     size_t in_sz = (size_t)p->c * p->h * p->w;
-    for (int b = 0; b < p->n; b++) {
-        const real *xb = x + (size_t)b * in_sz;
-        const real *db = dout + (size_t)b * p->oc * ohw;
-        const real *col = xb;
-        if (!pointwise) {
-            conv_im2col(scratch, xb, p);
-            col = scratch;
+    for (int b0 = 0; b0 < p->n; b0 += group) {
+        int g = p->n - b0 < group ? p->n - b0 : group, ld = (int)(g * ohw);
+        real *col = scratch, *res = scratch + (size_t)k * g * ohw;
+        const real *db = dout + (size_t)b0 * p->oc * ohw, *dres = db;
+        conv_im2col(col, x + b0 * in_sz, g, p);
+        if (g > 1) {
+            conv_swap_layout(res, db, g, p->oc, ohw, 0);
+            dres = res;
         }
-        // dW (OC, K) += dout_b (OC, OHW) col^T (OHW, K)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, k, ohw,
-             1, db, ohw, col, ohw, 1, dw, k);
+        // dW (OC, K) += dout (OC, G*OHW) col^T (G*OHW, K)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, k, ld,
+             1, dres, ld, col, ld, 1, dw, k);
         if (!dx) continue;
-        // dcol (K, OHW) = W^T (K, OC) dout_b (OC, OHW); pointwise: dcol is dx_b
-        real *dcol = pointwise ? dx + (size_t)b * in_sz : scratch;
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ohw, p->oc,
-             1, w, k, db, ohw, 0, dcol, ohw);
-        if (!pointwise) conv_col2im(dx + (size_t)b * in_sz, scratch, p);
+        // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW), over col
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ld, p->oc,
+             1, w, k, dres, ld, 0, col, ld);
+        conv_col2im(dx + b0 * in_sz, col, g, p);
     }
 }
