@@ -159,6 +159,12 @@ static void run_kmeans(const opts *o, const data *s, int k, result *res)
         cli_fail(prog, rc, "k-means failed");
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* The silhouette sample: all rows, or --sample rows drawn without
  * replacement (seed, CDT_RNG_KMEANS, 0, 1, 0), kept in row order. */
 static uint64_t *draw_sample(const opts *o, uint64_t n, int *s)
@@ -172,12 +178,7 @@ static uint64_t *draw_sample(const opts *o, uint64_t n, int *s)
     else
         for (uint64_t i = 0; i < n; i++)
             perm[i] = i;
-    for (int i = 1; i < *s; i++) /* insertion sort is fine for a few thousand */
-        for (int j = i; j > 0 && perm[j - 1] > perm[j]; j--) {
-            uint64_t t = perm[j];
-            perm[j] = perm[j - 1];
-            perm[j - 1] = t;
-        }
+    qsort(perm, (size_t)*s, sizeof *perm, cmp_u64);
     return perm;
 }
 
