@@ -2,11 +2,13 @@
 #include "cdt_nn.h"
 #include "real.h"
 
+/* Written so that NaN passes through, as in PyTorch: a NaN that ReLU
+ * turned into 0 would let a diverged run go on with a finite loss. */
 void NN(cdt_relu_forward)(real *out,     // (n), may be x
                           const real *x, // (n)
                           size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+    for (size_t i = 0; i < n; i++) out[i] = x[i] < 0 ? 0 : x[i];
 }
 
 /* Taken from the output so the input may have been overwritten in place;

@@ -19,7 +19,7 @@ int cdt_maxpool_out_w(const cdt_maxpool_params *p)
 
 /* Padding counts as -inf, as in PyTorch: a window always holds at least one
  * real pixel when pad <= k/2, which PyTorch requires. The first maximum in
- * row-major order wins a tie. */
+ * row-major order wins a tie, and a NaN wins over numbers (as PyTorch). */
 void NN(cdt_maxpool_forward)(real *out,        // (N,C,OH,OW)
                              int32_t *argmax,  // (N,C,OH,OW)
                              const real *x,    // (N,C,H,W)
@@ -39,7 +39,7 @@ void NN(cdt_maxpool_forward)(real *out,        // (N,C,OH,OW)
                         int xx = ox * p->stride - p->pad + j;
                         if (xx < 0 || xx >= p->w) continue;
                         int at = y * p->w + xx;
-                        if (best < 0 || xp[at] > xp[best]) best = at;
+                        if (best < 0 || xp[at] > xp[best] || isnan(xp[at])) best = at;
                     }
                 }
                 size_t o = ((size_t)pl * oh + oy) * ow + ox;

@@ -139,6 +139,9 @@ static void test_elementwise(t_state *ts)
     cdt_relu_forward(v, v, 4); // in place
     T_NEAR(ts, v[2], 0, 0);
     T_NEAR(ts, v[3], 2, 0);
+    v[0] = NAN; // a diverged run must stay visible
+    cdt_relu_forward(v, v, 1);
+    T_CHECK(ts, isnan(v[0]));
     float a[2] = {1, 2}, b[2] = {10, 20};
     cdt_add_forward(a, a, b, 2);
     T_NEAR(ts, a[0], 11, 0);
@@ -187,6 +190,10 @@ static void test_maxpool(t_state *ts)
             }
     cdt_maxpool_backward_f64(dx, rr, arg, &p);
     T_CHECK(ts, fd_check(maxpool_loss, &c, x, dx, nx, NULL) < FD_TOL);
+    x[7] = NAN; // row 1, column 1: in output (0,0), (0,1), (1,0), (1,1)
+    maxpool_loss(&c);
+    T_CHECK(ts, isnan(out[0]) && isnan(out[1]) && isnan(out[ow]) && isnan(out[ow + 1]));
+    T_CHECK(ts, !isnan(out[2]));
     free(x); free(out); free(rr); free(dx); free(arg);
 }
 
