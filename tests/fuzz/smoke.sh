@@ -19,6 +19,7 @@ case $out in /*) ;; *) out=$top/$out ;; esac
 # the sanitizer and coverage hooks, hence the same -fsanitize flags.
 libs="$(pkg-config --libs openblas libzstd libpng 2>/dev/null) -ljpeg -lz -lm"
 clang -std=c11 -O1 -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -I"$top/libcdt" \
+    $(pkg-config --cflags libpng 2>/dev/null) \
     -fopenmp -pthread -fsanitize=fuzzer-no-link,address,undefined \
     "$top/tests/fuzz/gen_corpus.c" "$out/lib/libcdt.a" $libs -o "$out/gen_corpus" ||
     { echo "smoke.sh: cannot build gen_corpus"; exit 1; }
@@ -33,8 +34,8 @@ params() {
     case $1 in
     stream) echo 10000 8192 ;;
     npy) echo 200000 4096 ;;
-    datasets) echo 20000 16384 ;;
-    image) echo 5000 16384 ;;
+    datasets) echo 5000 32768 ;;
+    image) echo 20000 16384 ;;
     *) echo 20000 4096 ;;
     esac
 }
