@@ -28,7 +28,8 @@ static void usage(FILE *f)
 "      --outputs LIST    h, f or h,f (default h,f)\n"
 "  -b, --batch N         images per forward pass (default 256)\n"
 "      --device D        cpu (the only one in this build)\n"
-"  -t, --threads N       threads (default: OMP_NUM_THREADS, else every core)\n"
+"  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS, else every\n"
+"                        core); BLAS calls run on one thread\n"
 "  -o, --output FILE     write to FILE (default stdout)\n"
 "      --raw             write without zstd compression\n"
 "  -h, --help            print this help\n"
@@ -198,10 +199,10 @@ int main(int argc, char **argv)
     opts o;
     embedder e = {0};
     parse(argc, argv, &o);
-    if (o.threads) {
-        omp_set_num_threads(o.threads);
-        openblas_set_num_threads(o.threads);
-    }
+    if (o.threads) omp_set_num_threads(o.threads);
+    // as cdt-train: OpenBLAS's threaded sgemm rounds differently from its
+    // one-thread path, and outputs must not depend on the thread count
+    openblas_set_num_threads(1);
     load_model(&e, &o);
     cdt_reader *r = cli_reader_open(prog, o.input);
     cdt_meta *meta = out_meta(cdt_reader_meta(r), &o, e.m);

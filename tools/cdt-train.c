@@ -60,7 +60,8 @@ static void usage(FILE *f)
 "                        are skipped from the input, which must be the same stream\n"
 "      --log FILE.csv    step,instance,feature,entropy,total,lr,images_per_s\n"
 "      --device D        cpu (the only one in this build)\n"
-"  -t, --threads N       threads (default: OMP_NUM_THREADS, else every core)\n"
+"  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS, else every\n"
+"                        core); BLAS calls run on one thread\n"
 "  -o, --output FILE     the model file (default stdout)\n"
 "      --raw             write without zstd compression\n"
 "      --progress        step, images/s, losses, ETA on stderr (default when a terminal)\n"
@@ -473,10 +474,11 @@ int main(int argc, char **argv)
     const cdt_frame *f;
     parse(argc, argv, &o);
     setup_signals();
-    if (o.threads) {
-        omp_set_num_threads(o.threads);
-        openblas_set_num_threads(o.threads);
-    }
+    if (o.threads) omp_set_num_threads(o.threads);
+    // OpenBLAS's threaded sgemm rounds differently from its one-thread
+    // path for some shapes (measured with 0.3.21), which would make the
+    // model depend on the thread count; threads come from OpenMP instead.
+    openblas_set_num_threads(1);
     cli_writer_opts(prog, o.raw, &R.wo);
     R.r = cli_reader_open(prog, o.input);
     first_frame(&R, &f);
