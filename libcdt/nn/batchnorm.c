@@ -19,7 +19,7 @@ void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
 {
     size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
     CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
-    #pragma omp parallel for if (count * p->c > 65536)
+    #pragma omp parallel for if (count * p->c > NN_OMP_MIN)
     for (int c = 0; c < p->c; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < p->n; b++) {
@@ -56,7 +56,7 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
                                     const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    #pragma omp parallel for if ((size_t)p->n * chw > 65536)
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
     for (int c = 0; c < p->c; c++) {
         double scale = gamma[c] / sqrt((double)running_var[c] + p->eps);
         double shift = beta[c] - running_mean[c] * scale;
@@ -81,7 +81,7 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
                                 const cdt_bn_params *p)
 {
     size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
-    #pragma omp parallel for if (count * p->c > 65536)
+    #pragma omp parallel for if (count * p->c > NN_OMP_MIN)
     for (int c = 0; c < p->c; c++) {
         double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
         for (int b = 0; b < p->n; b++) {

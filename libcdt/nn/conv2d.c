@@ -52,7 +52,7 @@ static void conv_im2col(real *col,     // (C*KH*KW, G*OH*OW)
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
     int rows = p->c * p->kh * p->kw;
     size_t ohw = (size_t)oh * ow, ld = ohw * g;
-    #pragma omp parallel for collapse(2) if (ld * rows > 65536)
+    #pragma omp parallel for collapse(2) if (ld * rows > NN_OMP_MIN)
     for (int b = 0; b < g; b++)
         for (int r = 0; r < rows; r++) {
             int kj = r % p->kw, ki = (r / p->kw) % p->kh, ci = r / (p->kw * p->kh);
@@ -77,7 +77,7 @@ static void conv_col2im(real *dx,        // (G,C,H,W) written
 {
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
     size_t ohw = (size_t)oh * ow, ld = ohw * g;
-    #pragma omp parallel for collapse(2) if (ld * p->c * p->kh * p->kw > 65536)
+    #pragma omp parallel for collapse(2) if (ld * p->c * p->kh * p->kw > NN_OMP_MIN)
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < p->c; ci++) {
             real *plane = dx + ((size_t)b * p->c + ci) * p->h * p->w;

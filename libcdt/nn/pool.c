@@ -26,7 +26,7 @@ void NN(cdt_maxpool_forward)(real *out,        // (N,C,OH,OW)
                              const cdt_maxpool_params *p)
 {
     int oh = cdt_maxpool_out_h(p), ow = cdt_maxpool_out_w(p), planes = p->n * p->c;
-    #pragma omp parallel for if ((size_t)planes * p->h * p->w > 65536)
+    #pragma omp parallel for if ((size_t)planes * p->h * p->w > NN_OMP_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const real *xp = x + (size_t)pl * p->h * p->w;
         for (int oy = 0; oy < oh; oy++)
@@ -55,7 +55,7 @@ void NN(cdt_maxpool_backward)(real *dx,              // (N,C,H,W)
                               const cdt_maxpool_params *p)
 {
     int ohw = cdt_maxpool_out_h(p) * cdt_maxpool_out_w(p), planes = p->n * p->c;
-    #pragma omp parallel for if ((size_t)planes * p->h * p->w > 65536)
+    #pragma omp parallel for if ((size_t)planes * p->h * p->w > NN_OMP_MIN)
     for (int pl = 0; pl < planes; pl++) {
         real *dp = dx + (size_t)pl * p->h * p->w;
         memset(dp, 0, sizeof(real) * p->h * p->w);
