@@ -505,6 +505,9 @@ int main(int argc, char **argv)
     while (!done && rc > 0) {
         done = feed(&R, f);
         if (!done && (rc = cdt_reader_next(R.r, &f)) < 0) {
+            // ^C reaches the whole pipeline: the stream is cut short because
+            // the producer died of the same signal, so checkpoint and go
+            stop_on_signal(&R);
             cli_out_abort(&R.out);
             cli_fail(prog, rc, cdt_reader_errmsg(R.r));
         }

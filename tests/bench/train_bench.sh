@@ -1,0 +1,95 @@
+#!/bin/sh
+# train_bench.sh [OUT]: training images/s (each image = two views) of
+# cdt-train next to the PyTorch reference (tests/bench/train_ref.py, Debian's
+# python3-torch, fp32, the same network, batch and thread count) timed in
+# this run on this machine: median step of STEPS steps after WARM warm-up
+# steps, for ResNet18 cifar stem width 16 on 28x28x1 and width 64 on
+# 32x32x3, batch 128. Also the achieved GFLOP/s of a step (conv and linear
+# FLOPs, counted by train_ref.py) against a measured sgemm peak, and where
+# cdt-train's time goes (perf, when present). cdt-train reads a random
+# two-view stream from a file (its reading is in the time, as in real use).
+# Environment: STEPS/WARM (default 10/2) for the small case, BIG_STEPS/
+# BIG_WARM (default 2/1) for the large one; THREADS (default nproc).
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-${OUT:-build}}
+case $out in /*) ;; *) out=$top/$out ;; esac
+bin=$out/bin
+py=/usr/bin/python3
+. "$top/tests/cli/npy.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+thr=${THREADS:-$(nproc)}
+torch=1
+$py -c 'import torch' 2>/dev/null || torch=0
+
+# sgemm peak: 2048^3 through the same OpenBLAS, 1 thread and $thr threads.
+cat >"$tmp/peak.c" <<'EOF'
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+int main(int argc, char **argv)
+{
+    int n = 2048, reps = 3;
+    openblas_set_num_threads(atoi(argv[1]));
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++) { a[i] = (float)(i % 7); b[i] = (float)(i % 5); }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    double best = 1e9;
+    for (int r = 0; r < reps; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+        if (s < best) best = s;
+    }
+    printf("%.1f\n", 2.0 * n * n * n / best / 1e9);
+    return 0;
+}
+EOF
+cc -O2 $(pkg-config --cflags openblas) "$tmp/peak.c" -o "$tmp/peak" $(pkg-config --libs openblas)
+peak1=$("$tmp/peak" 1)
+peakn=$("$tmp/peak" "$thr")
+echo "train: sgemm peak (2048^3, OpenBLAS) $peak1 GFLOP/s on 1 thread, $peakn on $thr"
+echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; images/s (2 views each)"
+printf '%-22s %11s %11s %9s %9s %13s %13s\n' case cdt-train pytorch "ms cdt" "ms torch" "GFLOP/s cdt" "GFLOP/s torch"
+
+# case WIDTH C SIZE WARM STEPS
+case_() {
+    w=$1 c=$2 s=$3 warm=$4 steps=$5
+    n=$(((warm + steps) * 128))
+    mknpy '|u1' "$n, 2, $c, $s, $s" "$tmp/x.npy"
+    "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in.cdt"
+    OMP_NUM_THREADS=$thr "$bin/cdt-train" --arch resnet18 --stem cifar --width $w -b 128 \
+        --log "$tmp/log.csv" "$tmp/in.cdt" -o "$tmp/m.cdt"
+    ours=$(tail -n +$((warm + 2)) "$tmp/log.csv" | cut -d, -f7 | sort -g |
+           awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    ref="- 0 0"
+    [ $torch = 1 ] && ref=$($py "$top/tests/bench/train_ref.py" $w $c $s 128 $thr $warm $steps |
+                            awk '{ print $6, $2, $4 }')
+    set -- $ref
+    # fields: width, shape, cdt images/s, torch images/s, torch ms, GFLOP per step
+    echo "$w ${c}x${s}x${s} $ours $1 $2 $3" | awk '{
+        ms = 128000 / $3
+        printf "%-22s %11.1f %11s %9.0f %9s %13s %13s\n", "width " $1 " " $2, $3, $4, ms,
+               ($5 > 0 ? sprintf("%.0f", $5) : "-"), ($6 > 0 ? sprintf("%.1f", $6 / ms * 1000) : "-"),
+               ($5 > 0 ? sprintf("%.1f", $6 / $5 * 1000) : "-") }'
+    [ "$3" = 0 ] || echo "  ($3 GFLOP per step)"
+}
+case_ 16 1 28 "${WARM:-2}" "${STEPS:-10}"
+case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"
+[ $torch = 1 ] || echo "train: $py has no torch; reference column empty"
+
+# Where the time goes: cdt-train's hottest functions, small case, 4 steps.
+if command -v perf >/dev/null 2>&1; then
+    mknpy '|u1' "512, 2, 1, 28, 28" "$tmp/x.npy"
+    "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --raw -o "$tmp/in.cdt"
+    if OMP_NUM_THREADS=$thr perf record -q -o "$tmp/perf.data" -F 499 "$bin/cdt-train" --arch resnet18 \
+        --stem cifar --width 16 -b 128 "$tmp/in.cdt" -o "$tmp/m.cdt" >/dev/null 2>&1; then
+        echo "train: perf profile of cdt-train (width 16, 28x28x1), share of samples by function"
+        perf report -q -i "$tmp/perf.data" --no-children --sort symbol 2>/dev/null |
+            awk 'NF && $1 ~ /%$/ { print "  " $0 }' | head -14
+    fi
+fi
