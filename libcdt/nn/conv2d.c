@@ -45,38 +45,81 @@ size_t cdt_conv2d_scratch(const cdt_conv2d_params *p)
 }
 #endif
 
+/* The outputs o in [*lo, *hi) whose input index o * stride + off lies in
+ * [0, n_in): everything outside reads padding. */
+static void conv_span(int *lo, int *hi, int n_out, int n_in, int stride, int off)
+{
+    int a = 0, b = n_out;
+    while (a < n_out && a * stride + off < 0) a++;
+    while (b > a && (b - 1) * stride + off >= n_in) b--;
+    *lo = a;
+    *hi = b;
+}
+
+/* One row of col: kernel offset (ki, kj) of one channel plane over every
+ * output position; the in-bounds span of each output row is a plain copy. */
+static void conv_im2col_row(real *dst,         // (OH*OW)
+                            const real *plane, // (H,W)
+                            int ki, int kj, const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), lo, hi;
+    conv_span(&lo, &hi, ow, p->w, p->stride, kj - p->pad);
+    for (int oy = 0; oy < oh; oy++) {
+        int iy = oy * p->stride - p->pad + ki;
+        real *d = dst + (size_t)oy * ow;
+        if (iy < 0 || iy >= p->h || lo >= hi) {
+            memset(d, 0, sizeof(real) * ow);
+            continue;
+        }
+        const real *src = plane + (size_t)iy * p->w;
+        int off = kj - p->pad;
+        for (int ox = 0; ox < lo; ox++) d[ox] = 0;
+        if (p->stride == 1) memcpy(d + lo, src + lo + off, sizeof(real) * (hi - lo));
+        else for (int ox = lo; ox < hi; ox++) d[ox] = src[ox * p->stride + off];
+        for (int ox = hi; ox < ow; ox++) d[ox] = 0;
+    }
+}
+
 static void conv_im2col(real *col,     // (C*KH*KW, G*OH*OW)
                         const real *x, // (G,C,H,W)
                         int g, const cdt_conv2d_params *p)
 {
-    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
     int rows = p->c * p->kh * p->kw;
-    size_t ohw = (size_t)oh * ow, ld = ohw * g;
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), ld = ohw * g;
     #pragma omp parallel for collapse(2) if (ld * rows > NN_OMP_MIN)
     for (int b = 0; b < g; b++)
         for (int r = 0; r < rows; r++) {
             int kj = r % p->kw, ki = (r / p->kw) % p->kh, ci = r / (p->kw * p->kh);
             const real *plane = x + ((size_t)b * p->c + ci) * p->h * p->w;
-            real *dst = col + r * ld + b * ohw;
-            for (int oy = 0; oy < oh; oy++) {
-                int iy = oy * p->stride - p->pad + ki;
-                for (int ox = 0; ox < ow; ox++) {
-                    int ix = ox * p->stride - p->pad + kj;
-                    int in = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-                    dst[oy * ow + ox] = in ? plane[iy * p->w + ix] : 0;
-                }
-            }
+            conv_im2col_row(col + r * ld + b * ohw, plane, ki, kj, p);
         }
 }
 
-/* The adjoint of im2col: sums each column entry back onto its pixel. One
- * task per (image, channel) plane, so no two threads write the same one. */
+/* The adjoint of conv_im2col_row: adds one row of col onto its plane. */
+static void conv_col2im_row(real *plane,     // (H,W) +=
+                            const real *src, // (OH*OW)
+                            int ki, int kj, const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), lo, hi;
+    conv_span(&lo, &hi, ow, p->w, p->stride, kj - p->pad);
+    for (int oy = 0; oy < oh; oy++) {
+        int iy = oy * p->stride - p->pad + ki;
+        if (iy < 0 || iy >= p->h) continue;
+        real *d = plane + (size_t)iy * p->w;
+        const real *s = src + (size_t)oy * ow;
+        int off = kj - p->pad;
+        if (p->stride == 1) for (int ox = lo; ox < hi; ox++) d[ox + off] += s[ox];
+        else for (int ox = lo; ox < hi; ox++) d[ox * p->stride + off] += s[ox];
+    }
+}
+
+/* Sums each column entry back onto its pixel. One task per (image,
+ * channel) plane, so no two threads write the same one. */
 static void conv_col2im(real *dx,        // (G,C,H,W) written
                         const real *col, // (C*KH*KW, G*OH*OW)
                         int g, const cdt_conv2d_params *p)
 {
-    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
-    size_t ohw = (size_t)oh * ow, ld = ohw * g;
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), ld = ohw * g;
     #pragma omp parallel for collapse(2) if (ld * p->c * p->kh * p->kw > NN_OMP_MIN)
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < p->c; ci++) {
@@ -84,15 +127,8 @@ static void conv_col2im(real *dx,        // (G,C,H,W) written
             memset(plane, 0, sizeof(real) * p->h * p->w);
             for (int ki = 0; ki < p->kh; ki++)
                 for (int kj = 0; kj < p->kw; kj++) {
-                    const real *src = col + ((size_t)(ci * p->kh + ki) * p->kw + kj) * ld + b * ohw;
-                    for (int oy = 0; oy < oh; oy++) {
-                        int iy = oy * p->stride - p->pad + ki;
-                        if (iy < 0 || iy >= p->h) continue;
-                        for (int ox = 0; ox < ow; ox++) {
-                            int ix = ox * p->stride - p->pad + kj;
-                            if (ix >= 0 && ix < p->w) plane[iy * p->w + ix] += src[oy * ow + ox];
-                        }
-                    }
+                    size_t r = ((size_t)ci * p->kh + ki) * p->kw + kj;
+                    conv_col2im_row(plane, col + r * ld + b * ohw, ki, kj, p);
                 }
         }
 }
