@@ -54,7 +54,8 @@ peak1=$("$tmp/peak" 1)
 peakn=$("$tmp/peak" "$thr")
 echo "train: sgemm peak (2048^3, OpenBLAS) $peak1 GFLOP/s on 1 thread, $peakn on $thr"
 echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; images/s (2 views each)"
-printf '%-22s %11s %11s %9s %9s %13s %13s\n' case cdt-train pytorch "ms cdt" "ms torch" "GFLOP/s cdt" "GFLOP/s torch"
+printf '%-20s %10s %10s %8s %8s %11s %11s %12s %12s\n' case "cdt img/s" "torch" "ms cdt" "torch" \
+    "GFLOP/s cdt" "torch" "cpu-ms cdt" "torch"
 
 # case WIDTH C SIZE WARM STEPS
 case_() {
@@ -62,21 +63,24 @@ case_() {
     n=$(((warm + steps) * 128))
     mknpy '|u1' "$n, 2, $c, $s, $s" "$tmp/x.npy"
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in.cdt"
-    OMP_NUM_THREADS=$thr "$bin/cdt-train" --arch resnet18 --stem cifar --width $w -b 128 \
-        --log "$tmp/log.csv" "$tmp/in.cdt" -o "$tmp/m.cdt"
+    OMP_NUM_THREADS=$thr /usr/bin/time -f "%U %S" -o "$tmp/time" "$bin/cdt-train" --arch resnet18 \
+        --stem cifar --width $w -b 128 --log "$tmp/log.csv" "$tmp/in.cdt" -o "$tmp/m.cdt"
     ours=$(tail -n +$((warm + 2)) "$tmp/log.csv" | cut -d, -f7 | sort -g |
            awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-    ref="- 0 0"
+    # CPU per step: the whole run's, warm-up and setup included, over its steps
+    ourcpu=$(awk -v n=$((warm + steps)) '{ printf "%.0f", ($1 + $2) * 1000 / n }' "$tmp/time")
+    ref="0 0 0 0"
     [ $torch = 1 ] && ref=$($py "$top/tests/bench/train_ref.py" $w $c $s 128 $thr $warm $steps |
-                            awk '{ print $6, $2, $4 }')
+                            awk '{ print $6, $2, $4, $8 }')
     set -- $ref
-    # fields: width, shape, cdt images/s, torch images/s, torch ms, GFLOP per step
-    echo "$w ${c}x${s}x${s} $ours $1 $2 $3" | awk '{
+    # fields: width, shape, cdt images/s, cdt cpu ms, torch images/s, torch ms, GFLOP per step, torch cpu ms
+    echo "$w ${c}x${s}x${s} $ours $ourcpu $1 $2 $3 $4" | awk '{
         ms = 128000 / $3
-        printf "%-22s %11.1f %11s %9.0f %9s %13s %13s\n", "width " $1 " " $2, $3, $4, ms,
-               ($5 > 0 ? sprintf("%.0f", $5) : "-"), ($6 > 0 ? sprintf("%.1f", $6 / ms * 1000) : "-"),
-               ($5 > 0 ? sprintf("%.1f", $6 / $5 * 1000) : "-") }'
-    [ "$3" = 0 ] || echo "  ($3 GFLOP per step)"
+        printf "%-20s %10.1f %10s %8.0f %8s %11s %11s %12s %12s\n", "width " $1 " " $2, $3,
+               ($5 > 0 ? $5 : "-"), ms, ($6 > 0 ? sprintf("%.0f", $6) : "-"),
+               ($7 > 0 ? sprintf("%.1f", $7 / ms * 1000) : "-"),
+               ($6 > 0 ? sprintf("%.1f", $7 / $6 * 1000) : "-"), $4, ($8 > 0 ? sprintf("%.0f", $8) : "-") }'
+    [ "$3" = 0 ] || echo "  ($3 GFLOP per step: conv and linear, forward + both backward gemms, two views)"
 }
 case_ 16 1 28 "${WARM:-2}" "${STEPS:-10}"
 case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"

@@ -7,7 +7,9 @@ ResNet18, cifar stem, hidden 128, 128 heads (tests/gen/gen_cd_golden.py's
 network, which matches the authors' code), fp32, Adam lr 3e-4, one forward
 per view as the reference; u8 views scaled by / 255 inside the timed step,
 as cdt-train does. Prints one line:
-    step_ms <median of STEPS steps after WARMUP> gflop <per step> images_per_s <median>
+    step_ms <median of STEPS steps after WARMUP> gflop <per step> images_per_s <median> cpu_ms <median>
+(cpu_ms: CPU time of all threads per step; steadier than wall time on a
+shared machine)
 The FLOP count is 2 x multiply-adds of every conv and linear layer, three
 times over (forward, input gradient, weight gradient; the first conv has
 no input gradient), two views: the same count train_bench.sh applies to
@@ -45,9 +47,9 @@ gflop = 2 * 2 * (3 * sum(macs) - first) / 1e9
 
 g = torch.Generator().manual_seed(1)
 x = torch.randint(0, 256, (batch, 2, ch, size, size), dtype=torch.uint8, generator=g)
-times = []
+times, cpu = [], []
 for i in range(warmup + steps):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     v = x.float().div(255)
     h1, z1, f1 = net(v[:, 0])
     h2, z2, f2 = net(v[:, 1])
@@ -56,5 +58,7 @@ for i in range(warmup + steps):
     loss.backward()
     opt.step()
     times.append(time.perf_counter() - t0)
+    cpu.append(time.process_time() - c0)
 med = statistics.median(times[warmup:])
-print("step_ms %.1f gflop %.3f images_per_s %.1f" % (med * 1e3, gflop, batch / med))
+print("step_ms %.1f gflop %.3f images_per_s %.1f cpu_ms %.1f" % (
+    med * 1e3, gflop, batch / med, statistics.median(cpu[warmup:]) * 1e3))
