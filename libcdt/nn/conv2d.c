@@ -108,8 +108,12 @@ static void conv_col2im_row(real *plane,     // (H,W) +=
         real *d = plane + (size_t)iy * p->w;
         const real *s = src + (size_t)oy * ow;
         int off = kj - p->pad;
-        if (p->stride == 1) for (int ox = lo; ox < hi; ox++) d[ox + off] += s[ox];
-        else for (int ox = lo; ox < hi; ox++) d[ox * p->stride + off] += s[ox];
+        if (p->stride == 1) {
+            #pragma omp simd // d and s are different buffers: dx and col
+            for (int ox = lo; ox < hi; ox++) d[ox + off] += s[ox];
+        } else {
+            for (int ox = lo; ox < hi; ox++) d[ox * p->stride + off] += s[ox];
+        }
     }
 }
 
