@@ -61,10 +61,11 @@ struct cdt_model_graph;
 typedef struct cdt_model {
     cdt_model_config cfg;
     int batch;                /* activations are sized for this many images */
+    int inference;            /* made by cdt_model_create_inference */
     int rep_dim;              /* h width: 8 width (x4 for Bottleneck) */
     int ntensors;
     cdt_model_tensor *tensors;
-    float *params, *grads;    /* (nparams) each */
+    float *params, *grads;    /* (nparams) each; grads NULL for inference */
     size_t nparams;
     float *buffers;           /* (nbuffers) */
     size_t nbuffers;
@@ -74,6 +75,9 @@ typedef struct cdt_model {
 /* CDT_EINVAL for an unsupported config, CDT_ENOMEM, CDT_ELIMIT when the
  * sizes overflow. */
 int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out);
+/* The same network for eval-mode forwards of view 0 only (an embedding
+ * tool): no gradients, one view's activations, a third of the memory. */
+int cdt_model_create_inference(const cdt_model_config *cfg, int batch, cdt_model **out);
 void cdt_model_destroy(cdt_model *m);
 /* PyTorch's default initialisation, drawn from (seed, CDT_RNG_INIT, tensor
  * index): conv kaiming normal (fan_out, relu), BN 1/0 with running stats

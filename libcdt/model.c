@@ -258,6 +258,9 @@ static int config_ok(const cdt_model_config *c, int batch)
     return c->image_size >= min && c->image_size <= 8192;
 }
 
+/* Training holds both views' activations (the loss needs both before
+ * either backward), their gradients and the loss's buffers; inference holds
+ * one view and no gradients, a third of the memory. */
 static int alloc_all(cdt_model *m)
 {
     struct cdt_model_graph *g = m->graph;
@@ -265,30 +268,35 @@ static int alloc_all(cdt_model *m)
     cdt_ntxent_params pi = {m->batch, m->cfg.hidden_dim, 1}, pf = {m->cfg.feature_num, m->batch, 1};
     size_t ntx = cdt_ntxent_scratch(&pi) > cdt_ntxent_scratch(&pf) ? cdt_ntxent_scratch(&pi)
                                                                    : cdt_ntxent_scratch(&pf);
-    size_t scratch = g->conv_scratch > ntx ? g->conv_scratch : ntx;
+    size_t scratch = g->conv_scratch > ntx || m->inference ? g->conv_scratch : ntx;
+    int train = !m->inference, views = train ? 2 : 1;
     m->params = calloc(m->nparams, sizeof(float));
-    m->grads = calloc(m->nparams, sizeof(float));
     m->buffers = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
-    g->dacts = malloc(g->act_size * sizeof(float));
-    g->tmp = malloc(g->max_slot * sizeof(float));
-    g->scratch = malloc(scratch * sizeof(float));
-    g->seen = malloc((size_t)g->nslots);
-    int ok = m->params && m->grads && m->buffers && g->dacts && g->tmp && g->scratch && g->seen;
-    for (int v = 0; v < 2; v++) {
+    g->scratch = malloc((scratch + 1) * sizeof(float));
+    int ok = m->params && m->buffers && g->scratch;
+    if (train) {
+        m->grads = calloc(m->nparams, sizeof(float));
+        g->dacts = malloc(g->act_size * sizeof(float));
+        g->tmp = malloc(g->max_slot * sizeof(float));
+        g->seen = malloc((size_t)g->nslots);
+        ok = ok && m->grads && g->dacts && g->tmp && g->seen;
+    }
+    for (int v = 0; v < views; v++) {
         g->acts[v] = malloc(g->act_size * sizeof(float));
         g->saves[v] = malloc((g->save_size + 1) * sizeof(float));
         g->args[v] = malloc((g->arg_size + 1) * sizeof(int32_t));
+        ok = ok && g->acts[v] && g->saves[v] && g->args[v];
+        if (!train) continue;
         g->dz[v] = malloc(n * hd * sizeof(float));
         g->df[v] = malloc(n * F * sizeof(float));
         g->ft[v] = malloc(n * F * sizeof(float));
         g->dft[v] = malloc(n * F * sizeof(float));
-        ok = ok && g->acts[v] && g->saves[v] && g->args[v] && g->dz[v] && g->df[v] &&
-             g->ft[v] && g->dft[v];
+        ok = ok && g->dz[v] && g->df[v] && g->ft[v] && g->dft[v];
     }
     return ok ? 0 : CDT_ENOMEM;
 }
 
-int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
+static int model_create(const cdt_model_config *cfg, int batch, int inference, cdt_model **out)
 {
     *out = NULL;
     if (!config_ok(cfg, batch)) return CDT_EINVAL;
@@ -304,6 +312,7 @@ int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
     }
     m->cfg = *cfg;
     m->batch = batch;
+    m->inference = inference;
     m->rep_dim = cfg->width * 8 * (cfg->depth == 50 ? 4 : 1);
     builder b = {m, m->graph, 0, 0};
     m->graph->h_slot = backbone(&b);
@@ -315,6 +324,16 @@ int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
     }
     *out = m;
     return 0;
+}
+
+int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
+{
+    return model_create(cfg, batch, 0, out);
+}
+
+int cdt_model_create_inference(const cdt_model_config *cfg, int batch, cdt_model **out)
+{
+    return model_create(cfg, batch, 1, out);
 }
 
 void cdt_model_destroy(cdt_model *m)
@@ -371,11 +390,12 @@ float *cdt_model_tensor_data(cdt_model *m, const cdt_model_tensor *t)
 
 float *cdt_model_tensor_grad(cdt_model *m, const cdt_model_tensor *t)
 {
-    return t->buffer ? NULL : m->grads + t->offset;
+    return t->buffer || !m->grads ? NULL : m->grads + t->offset;
 }
 
 void cdt_model_zero_grad(cdt_model *m)
 {
+    CDT_ASSERT(!m->inference);
     memset(m->grads, 0, m->nparams * sizeof(float));
 }
 
@@ -427,6 +447,7 @@ void cdt_model_forward(cdt_model *m, const float *x, int n, int view, int train)
     struct cdt_model_graph *g = m->graph;
     CDT_ASSERT(n >= 1 && n <= m->batch && (view == 0 || view == 1));
     CDT_ASSERT(!train || n > 1);
+    CDT_ASSERT(!m->inference || (view == 0 && !train));
     memcpy(act(m, view, 0), x, (size_t)n * g->slots[0].per_image * sizeof(float));
     for (int i = 0; i < g->nops; i++) op_forward(m, &g->ops[i], view, n, train);
     g->n = n;
@@ -447,7 +468,7 @@ cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature)
     struct cdt_model_graph *g = m->graph;
     int n = m->batch, F = m->cfg.feature_num;
     cdt_loss_terms l;
-    CDT_ASSERT(g->n == n); // the loss is defined on full training batches
+    CDT_ASSERT(!m->inference && g->n == n); // defined on full training batches
     cdt_ntxent_params pi = {n, m->cfg.hidden_dim, t_instance}, pf = {F, n, t_feature};
     const float *z0 = cdt_model_z(m, 0), *z1 = cdt_model_z(m, 1);
     l.instance = cdt_ntxent_forward(z0, z1, g->scratch, &pi);
@@ -535,6 +556,7 @@ void cdt_model_backward(cdt_model *m, int view)
 {
     struct cdt_model_graph *g = m->graph;
     size_t nz = (size_t)g->n * m->cfg.hidden_dim, nf = (size_t)g->n * m->cfg.feature_num;
+    CDT_ASSERT(!m->inference);
     memset(g->seen, 0, (size_t)g->nslots);
     // the loss is the first consumer of z and f
     memcpy(g->dacts + g->slots[g->z_slot].off, g->dz[view], nz * sizeof(float));

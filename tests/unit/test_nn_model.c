@@ -166,6 +166,21 @@ static int train_step(t_state *ts, cdt_model *m, const golden *g, const golden_c
     return 0;
 }
 
+/* An inference-only model with the same weights gives the same bits. */
+static void check_inference(t_state *ts, cdt_model *m, const float *x, int n)
+{
+    cdt_model *e;
+    T_EQ_INT(ts, cdt_model_create_inference(&m->cfg, m->batch, &e), 0);
+    if (!e) return;
+    T_CHECK(ts, e->grads == NULL && e->nparams == m->nparams && e->nbuffers == m->nbuffers);
+    memcpy(e->params, m->params, m->nparams * sizeof(float));
+    memcpy(e->buffers, m->buffers, m->nbuffers * sizeof(float));
+    cdt_model_forward(e, x, n, 0, 0);
+    T_CHECK(ts, memcmp(cdt_model_h(e, 0), cdt_model_h(m, 0), (size_t)n * m->rep_dim * sizeof(float)) == 0);
+    T_CHECK(ts, memcmp(cdt_model_f(e, 0), cdt_model_f(m, 0), (size_t)n * m->cfg.feature_num * sizeof(float)) == 0);
+    cdt_model_destroy(e);
+}
+
 static void run_golden(t_state *ts, const golden_case *c)
 {
     golden g;
@@ -194,6 +209,7 @@ static void run_golden(t_state *ts, const golden_case *c)
         cdt_model_forward(m, x->data, n, 0, 0);
         check_close(ts, &g, "eval.", "h", cdt_model_h(m, 0), (size_t)n * m->rep_dim);
         check_close(ts, &g, "eval.", "f", cdt_model_f(m, 0), (size_t)n * m->cfg.feature_num);
+        check_inference(ts, m, x->data, n);
     }
     free(am); free(av);
     cdt_model_destroy(m);
