@@ -17,6 +17,8 @@
 #include "cdt.h"
 #include "cdt_npy.h"
 #include "cdt_png.h"
+#include "cdt_model.h"
+#include "cdt_modelfile.h"
 
 static const char *root;
 
@@ -398,6 +400,40 @@ static void images(void)
     jpeg_seed("jpeg_cmyk", 8, 8, 4, 0);
 }
 
+/* ---- model files: the smallest model there is, raw and zstd, with and
+ * without the checkpoint frame ---- */
+
+static void model_seed(const char *name, int level, int checkpoint)
+{
+    static const cdt_model_config cfg = {.depth = 18, .stem = CDT_STEM_CIFAR, .width = 1,
+                                         .in_channels = 1, .image_size = 8, .hidden_dim = 4,
+                                         .feature_num = 2};
+    cdt_model *m;
+    char err[256];
+    if (cdt_model_create(&cfg, 1, &m) < 0)
+        die("cdt_model_create");
+    cdt_model_init(m, 1);
+    float *am = calloc(m->nparams, sizeof *am), *av = calloc(m->nparams, sizeof *av);
+    cdt_modelfile_state st = {.step = 3, .epoch = 0, .seed = 1, .rows = 6, .last_id = 5,
+                              .adam_m = checkpoint ? am : NULL, .adam_v = checkpoint ? av : NULL};
+    cdt_writer_opts wo = {level};
+    int fd = create("model", name);
+    if (cdt_modelfile_save(fd, m, &st, NULL, &wo, err, sizeof err) < 0) {
+        fprintf(stderr, "gen_corpus: %s\n", err);
+        exit(1);
+    }
+    close(fd);
+    free(am), free(av);
+    cdt_model_destroy(m);
+}
+
+static void models(void)
+{
+    model_seed("model_raw", 0, 0);
+    model_seed("model_zstd", 1, 0);
+    model_seed("checkpoint_raw", 0, 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -411,5 +447,6 @@ int main(int argc, char **argv)
     npys();
     datasets();
     images();
+    models();
     return 0;
 }

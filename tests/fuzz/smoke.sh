@@ -36,6 +36,7 @@ params() {
     npy) echo 200000 4096 ;;
     datasets) echo 5000 32768 ;;
     image) echo 20000 16384 ;;
+    model) echo 3000 65536 ;;
     *) echo 20000 4096 ;;
     esac
 }
