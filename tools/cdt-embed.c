@@ -100,7 +100,7 @@ static void load_model(embedder *e, const opts *o)
 {
     cdt_modelfile *mf = NULL;
     int rc = cdt_modelfile_open(o->model, &mf);
-    if (rc >= 0) rc = cdt_model_create(cdt_modelfile_config(mf), o->batch, &e->m);
+    if (rc >= 0) rc = cdt_model_create_inference(cdt_modelfile_config(mf), o->batch, &e->m);
     if (rc >= 0) rc = cdt_modelfile_load(mf, e->m, NULL);
     if (rc < 0) cli_fail(prog, rc, mf && *cdt_modelfile_errmsg(mf) ? cdt_modelfile_errmsg(mf) : NULL);
     cdt_modelfile_close(mf);
