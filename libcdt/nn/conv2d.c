@@ -148,6 +148,43 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
         }
 }
 
+/* Output columns per gemm call when the gemm is split across OpenMP
+ * threads: a multiple of every sgemm kernel's column block. */
+#define CONV_GEMM_COLS 256
+/* Multiply-adds below which a split gemm stays on one thread (~0.1 ms). */
+#define CONV_GEMM_OMP_MIN ((size_t)1 << 22)
+
+/* When OpenBLAS runs on one thread (the tools pin it there: its threaded
+ * path rounds differently), the gemm is split here instead, into slices
+ * of CONV_GEMM_COLS output columns, one sgemm each. The slices do not
+ * depend on the thread count, so neither do the results. */
+static int conv_split_gemm(void)
+{
+#ifdef OPENBLAS_VERSION
+    return openblas_get_num_threads() == 1;
+#else
+    return 0;
+#endif
+}
+
+/* C (M,N) = op(A) op(B) + beta C, row-major, split by columns of C. */
+static void conv_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k,
+                      const real *a, int lda, const real *b, int ldb,
+                      real beta, real *c, int ldc)
+{
+    int chunks = (n + CONV_GEMM_COLS - 1) / CONV_GEMM_COLS;
+    if (chunks <= 1 || !conv_split_gemm()) {
+        GEMM(CblasRowMajor, ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    #pragma omp parallel for schedule(dynamic) if ((size_t)m * n * k > CONV_GEMM_OMP_MIN)
+    for (int ch = 0; ch < chunks; ch++) {
+        int j0 = ch * CONV_GEMM_COLS, nj = n - j0 < CONV_GEMM_COLS ? n - j0 : CONV_GEMM_COLS;
+        const real *bj = tb == CblasNoTrans ? b + j0 : b + (size_t)j0 * ldb;
+        GEMM(CblasRowMajor, ta, tb, m, nj, k, 1, a, lda, bj, ldb, beta, c + j0, ldc);
+    }
+}
+
 void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
                             const real *x,     // (N,C,H,W)
                             const real *w,     // (OC,C,KH,KW)
@@ -163,8 +200,8 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
         real *ob = out + (size_t)b0 * p->oc * ohw;
         conv_im2col(col, x + b0 * in_sz, g, p);
         // (OC, G*OHW) = W (OC, K) col (K, G*OHW); one image: straight into out
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->oc, (int)(g * ohw), k,
-             1, w, k, col, (int)(g * ohw), 0, g == 1 ? ob : res, (int)(g * ohw));
+        conv_gemm(CblasNoTrans, CblasNoTrans, p->oc, (int)(g * ohw), k,
+                  w, k, col, (int)(g * ohw), 0, g == 1 ? ob : res, (int)(g * ohw));
         if (g > 1) conv_swap_layout(ob, res, g, p->oc, ohw, 1);
     }
 }
@@ -190,12 +227,10 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
             dres = res;
         }
         // dW (OC, K) += dout (OC, G*OHW) col^T (G*OHW, K)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, k, ld,
-             1, dres, ld, col, ld, 1, dw, k);
+        conv_gemm(CblasNoTrans, CblasTrans, p->oc, k, ld, dres, ld, col, ld, 1, dw, k);
         if (!dx) continue;
         // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW), over col
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ld, p->oc,
-             1, w, k, dres, ld, 0, col, ld);
+        conv_gemm(CblasTrans, CblasNoTrans, k, ld, p->oc, w, k, dres, ld, 0, col, ld);
         conv_col2im(dx + b0 * in_sz, col, g, p);
     }
 }

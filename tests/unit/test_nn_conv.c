@@ -4,6 +4,8 @@
 #include "t.h"
 #include "test_nn_fd.h"
 
+#include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 
 typedef struct conv_case {
@@ -174,6 +176,82 @@ static void test_groups(t_state *ts)
     free(x); free(out); free(o1); free(dx); free(dx1); free(s);
 }
 
+/* dW and dx of a conv by their definitions, in double. */
+static void naive_conv_backward(double *dx, double *dw, const float *dout, const float *x,
+                                const float *w, const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
+    memset(dx, 0, sizeof(double) * p->n * p->c * p->h * p->w);
+    memset(dw, 0, sizeof(double) * p->oc * p->c * p->kh * p->kw);
+    for (int b = 0; b < p->n; b++)
+        for (int o = 0; o < p->oc; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double d = dout[((b * p->oc + o) * oh + oy) * ow + ox];
+                    for (int c = 0; c < p->c; c++)
+                        for (int i = 0; i < p->kh; i++)
+                            for (int j = 0; j < p->kw; j++) {
+                                int y = oy * p->stride - p->pad + i, xx = ox * p->stride - p->pad + j;
+                                if (y < 0 || y >= p->h || xx < 0 || xx >= p->w) continue;
+                                size_t xi = ((size_t)(b * p->c + c) * p->h + y) * p->w + xx;
+                                size_t wi = ((size_t)(o * p->c + c) * p->kh + i) * p->kw + j;
+                                dx[xi] += d * w[wi];
+                                dw[wi] += d * x[xi];
+                            }
+                }
+}
+
+static double max_rel(const float *a, const double *b, size_t n)
+{
+    double e = 0, s = 0;
+    for (size_t i = 0; i < n; i++) { e = fmax(e, fabs(a[i] - b[i])); s = fmax(s, fabs(b[i])); }
+    return e / s;
+}
+
+/* With OpenBLAS on one thread (as the tools run it) the gemms are split
+ * across OpenMP threads in slices of columns: still the convolution, and
+ * the same bits for any thread count. K = 288 and N = 288 columns make
+ * every gemm split, 64 output channels make each big enough for threads. */
+static void test_split_gemm(t_state *ts)
+{
+    enum { OC = 64 };
+    cdt_conv2d_params p = {.n = 2, .c = 32, .h = 12, .w = 12, .oc = OC,
+                           .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    size_t nx = 2 * 32 * 144, nw = OC * 32 * 9, no = 2 * OC * 144;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *out[2], *dx[2], *dw[2];
+    float *s = malloc(cdt_conv2d_scratch(&p) * 4);
+    double *rdx = malloc(nx * 8), *rdw = malloc(nw * 8);
+    fd_rng r = {71};
+    for (size_t i = 0; i < nx; i++) x[i] = (float)fd_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < nw; i++) w[i] = (float)fd_uniform(&r) - 0.5f;
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        out[t] = malloc(no * 4); dx[t] = malloc(nx * 4); dw[t] = calloc(nw, 4);
+        cdt_conv2d_forward(out[t], x, w, s, &p);
+        cdt_conv2d_backward(dx[t], dw[t], out[t], x, w, s, &p);
+    }
+    openblas_set_num_threads(blas);
+    T_CHECK(ts, memcmp(out[0], out[1], no * 4) == 0);
+    T_CHECK(ts, memcmp(dx[0], dx[1], nx * 4) == 0);
+    T_CHECK(ts, memcmp(dw[0], dw[1], nw * 4) == 0);
+    conv_case cc = {.p = p, .x = malloc(nx * 8), .w = malloc(nw * 8)};
+    for (size_t i = 0; i < nx; i++) cc.x[i] = x[i];
+    for (size_t i = 0; i < nw; i++) cc.w[i] = w[i];
+    double worst = 0;
+    for (int b = 0; b < 2; b++)
+        for (int o = 0; o < OC; o++)
+            for (int k = 0; k < 144; k++)
+                worst = fmax(worst, fabs(out[0][(b * OC + o) * 144 + k] - naive_conv_at(&cc, b, o, k / 12, k % 12)));
+    T_NEAR(ts, worst, 0, 1e-5);
+    naive_conv_backward(rdx, rdw, out[0], x, w, &p);
+    T_NEAR(ts, max_rel(dx[0], rdx, nx), 0, 1e-5);
+    T_NEAR(ts, max_rel(dw[0], rdw, nw), 0, 1e-5);
+    for (int t = 0; t < 2; t++) { free(out[t]); free(dx[t]); free(dw[t]); }
+    free(x); free(w); free(s); free(rdx); free(rdw); free(cc.x); free(cc.w);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -181,5 +259,6 @@ int main(void)
     T_RUN(&ts, test_forward_float);
     T_RUN(&ts, test_backward_fd);
     T_RUN(&ts, test_groups);
+    T_RUN(&ts, test_split_gemm);
     return T_END(&ts);
 }
