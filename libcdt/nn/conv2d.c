@@ -1,5 +1,5 @@
 /* conv2d.c: 2-D convolution without bias, as im2col plus one gemm (darknet's
- * layout: the BLAS seam is a single call).
+ * layout: the BLAS seam is one function, conv_gemm).
  *
  * Images are done in groups: im2col lays a group of G images side by side,
  * col (C*KH*KW, G*OH*OW), so one gemm does the whole group and the small
@@ -8,7 +8,9 @@
  * the most images whose columns and result fit a fixed scratch budget, so
  * the early, large layers still work in slices of the batch. One OpenMP
  * region per group for im2col/col2im: finer regions (per image or per row)
- * cost more in thread wake-ups than they save on a busy machine. */
+ * cost more in thread wake-ups than they save on a busy machine. With
+ * OpenBLAS on one thread, conv_gemm spreads the gemm over OpenMP threads
+ * in fixed slices, so results do not depend on the thread count. */
 #include "cdt_nn.h"
 #include "real.h"
 
