@@ -4,7 +4,7 @@
 # torchvision: golden-file generators and benchmark references) only with
 # --optional.
 set -eu
-need="build-essential pkg-config libopenblas-dev libzstd-dev libjpeg-dev libpng-dev zlib1g-dev zstd dataset-fashion-mnist python3-numpy python3-zstandard clang libclang-rt-dev libomp-dev"
+need="build-essential pkg-config libopenblas-dev libzstd-dev libjpeg-dev libpng-dev zlib1g-dev zstd dataset-fashion-mnist python3-numpy python3-zstandard clang libclang-rt-dev libomp-dev xxd"
 if [ "${1:-}" = "--optional" ]; then
     need="$need python3-torch python3-torchvision python3-sklearn"
 fi
