@@ -6,6 +6,7 @@
 #   make bench      benchmarks, each as a ratio against a reference in the same run
 #   make fuzz       libFuzzer targets (clang);  make fuzz-smoke  a short run of each
 #   make install PREFIX=/usr/local   bin, lib, include, man
+#   make demo      Fashion-MNIST: train, embed, cluster, score (~10 min, 2 cores)
 SAN ?=
 FUZZ ?=
 ifeq ($(FUZZ),1)
@@ -52,7 +53,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 
 .SECONDARY:
-.PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean
+.PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean demo
 all: $(LIB) $(TOOLS)
 
 $(OUT)/obj/%.o: %.c
@@ -95,6 +96,11 @@ fuzz-build: $(FUZZERS)
 
 fuzz-smoke: fuzz
 	@tests/fuzz/smoke.sh build-fuzz
+
+# The Fashion-MNIST pipeline at its CPU-sized defaults (about 10 minutes on
+# 2 cores; README "Results"), the raw-pixel k-means baseline, then the table.
+demo: all
+	$(MAKE) -f pipelines/fashion-mnist.mk BIN=$(abspath $(OUT))/bin BASELINE=1
 
 bench: all
 	@tests/bench/run.sh $(OUT)

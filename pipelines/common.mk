@@ -8,39 +8,62 @@
 #   BIN       where the tools are (default: build/bin of this checkout)
 #   WORK      where intermediates and results go (default work/DATASET)
 #   DATA      dataset path (default: the tool's own default for DATASET)
-#   EPOCHS ARCH STEM WIDTH BATCH LR SEED SIZE JITTER BLUR DEVICE THREADS
+#   EPOCHS ARCH STEM WIDTH BATCH LR COSINE SEED SIZE JITTER BLUR DEVICE THREADS
+#   LIMIT     train on the first LIMIT images of the training split only
+#   TRAIN_SPLIT  the split trained on (default all: train+test, the paper's)
 #   K         clusters (default: the class count)
 #   EVAL_SPLIT  which split is embedded and scored (default all, the paper's)
+#   EVAL_LIMIT  embed and score only the first EVAL_LIMIT images of it
+#   BASELINE  1: also k-means on the raw pixels, a row of the table (numpy)
+#
+# Targets: all (the results table, markdown and JSON, printed at the end),
+# baseline (only k-means on the raw pixels of the evaluated images), clean-work.
 
 # Any failure anywhere in a pipe fails the target, and make removes the
 # target's output, so a broken run never leaves a plausible-looking file.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
-.SECONDARY:
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 BIN ?= $(TOP)/build/bin
 WORK ?= work/$(DATASET)
 DATA ?=
+TRAIN_SPLIT ?= all
 EVAL_SPLIT ?= all
+LIMIT ?=
+EVAL_LIMIT ?=
 SEED ?= 0
 LR ?= 3e-4
+COSINE ?=
 DEVICE ?= cpu
 THREADS ?= $(shell nproc)
+PYTHON ?= /usr/bin/python3
+BASELINE ?=
 SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
 JITTER_OPT := $(if $(JITTER),--jitter $(JITTER),)
+COSINE_OPT := $(if $(filter 1 yes,$(COSINE)),--cosine,)
 INGEST_OPTS ?=
 
-TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)
+# Everything that changes the model is in its name; the evaluation adds its own.
+TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)
+EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
 TRAIN_LOG := $(WORK)/train-$(TAG).csv
 TRAIN_TIME := $(WORK)/train-$(TAG).time
-EMBED := $(WORK)/embed-$(TAG)-$(EVAL_SPLIT).cdts
-RESULTS := $(WORK)/results-$(TAG)
+EMBED := $(WORK)/embed-$(TAG)-$(EVAL).cdts
+EMBED_TIME := $(WORK)/embed-$(TAG)-$(EVAL).time
+RESULTS := $(WORK)/results-$(TAG)-$(EVAL)
+BASE := $(WORK)/baseline-pixels$(if $(SIZE),-px$(SIZE),)-$(EVAL)
 
-.PHONY: all results clean-work
+# The wall and CPU seconds of the recipe's pipe, for report.sh: the start
+# and end times, then bash's `times` (the shell's own user and system time,
+# then its children's).
+STAMP = start=$$(date +%s.%N)
+CLOCK = { echo "$$start $$(date +%s.%N)"; times; } > $(1)
+
+.PHONY: all results baseline clean-work
 all: results
 
 $(WORK):
@@ -49,29 +72,54 @@ $(WORK):
 # Training: a fresh shuffled order every epoch, views made on the fly.
 $(MODEL): | $(WORK)
 	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH) -> $@" >&2
-	start=$$(date +%s.%N); \
-	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
+	$(STAMP); \
+	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
+	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(THREADS) $(JITTER_OPT) $(BLUR_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(BATCH) --lr $(LR) \
-	      --seed $(SEED) --device $(DEVICE) --log $(TRAIN_LOG) -o $@; \
-	echo "$$start $$(date +%s.%N)" > $(TRAIN_TIME)
+	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(THREADS) --log $(TRAIN_LOG) -o $@; \
+	$(call CLOCK,$(TRAIN_TIME))
 
 # Evaluation: every image once, no augmentation.
 $(EMBED): $(MODEL)
-	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) $(SIZE_OPT) --split $(EVAL_SPLIT) -q \
-	  | $(BIN)/cdt-embed -m $< --device $(DEVICE) -o $@
+	$(STAMP); \
+	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) $(SIZE_OPT) --split $(EVAL_SPLIT) \
+	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q \
+	  | $(BIN)/cdt-embed -m $< --device $(DEVICE) --threads $(THREADS) -o $@; \
+	$(call CLOCK,$(EMBED_TIME))
 
-$(WORK)/cluster-%-$(TAG)-$(EVAL_SPLIT).cdts: $(EMBED)
+# Static patterns, so that every file is a target make keeps and remakes
+# when it goes missing.
+CLUSTERS := $(WORK)/cluster-h-$(TAG)-$(EVAL).cdts $(WORK)/cluster-f-$(TAG)-$(EVAL).cdts
+SCORES := $(WORK)/score-h-$(TAG)-$(EVAL).json $(WORK)/score-f-$(TAG)-$(EVAL).json
+$(CLUSTERS): $(WORK)/cluster-%-$(TAG)-$(EVAL).cdts: $(EMBED)
 	$(BIN)/cdt-cluster --on $* $(if $(K),-k $(K),) --restarts 10 --seed $(SEED) -o $@ $<
 
-$(WORK)/score-%-$(TAG)-$(EVAL_SPLIT).json: $(WORK)/cluster-%-$(TAG)-$(EVAL_SPLIT).cdts
+$(SCORES): $(WORK)/score-%-$(TAG)-$(EVAL).json: $(WORK)/cluster-%-$(TAG)-$(EVAL).cdts
 	$(BIN)/cdt-score --json $< > $@
 
 results: $(RESULTS).md
-$(RESULTS).md: $(WORK)/score-h-$(TAG)-$(EVAL_SPLIT).json $(WORK)/score-f-$(TAG)-$(EVAL_SPLIT).json
-	$(TOP)/pipelines/report.sh "$(DATASET) $(TAG) split=$(EVAL_SPLIT)" $(TRAIN_TIME) $(TRAIN_LOG) $^ \
-	  $(RESULTS).json > $@
-	@cat $@
+	@cat $<
+$(RESULTS).json: $(RESULTS).md
+$(RESULTS).md: $(SCORES) $(if $(filter 1 yes,$(BASELINE)),$(BASE).json,)
+	$(TOP)/pipelines/report.sh "$(DATASET) $(TAG) eval=$(EVAL)" $(TRAIN_TIME) $(EMBED_TIME) $(TRAIN_LOG) \
+	  $(wordlist 1,2,$^) $(RESULTS).json $(wordlist 3,3,$^) > $@
+
+# The baseline: k-means (same k, restarts and seed) on the raw pixels of the
+# evaluated images, scaled to [0,1] and flattened, as the tensor h.
+baseline: $(BASE).json
+	@cat $<
+$(BASE).json: | $(WORK)
+	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) $(SIZE_OPT) --split $(EVAL_SPLIT) \
+	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q -o $(BASE).x.cdts
+	$(BIN)/cdt-cat --to-npy x -o $(BASE).x.npy $(BASE).x.cdts
+	$(BIN)/cdt-cat --to-npy y -o $(BASE).y.npy $(BASE).x.cdts
+	$(PYTHON) -c 'import numpy as n, sys; x = n.load(sys.argv[1]); \
+	  n.save(sys.argv[2], (x.reshape(len(x), -1) / n.float32(255)).astype(n.float32))' $(BASE).x.npy $(BASE).h.npy
+	$(BIN)/cdt-cat --from-npy h=$(BASE).h.npy y=$(BASE).y.npy -o $(BASE).h.cdts
+	$(BIN)/cdt-cluster --on h $(if $(K),-k $(K),) --restarts 10 --seed $(SEED) -o $(BASE).c.cdts $(BASE).h.cdts
+	$(BIN)/cdt-score --json $(BASE).c.cdts > $@
+	rm -f $(BASE).x.cdts $(BASE).x.npy $(BASE).y.npy $(BASE).h.npy $(BASE).h.cdts $(BASE).c.cdts
 
 clean-work:
 	rm -rf $(WORK)
