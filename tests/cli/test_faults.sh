@@ -46,11 +46,11 @@ damaged() {
 }
 
 # Every truncation point: cdt-cat at every byte, the other consumers at
-# every 11th byte and the last few (each reads the same library's reader;
+# every 23rd byte and the last few (each reads the same library's reader;
 # this checks that they report its errors as they should). Under the
 # sanitizers every process start costs tens of milliseconds, so there
 # cdt-cat takes every 4th byte and the others every 31st.
-step=1 ostep=11 nflips=100
+step=1 ostep=23 nflips=60
 case ${OUT:-} in *san*) step=4 ostep=31 nflips=40; echo "sanitizer build: sampling every ${step}th cut" ;; esac
 for s in s.raw s.zst; do
     size=$(wc -c <"$s")
