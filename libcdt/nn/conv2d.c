@@ -1,32 +1,53 @@
-/* conv2d.c: 2-D convolution without bias, as im2col plus one gemm (darknet's
- * layout: the BLAS seam is one function, conv_gemm).
+/* conv2d.c: 2-D convolution without bias, as im2col plus gemm (darknet's
+ * layout: the BLAS seam is the GEMM macro of real.h).
  *
  * Images are done in groups: im2col lays a group of G images side by side,
- * col (C*KH*KW, G*OH*OW), so one gemm does the whole group and the small
- * late layers (OH*OW = 16 at 4x4) still make gemms wide enough to use every
- * core. The gemm's result is (OC, G*OH*OW) and is copied out to NCHW. G is
- * the most images whose columns and result fit a fixed scratch budget, so
- * the early, large layers still work in slices of the batch. One OpenMP
- * region per group for im2col/col2im: finer regions (per image or per row)
- * cost more in thread wake-ups than they save on a busy machine. With
- * OpenBLAS on one thread, conv_gemm spreads the gemm over OpenMP threads
- * in fixed slices, so results do not depend on the thread count. */
+ * col (C*KH*KW, G*OH*OW), and one gemm does the group. G is the fewest
+ * images that give CONV_MIN_COLS columns, so the large early layers work
+ * one image at a time on a col that stays in cache, and the small late
+ * layers (OH*OW = 16 at 4x4) still get gemms wide enough to be efficient.
+ * The gemm's result is (OC, G*OH*OW) and is copied out to NCHW.
+ *
+ * Groups are dealt round-robin to CONV_LANES lanes, each with its own
+ * scratch (col, result, and a weight-gradient partial), and one OpenMP
+ * region runs the lanes: no gemm is split and no im2col waits on another
+ * thread. A lane's work is the same whatever thread runs it and dW adds the
+ * lanes' partials in lane order, so results do not depend on the thread
+ * count. When OpenBLAS is itself threaded (a caller that did not pin it to
+ * one thread, as the tools do) the lanes run on one thread and BLAS
+ * spreads each gemm. */
 #include "cdt_nn.h"
 #include "real.h"
 
+#include <omp.h>
 #include <string.h>
 
-/* Elements of scratch: 16M (64 MiB in float) unless one image needs more. */
-#define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
+/* Columns (G*OH*OW) a group's gemm is given at least. */
+#define CONV_MIN_COLS 256
+/* Lanes: the most threads a conv uses. */
+#define CONV_LANES 4
 
-/* Images per gemm (both builds: it does not depend on real). */
+/* Images per group (both builds: it does not depend on real). */
 static int conv_group(const cdt_conv2d_params *p)
 {
-    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    size_t per_image = ((size_t)p->c * p->kh * p->kw + p->oc) * ohw;
-    size_t g = CONV_SCRATCH_BUDGET / per_image;
-    if (g < 1) g = 1;
-    return g < (size_t)p->n ? (int)g : p->n;
+    int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    int g = (CONV_MIN_COLS + ohw - 1) / ohw;
+    return g < p->n ? g : p->n;
+}
+
+static int conv_lanes(const cdt_conv2d_params *p)
+{
+    int groups = (p->n + conv_group(p) - 1) / conv_group(p);
+    return groups < CONV_LANES ? groups : CONV_LANES;
+}
+
+/* Elements of one lane's scratch: col (K, G*OHW), result (OC, G*OHW) and
+ * a dW partial (OC, K). */
+static size_t conv_lane_size(const cdt_conv2d_params *p)
+{
+    size_t cols = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p) * conv_group(p);
+    size_t k = (size_t)p->c * p->kh * p->kw;
+    return (k + p->oc) * cols + (size_t)p->oc * k;
 }
 
 #ifndef CDT_NN_F64
@@ -42,8 +63,7 @@ int cdt_conv2d_out_w(const cdt_conv2d_params *p)
 
 size_t cdt_conv2d_scratch(const cdt_conv2d_params *p)
 {
-    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    return ((size_t)p->c * p->kh * p->kw + p->oc) * ohw * conv_group(p);
+    return conv_lane_size(p) * conv_lanes(p);
 }
 #endif
 
@@ -88,7 +108,6 @@ static void conv_im2col(real *col,     // (C*KH*KW, G*OH*OW)
 {
     int rows = p->c * p->kh * p->kw;
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), ld = ohw * g;
-    #pragma omp parallel for collapse(2) if (ld * rows > NN_OMP_MIN)
     for (int b = 0; b < g; b++)
         for (int r = 0; r < rows; r++) {
             int kj = r % p->kw, ki = (r / p->kw) % p->kh, ci = r / (p->kw * p->kh);
@@ -119,14 +138,12 @@ static void conv_col2im_row(real *plane,     // (H,W) +=
     }
 }
 
-/* Sums each column entry back onto its pixel. One task per (image,
- * channel) plane, so no two threads write the same one. */
+/* Sums each column entry back onto its pixel, plane by plane. */
 static void conv_col2im(real *dx,        // (G,C,H,W) written
                         const real *col, // (C*KH*KW, G*OH*OW)
                         int g, const cdt_conv2d_params *p)
 {
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), ld = ohw * g;
-    #pragma omp parallel for collapse(2) if (ld * p->c * p->kh * p->kw > NN_OMP_MIN)
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < p->c; ci++) {
             real *plane = dx + ((size_t)b * p->c + ci) * p->h * p->w;
@@ -150,41 +167,31 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
         }
 }
 
-/* Output columns per gemm call when the gemm is split across OpenMP
- * threads: a multiple of every sgemm kernel's column block. */
-#define CONV_GEMM_COLS 256
-/* Multiply-adds below which a split gemm stays on one thread (~0.1 ms). */
-#define CONV_GEMM_OMP_MIN ((size_t)1 << 22)
-
-/* When OpenBLAS runs on one thread (the tools pin it there: its threaded
- * path rounds differently), the gemm is split here instead, into slices
- * of CONV_GEMM_COLS output columns, one sgemm each. The slices do not
- * depend on the thread count, so neither do the results. */
-static int conv_split_gemm(void)
+/* Threads for the lanes: one when OpenBLAS threads its own gemms (its
+ * threads and ours would fight over the cores). */
+static int conv_threads(int lanes)
 {
 #ifdef OPENBLAS_VERSION
-    return openblas_get_num_threads() == 1;
-#else
-    return 0;
+    if (openblas_get_num_threads() != 1) return 1;
 #endif
+    int t = omp_get_max_threads();
+    return t < lanes ? t : lanes;
 }
 
-/* C (M,N) = op(A) op(B) + beta C, row-major, split by columns of C. */
-static void conv_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k,
-                      const real *a, int lda, const real *b, int ldb,
-                      real beta, real *c, int ldc)
+/* One group of forward: im2col, gemm, copy out. */
+static void conv_forward_group(real *out,       // (G,OC,OHW)
+                               const real *x,   // (G,C,H,W)
+                               const real *w,   // (OC,K)
+                               real *lane,      // conv_lane_size(p)
+                               int g, const cdt_conv2d_params *p)
 {
-    int chunks = (n + CONV_GEMM_COLS - 1) / CONV_GEMM_COLS;
-    if (chunks <= 1 || !conv_split_gemm()) {
-        GEMM(CblasRowMajor, ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
-    #pragma omp parallel for schedule(dynamic) if ((size_t)m * n * k > CONV_GEMM_OMP_MIN)
-    for (int ch = 0; ch < chunks; ch++) {
-        int j0 = ch * CONV_GEMM_COLS, nj = n - j0 < CONV_GEMM_COLS ? n - j0 : CONV_GEMM_COLS;
-        const real *bj = tb == CblasNoTrans ? b + j0 : b + (size_t)j0 * ldb;
-        GEMM(CblasRowMajor, ta, tb, m, nj, k, 1, a, lda, bj, ldb, beta, c + j0, ldc);
-    }
+    int k = p->c * p->kh * p->kw, ld = g * cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    real *col = lane, *res = lane + (size_t)k * ld;
+    conv_im2col(col, x, g, p);
+    // (OC, G*OHW) = W (OC, K) col (K, G*OHW); one image: straight into out
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->oc, ld, k, 1, w, k, col, ld, 0,
+         g == 1 ? out : res, ld);
+    if (g > 1) conv_swap_layout(out, res, g, p->oc, ld / g, 1);
 }
 
 void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
@@ -193,19 +200,41 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
                             real *scratch,     // cdt_conv2d_scratch(p)
                             const cdt_conv2d_params *p)
 {
-    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    int k = p->c * p->kh * p->kw, group = conv_group(p);
-    size_t in_sz = (size_t)p->c * p->h * p->w;
-    for (int b0 = 0; b0 < p->n; b0 += group) {
-        int g = p->n - b0 < group ? p->n - b0 : group;
-        real *col = scratch, *res = scratch + (size_t)k * g * ohw;
-        real *ob = out + (size_t)b0 * p->oc * ohw;
-        conv_im2col(col, x + b0 * in_sz, g, p);
-        // (OC, G*OHW) = W (OC, K) col (K, G*OHW); one image: straight into out
-        conv_gemm(CblasNoTrans, CblasNoTrans, p->oc, (int)(g * ohw), k,
-                  w, k, col, (int)(g * ohw), 0, g == 1 ? ob : res, (int)(g * ohw));
-        if (g > 1) conv_swap_layout(ob, res, g, p->oc, ohw, 1);
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
+    int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
+    size_t work = (size_t)p->n * ohw * p->oc * p->c * p->kh * p->kw;
+    #pragma omp parallel for schedule(static, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
+    for (int l = 0; l < lanes; l++)
+        for (int gi = l; gi < groups; gi += lanes) {
+            int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
+            conv_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, w,
+                               scratch + l * conv_lane_size(p), g, p);
+        }
+}
+
+/* One group of backward: dW partial += dout col^T, dx = col2im(W^T dout). */
+static void conv_backward_group(real *dx,         // (G,C,H,W) or NULL
+                                real *dw,         // (OC,K) lane partial +=
+                                const real *dout, // (G,OC,OHW)
+                                const real *x,    // (G,C,H,W)
+                                const real *w,    // (OC,K)
+                                real *lane,       // conv_lane_size(p)
+                                int g, const cdt_conv2d_params *p)
+{
+    int k = p->c * p->kh * p->kw, ld = g * cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
+    real *col = lane, *res = lane + (size_t)k * ld;
+    const real *d = dout;
+    conv_im2col(col, x, g, p);
+    if (g > 1) {
+        conv_swap_layout(res, dout, g, p->oc, ld / g, 0);
+        d = res;
     }
+    // dW (OC, K) += dout (OC, G*OHW) col^T (G*OHW, K)
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, k, ld, 1, d, ld, col, ld, 1, dw, k);
+    if (!dx) return;
+    // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW), over col
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ld, p->oc, 1, w, k, d, ld, 0, col, ld);
+    conv_col2im(dx, col, g, p);
 }
 
 void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
@@ -216,23 +245,22 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
                              real *scratch,    // cdt_conv2d_scratch(p)
                              const cdt_conv2d_params *p)
 {
-    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    int k = p->c * p->kh * p->kw, group = conv_group(p);
-    size_t in_sz = (size_t)p->c * p->h * p->w;
-    for (int b0 = 0; b0 < p->n; b0 += group) {
-        int g = p->n - b0 < group ? p->n - b0 : group, ld = (int)(g * ohw);
-        real *col = scratch, *res = scratch + (size_t)k * g * ohw;
-        const real *db = dout + (size_t)b0 * p->oc * ohw, *dres = db;
-        conv_im2col(col, x + b0 * in_sz, g, p);
-        if (g > 1) {
-            conv_swap_layout(res, db, g, p->oc, ohw, 0);
-            dres = res;
+    size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
+    int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
+    size_t k = (size_t)p->c * p->kh * p->kw, nw = p->oc * k, lsz = conv_lane_size(p);
+    size_t work = (size_t)p->n * ohw * p->oc * k;
+    #pragma omp parallel for schedule(static, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
+    for (int l = 0; l < lanes; l++) {
+        real *lane = scratch + l * lsz, *part = lane + lsz - nw;
+        memset(part, 0, nw * sizeof(real));
+        for (int gi = l; gi < groups; gi += lanes) {
+            int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
+            conv_backward_group(dx ? dx + b0 * in_sz : NULL, part, dout + b0 * p->oc * ohw,
+                                x + b0 * in_sz, w, lane, g, p);
         }
-        // dW (OC, K) += dout (OC, G*OHW) col^T (G*OHW, K)
-        conv_gemm(CblasNoTrans, CblasTrans, p->oc, k, ld, dres, ld, col, ld, 1, dw, k);
-        if (!dx) continue;
-        // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW), over col
-        conv_gemm(CblasTrans, CblasNoTrans, k, ld, p->oc, w, k, dres, ld, 0, col, ld);
-        conv_col2im(dx + b0 * in_sz, col, g, p);
+    }
+    for (int l = 0; l < lanes; l++) { // in lane order: the same sums for any thread count
+        const real *part = scratch + (l + 1) * lsz - nw;
+        for (size_t i = 0; i < nw; i++) dw[i] += part[i];
     }
 }

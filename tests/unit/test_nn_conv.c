@@ -141,16 +141,16 @@ static void test_backward_fd(t_state *ts)
     }
 }
 
-/* An image large enough that the scratch budget splits a batch of 3 into
- * groups of 2 and 1: the batch must give what three single images give. */
-static void test_groups(t_state *ts)
+/* A batch in groups over several lanes must give what single images give:
+ * large images (one per group, three lanes) and 4x4 ones (16 per group,
+ * the last group short, three lanes). */
+static void groups_case(t_state *ts, int n, int hw)
 {
-    cdt_conv2d_params p = {.n = 3, .c = 4, .h = 448, .w = 448, .oc = 4,
+    cdt_conv2d_params p = {.n = n, .c = 4, .h = hw, .w = hw, .oc = 4,
                            .kh = 3, .kw = 3, .stride = 1, .pad = 1};
     cdt_conv2d_params one = p;
     one.n = 1;
-    T_CHECK(ts, cdt_conv2d_scratch(&p) == 2 * cdt_conv2d_scratch(&one));
-    size_t nx = (size_t)3 * 4 * 448 * 448, nw = 4 * 4 * 9, img = nx / 3;
+    size_t nx = (size_t)n * 4 * hw * hw, nw = 4 * 4 * 9, img = nx / n;
     float *x = malloc(nx * sizeof(float)), *out = malloc(nx * sizeof(float));
     float *o1 = malloc(img * sizeof(float)), *dx = malloc(nx * sizeof(float));
     float *dx1 = malloc(img * sizeof(float)), *s = malloc(cdt_conv2d_scratch(&p) * sizeof(float));
@@ -161,7 +161,7 @@ static void test_groups(t_state *ts)
     cdt_conv2d_forward(out, x, w, s, &p);
     cdt_conv2d_backward(dx, dw, out, x, w, s, &p); // dout = out: any field will do
     double ef = 0, ed = 0, ew = 0, sw = 0;
-    for (int b = 0; b < 3; b++) {
+    for (int b = 0; b < n; b++) {
         cdt_conv2d_forward(o1, x + b * img, w, s, &one);
         cdt_conv2d_backward(dx1, dw1, o1, x + b * img, w, s, &one);
         for (size_t i = 0; i < img; i++) {
@@ -174,6 +174,12 @@ static void test_groups(t_state *ts)
     T_NEAR(ts, ed, 0, 1e-5);
     T_NEAR(ts, ew / sw, 0, 1e-5);
     free(x); free(out); free(o1); free(dx); free(dx1); free(s);
+}
+
+static void test_groups(t_state *ts)
+{
+    groups_case(ts, 3, 64);
+    groups_case(ts, 40, 4);
 }
 
 /* dW and dx of a conv by their definitions, in double. */
@@ -208,16 +214,17 @@ static double max_rel(const float *a, const double *b, size_t n)
     return e / s;
 }
 
-/* With OpenBLAS on one thread (as the tools run it) the gemms are split
- * across OpenMP threads in slices of columns: still the convolution, and
- * the same bits for any thread count. K = 288 and N = 288 columns make
- * every gemm split, 64 output channels make each big enough for threads. */
+/* With OpenBLAS on one thread (as the tools run it) groups of images run
+ * on OpenMP threads in lanes: still the convolution, and the same bits for
+ * any thread count. 12x12 images make groups of two, so a batch of 8 fills
+ * every lane; 64 output channels make the work big enough for threads. */
 static void test_split_gemm(t_state *ts)
 {
     enum { OC = 64 };
-    cdt_conv2d_params p = {.n = 2, .c = 32, .h = 12, .w = 12, .oc = OC,
+    enum { N = 8 };
+    cdt_conv2d_params p = {.n = N, .c = 32, .h = 12, .w = 12, .oc = OC,
                            .kh = 3, .kw = 3, .stride = 1, .pad = 1};
-    size_t nx = 2 * 32 * 144, nw = OC * 32 * 9, no = 2 * OC * 144;
+    size_t nx = N * 32 * 144, nw = OC * 32 * 9, no = N * OC * 144;
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *out[2], *dx[2], *dw[2];
     float *s = malloc(cdt_conv2d_scratch(&p) * 4);
     double *rdx = malloc(nx * 8), *rdw = malloc(nw * 8);
@@ -240,7 +247,7 @@ static void test_split_gemm(t_state *ts)
     for (size_t i = 0; i < nx; i++) cc.x[i] = x[i];
     for (size_t i = 0; i < nw; i++) cc.w[i] = w[i];
     double worst = 0;
-    for (int b = 0; b < 2; b++)
+    for (int b = 0; b < N; b++)
         for (int o = 0; o < OC; o++)
             for (int k = 0; k < 144; k++)
                 worst = fmax(worst, fabs(out[0][(b * OC + o) * 144 + k] - naive_conv_at(&cc, b, o, k / 12, k % 12)));
