@@ -24,21 +24,25 @@ void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
         double sum = 0, sq = 0;
         for (int b = 0; b < p->n; b++) {
             const real *xc = x + b * chw + (size_t)c * p->hw;
+            #pragma omp simd reduction(+ : sum)
             for (int i = 0; i < p->hw; i++) sum += xc[i];
         }
         double mu = sum / count;
         for (int b = 0; b < p->n; b++) {
             const real *xc = x + b * chw + (size_t)c * p->hw;
+            #pragma omp simd reduction(+ : sq)
             for (int i = 0; i < p->hw; i++) sq += (xc[i] - mu) * (xc[i] - mu);
         }
         double var = sq / count, is = 1 / sqrt(var + p->eps);
         mean[c] = (real)mu;
         invstd[c] = (real)is;
-        double scale = gamma[c] * is, shift = beta[c] - mu * scale;
+        // in real: (x - mean) is exact enough, and float vectors are twice as wide
+        real scale = (real)(gamma[c] * is), m = (real)mu, shift = beta[c];
         for (int b = 0; b < p->n; b++) {
             const real *xc = x + b * chw + (size_t)c * p->hw;
             real *oc = out + b * chw + (size_t)c * p->hw;
-            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * scale + shift);
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
         }
         if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
         if (running_var)
@@ -86,20 +90,22 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
         double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
         for (int b = 0; b < p->n; b++) {
             size_t off = b * chw + (size_t)c * p->hw;
+            #pragma omp simd reduction(+ : sd, sdx)
             for (int i = 0; i < p->hw; i++) {
                 sd += dout[off + i];
-                sdx += dout[off + i] * (x[off + i] - mu) * is;
+                sdx += dout[off + i] * (x[off + i] - mu);
             }
         }
+        sdx *= is;
         dbeta[c] += (real)sd;
         dgamma[c] += (real)sdx;
+        // dx = a dout + (x - mean) bx + c0, in real as the forward
         double k = gamma[c] * is / count;
+        real a = (real)(k * count), bx = (real)(-k * sdx * is), c0 = (real)(-k * sd), m = (real)mu;
         for (int b = 0; b < p->n; b++) {
             size_t off = b * chw + (size_t)c * p->hw;
-            for (int i = 0; i < p->hw; i++) {
-                double xhat = (x[off + i] - mu) * is;
-                dx[off + i] = (real)(k * (count * dout[off + i] - sd - xhat * sdx));
-            }
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) dx[off + i] = a * dout[off + i] + (x[off + i] - m) * bx + c0;
         }
     }
 }
