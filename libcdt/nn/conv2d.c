@@ -102,17 +102,89 @@ static void conv_im2col_row(real *dst,         // (OH*OW)
     }
 }
 
+/* A "same" convolution (stride 1, odd square kernel, pad = k/2: the output
+ * is the input's size) moves a whole plane by one shift per kernel offset
+ * (ki, kj), delta = dy W + dx with dy = ki - pad, dx = kj - pad: one long
+ * copy instead of a short one per row. The shift carries pixels across
+ * the row ends (wrapping) where the definition reads padding, so those
+ * columns are fixed up after; rows shifted in from outside are padding. */
+static int conv_same(const cdt_conv2d_params *p)
+{
+    return p->stride == 1 && p->kh == p->kw && p->kh % 2 == 1 && 2 * p->pad == p->kh - 1;
+}
+
+/* Valid output rows [*y0, *y1) and columns [*x0, *x1) of offset (dy, dx). */
+static void conv_same_span(int *y0, int *y1, int *x0, int *x1, int dy, int dx,
+                           const cdt_conv2d_params *p)
+{
+    *y0 = dy < 0 ? -dy : 0;
+    *y1 = dy > 0 ? p->h - dy : p->h;
+    *x0 = dx < 0 ? -dx : 0;
+    *x1 = dx > 0 ? p->w - dx : p->w;
+}
+
+static void conv_im2col_same(real *dst,         // (H*W)
+                             const real *plane, // (H,W)
+                             int ki, int kj, const cdt_conv2d_params *p)
+{
+    int w = p->w, dy = ki - p->pad, dx = kj - p->pad, y0, y1, x0, x1;
+    size_t hw = (size_t)p->h * w;
+    conv_same_span(&y0, &y1, &x0, &x1, dy, dx, p);
+    if (y1 <= y0 || x1 <= x0) {
+        memset(dst, 0, hw * sizeof(real));
+        return;
+    }
+    // [a, e) spans the valid rows less their leading and trailing padding
+    size_t a = (size_t)y0 * w + x0, e = (size_t)(y1 - 1) * w + x1;
+    memset(dst, 0, a * sizeof(real));
+    memcpy(dst + a, plane + a + (ptrdiff_t)dy * w + dx, (e - a) * sizeof(real));
+    memset(dst + e, 0, (hw - e) * sizeof(real));
+    if (x0 == 0 && x1 == w) return;
+    for (int oy = y0; oy < y1; oy++) {
+        real *d = dst + (size_t)oy * w;
+        for (int ox = 0; ox < x0; ox++) d[ox] = 0;
+        for (int ox = x1; ox < w; ox++) d[ox] = 0;
+    }
+}
+
+/* The adjoint: plane += the shifted row (plane = it for the centre, which
+ * covers every pixel). Zeroes the wrapping columns of src, a scratch row,
+ * so that one long loop adds nothing there. */
+static void conv_col2im_same(real *plane, // (H,W) += (= for the centre)
+                             real *src,   // (H*W), clobbered
+                             int ki, int kj, const cdt_conv2d_params *p)
+{
+    int w = p->w, dy = ki - p->pad, dx = kj - p->pad, y0, y1, x0, x1;
+    size_t hw = (size_t)p->h * w;
+    if (dy == 0 && dx == 0) {
+        memcpy(plane, src, hw * sizeof(real));
+        return;
+    }
+    conv_same_span(&y0, &y1, &x0, &x1, dy, dx, p);
+    if (y1 <= y0 || x1 <= x0) return;
+    for (int oy = y0; oy < y1; oy++) {
+        real *s = src + (size_t)oy * w;
+        for (int ox = 0; ox < x0; ox++) s[ox] = 0;
+        for (int ox = x1; ox < w; ox++) s[ox] = 0;
+    }
+    size_t a = (size_t)y0 * w + x0, e = (size_t)(y1 - 1) * w + x1;
+    real *d = plane + (ptrdiff_t)dy * w + dx;
+    #pragma omp simd // d and src are different buffers: dx and col
+    for (size_t i = a; i < e; i++) d[i] += src[i];
+}
+
 static void conv_im2col(real *col,     // (C*KH*KW, G*OH*OW)
                         const real *x, // (G,C,H,W)
                         int g, const cdt_conv2d_params *p)
 {
-    int rows = p->c * p->kh * p->kw;
+    int rows = p->c * p->kh * p->kw, same = conv_same(p);
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), ld = ohw * g;
     for (int b = 0; b < g; b++)
         for (int r = 0; r < rows; r++) {
             int kj = r % p->kw, ki = (r / p->kw) % p->kh, ci = r / (p->kw * p->kh);
             const real *plane = x + ((size_t)b * p->c + ci) * p->h * p->w;
-            conv_im2col_row(col + r * ld + b * ohw, plane, ki, kj, p);
+            if (same) conv_im2col_same(col + r * ld + b * ohw, plane, ki, kj, p);
+            else conv_im2col_row(col + r * ld + b * ohw, plane, ki, kj, p);
         }
 }
 
@@ -139,14 +211,22 @@ static void conv_col2im_row(real *plane,     // (H,W) +=
 }
 
 /* Sums each column entry back onto its pixel, plane by plane. */
-static void conv_col2im(real *dx,        // (G,C,H,W) written
-                        const real *col, // (C*KH*KW, G*OH*OW)
+static void conv_col2im(real *dx,  // (G,C,H,W) written
+                        real *col, // (C*KH*KW, G*OH*OW), clobbered
                         int g, const cdt_conv2d_params *p)
 {
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), ld = ohw * g;
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < p->c; ci++) {
             real *plane = dx + ((size_t)b * p->c + ci) * p->h * p->w;
+            if (conv_same(p)) { // the centre first: it writes every pixel
+                size_t r0 = (size_t)ci * p->kh * p->kw;
+                conv_col2im_same(plane, col + (r0 + p->kh * p->kw / 2) * ld + b * ohw, p->pad, p->pad, p);
+                for (int r = 0; r < p->kh * p->kw; r++)
+                    if (r != p->kh * p->kw / 2)
+                        conv_col2im_same(plane, col + (r0 + r) * ld + b * ohw, r / p->kw, r % p->kw, p);
+                continue;
+            }
             memset(plane, 0, sizeof(real) * p->h * p->w);
             for (int ki = 0; ki < p->kh; ki++)
                 for (int kj = 0; kj < p->kw; kj++) {

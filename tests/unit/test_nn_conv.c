@@ -67,6 +67,10 @@ static const cdt_conv2d_params cases[] = {
     {.n = 2, .c = 5, .h = 5, .w = 5, .oc = 3, .kh = 1, .kw = 1, .stride = 2, .pad = 0},
     {.n = 1, .c = 2, .h = 9, .w = 9, .oc = 2, .kh = 7, .kw = 7, .stride = 2, .pad = 3},
     {.n = 3, .c = 2, .h = 5, .w = 6, .oc = 2, .kh = 2, .kw = 3, .stride = 1, .pad = 0},
+    // "same" convolutions (one shift per kernel offset), one with a kernel
+    // larger than the image, so that some offsets see only padding
+    {.n = 2, .c = 2, .h = 3, .w = 4, .oc = 2, .kh = 5, .kw = 5, .stride = 1, .pad = 2},
+    {.n = 1, .c = 2, .h = 9, .w = 8, .oc = 2, .kh = 7, .kw = 7, .stride = 1, .pad = 3},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
