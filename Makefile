@@ -123,3 +123,66 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(OUT)/obj/tools/%.d) \
 	$(UNIT_SRC:tests/unit/%.c=$(OUT)/obj/tests/unit/%.d) $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/obj/tests/fuzz/%.d)
+
+# ---- CUDA (issue 7) ---------------------------------------------------------
+# $(OUT)/lib/libcdt_cuda.so: the CUDA twins of the nn layers (libcdt/cuda/*.cu,
+# API in libcdt/cuda/cdt_cuda.h), and $(OUT)/cuda/test_cuda_ops, which checks
+# them against libcdt's CPU layers on a GPU (tests/cuda/device-check.sh runs
+# it; `make test` only builds it). Part of `all` when nvcc is found (PATH or
+# /usr/local/cuda) or CUDA=1; CUDA=0 turns it off. Off by default in SAN and
+# FUZZ builds: the CUDA runtime needs its own ASan options and the device code
+# is not instrumented anyway. cuBLAS is linked dynamically (the toolkit here
+# has no libcublas_static.a), found at run time through an rpath to the
+# toolkit; cudart is nvcc's default, static.
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+ifeq ($(SAN)$(FUZZ),)
+CUDA ?= $(if $(NVCC),1,0)
+else
+CUDA ?= 0
+endif
+ifeq ($(CUDA),1)
+NVCC := $(or $(NVCC),nvcc)
+CUDA_HOME ?= $(if $(findstring /,$(NVCC)),$(abspath $(dir $(realpath $(NVCC)))..),/usr/local/cuda)
+# sm_90 machine code for Hopper, plus compute_90 PTX that newer GPUs JIT
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O2 -lineinfo
+NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Werror all-warnings \
+	-Ilibcdt -MMD -MP
+CUDA_SRC := $(wildcard libcdt/cuda/*.cu)
+CUDA_OBJ := $(CUDA_SRC:%.cu=$(OUT)/obj/%.o)
+CUDA_LIB := $(OUT)/lib/libcdt_cuda.so
+CUDA_TEST := $(OUT)/cuda/test_cuda_ops
+# device-check.sh links it statically against the CPU libraries when it is
+# built here and carried to a GPU machine that lacks them
+CUDA_TEST_LDLIBS ?= $(LDLIBS)
+
+.PHONY: cuda install-cuda
+all: cuda
+cuda: $(CUDA_LIB) $(CUDA_TEST)
+
+$(OUT)/obj/libcdt/cuda/%.o: libcdt/cuda/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(CUDA_LIB): $(CUDA_OBJ) libcdt/cuda/libcdt_cuda.map
+	@mkdir -p $(dir $@)
+	$(NVCC) -shared -o $@ $(CUDA_OBJ) -Xlinker --version-script=libcdt/cuda/libcdt_cuda.map,-soname=libcdt_cuda.so \
+	  -L$(CUDA_HOME)/lib64 -lcublas -Xlinker -rpath=$(CUDA_HOME)/lib64
+
+$(OUT)/obj/tests/cuda/%.o: CPPFLAGS += -Ilibcdt/cuda
+$(CUDA_TEST): $(OUT)/obj/tests/cuda/test_cuda_ops.o $(LIB) $(CUDA_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(LIB) $(CUDA_LIB) -Wl,-rpath,'$$ORIGIN/../lib' $(CUDA_TEST_LDLIBS) -o $@
+
+install: install-cuda
+install-cuda: $(CUDA_LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib
+	install -m 644 libcdt/cuda/cdt_cuda.h $(DESTDIR)$(PREFIX)/include
+
+-include $(CUDA_OBJ:.o=.d) $(OUT)/obj/tests/cuda/test_cuda_ops.d
+else
+.PHONY: cuda
+cuda:
+	@echo "make cuda: the CUDA build is off (CUDA=$(CUDA)); nvcc not found? try CUDA=1 NVCC=/path/to/nvcc" >&2; false
+endif

@@ -1,0 +1,120 @@
+/* batchnorm.cu: the twin of nn/batchnorm.c. One block per channel holds
+ * the channel's sums in double (as the CPU, and for the same reason: the
+ * variance is made of small differences), two passes (mean, then squares
+ * about it), in a fixed tree order so results repeat run to run.
+ * A block per channel leaves SMs idle on the 64-channel layers; split the
+ * sums over more blocks when timings say it matters. */
+#include "cuda_internal.cuh"
+
+/* Element j of channel c, j over the channel's N*HW values. */
+static __device__ inline size_t bn_at(size_t j, int c, const cdt_bn_params &p)
+{
+    return (j / p.hw) * p.c * (size_t)p.hw + (size_t)c * p.hw + j % p.hw;
+}
+
+static __global__ void bn_fwd(float *out, float *mean, float *invstd, float *running_mean,
+                              float *running_var, const float *x, const float *gamma,
+                              const float *beta, cdt_bn_params p)
+{
+    __shared__ double sh[CU_THREADS];
+    int c = blockIdx.x;
+    size_t count = (size_t)p.n * p.hw;
+    double sum = 0, sq = 0;
+    for (size_t j = threadIdx.x; j < count; j += blockDim.x) sum += x[bn_at(j, c, p)];
+    double mu = cu_block_sum(sum, sh) / count;
+    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
+        double d = x[bn_at(j, c, p)] - mu;
+        sq += d * d;
+    }
+    double var = cu_block_sum(sq, sh) / count, is = 1 / sqrt(var + p.eps);
+    double scale = gamma[c] * is, shift = beta[c] - mu * scale;
+    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        out[at] = (float)(x[at] * scale + shift);
+    }
+    if (threadIdx.x) return;
+    mean[c] = (float)mu;
+    invstd[c] = (float)is;
+    if (running_mean) running_mean[c] = (float)((1 - p.momentum) * running_mean[c] + p.momentum * mu);
+    if (running_var)
+        running_var[c] = (float)((1 - p.momentum) * running_var[c] +
+                                 p.momentum * var * count / (count - 1));
+}
+
+static __global__ void bn_eval(float *out, const float *x, const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var,
+                               cdt_bn_params p)
+{
+    CU_FOR(i, (size_t)p.n * p.c * p.hw) {
+        int c = (int)(i / p.hw % p.c);
+        double scale = gamma[c] / sqrt((double)running_var[c] + p.eps);
+        double shift = beta[c] - running_mean[c] * scale;
+        out[i] = (float)(x[i] * scale + shift);
+    }
+}
+
+/* dx = gamma invstd / M * (M dout - sum(dout) - xhat sum(dout xhat)). */
+static __global__ void bn_bwd(float *dx, float *dgamma, float *dbeta, const float *dout,
+                              const float *x, const float *mean, const float *invstd,
+                              const float *gamma, cdt_bn_params p)
+{
+    __shared__ double sh[CU_THREADS];
+    int c = blockIdx.x;
+    size_t count = (size_t)p.n * p.hw;
+    double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
+    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        sd += dout[at];
+        sdx += dout[at] * (x[at] - mu) * is;
+    }
+    sd = cu_block_sum(sd, sh);
+    sdx = cu_block_sum(sdx, sh);
+    double k = gamma[c] * is / count;
+    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        double xhat = (x[at] - mu) * is;
+        dx[at] = (float)(k * (count * dout[at] - sd - xhat * sdx)); // count * dout in float, as the CPU
+    }
+    if (threadIdx.x) return;
+    dbeta[c] += (float)sd;
+    dgamma[c] += (float)sdx;
+}
+
+extern "C" int cdt_batchnorm_forward_cuda(cdt_cuda_ctx *ctx, float *out, float *mean,
+                                          float *invstd, float *running_mean,
+                                          float *running_var, const float *x,
+                                          const float *gamma, const float *beta,
+                                          const cdt_bn_params *p)
+{
+    if ((size_t)p->n * p->hw <= 1) return CDT_EINVAL; // the CPU asserts; PyTorch refuses
+    if (p->c <= 0) return 0;
+    bn_fwd<<<p->c, CU_THREADS, 0, ctx->stream>>>(out, mean, invstd, running_mean, running_var,
+                                                 x, gamma, beta, *p);
+    CU_LAUNCHED(ctx);
+    return 0;
+}
+
+extern "C" int cdt_batchnorm_forward_eval_cuda(cdt_cuda_ctx *ctx, float *out, const float *x,
+                                               const float *gamma, const float *beta,
+                                               const float *running_mean,
+                                               const float *running_var, const cdt_bn_params *p)
+{
+    size_t n = (size_t)p->n * p->c * p->hw;
+    if (!n) return 0;
+    bn_eval<<<cu_blocks(n), CU_THREADS, 0, ctx->stream>>>(out, x, gamma, beta, running_mean,
+                                                         running_var, *p);
+    CU_LAUNCHED(ctx);
+    return 0;
+}
+
+extern "C" int cdt_batchnorm_backward_cuda(cdt_cuda_ctx *ctx, float *dx, float *dgamma,
+                                           float *dbeta, const float *dout, const float *x,
+                                           const float *mean, const float *invstd,
+                                           const float *gamma, const cdt_bn_params *p)
+{
+    if (p->c <= 0 || (size_t)p->n * p->hw == 0) return 0;
+    bn_bwd<<<p->c, CU_THREADS, 0, ctx->stream>>>(dx, dgamma, dbeta, dout, x, mean, invstd,
+                                                 gamma, *p);
+    CU_LAUNCHED(ctx);
+    return 0;
+}

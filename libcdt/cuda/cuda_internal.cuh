@@ -1,0 +1,78 @@
+/* cuda_internal.cuh: what the .cu files of libcdt_cuda share: the context,
+ * the one checking macro, the row-major gemm seam and launch helpers.
+ * Not installed; the public API is cdt_cuda.h. */
+#ifndef CDT_CUDA_INTERNAL_CUH
+#define CDT_CUDA_INTERNAL_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "cdt_core.h"
+#include "cdt_cuda.h"
+
+/* Threads per block of the plain elementwise and reduction kernels. */
+#define CU_THREADS 256
+/* Blocks of the grid-stride elementwise kernels are capped here: beyond a
+ * few waves of 132 SMs more blocks only add scheduling. */
+#define CU_MAX_BLOCKS 4096
+/* Blocks of the first stage of a fixed-order reduction: fixed (not taken
+ * from the device) so that a sum comes out the same on every GPU. */
+#define CU_REDUCE_BLOCKS 256
+
+struct cdt_cuda_ctx {
+    int device, math;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    void *blas_ws;          // cuBLAS workspace, CU_BLAS_WS bytes
+    double *partial;        // (CU_REDUCE_BLOCKS) first-stage sums
+    char name[256];
+    char err[256];
+};
+
+/* Records a failed CUDA or cuBLAS call in ctx->err and maps it onto a CDT_E*
+ * code; one overload per status type, so one macro checks both. */
+int cu_fail(cdt_cuda_ctx *ctx, cudaError_t e, const char *call, const char *file, int line);
+int cu_fail(cdt_cuda_ctx *ctx, cublasStatus_t e, const char *call, const char *file, int line);
+static inline bool cu_ok(cudaError_t e) { return e == cudaSuccess; }
+static inline bool cu_ok(cublasStatus_t e) { return e == CUBLAS_STATUS_SUCCESS; }
+
+#define CU_CHECK(ctx, call) do { auto e_ = (call); \
+    if (!cu_ok(e_)) return cu_fail((ctx), e_, #call, __FILE__, __LINE__); } while (0)
+/* After every launch: a bad configuration is reported here, a fault in the
+ * kernel only at a later synchronising call. */
+#define CU_LAUNCHED(ctx) CU_CHECK(ctx, cudaGetLastError())
+
+/* C (M,N) = alpha op(A) op(B) + beta C over row-major matrices, as
+ * cblas_sgemm(CblasRowMajor, ...): the one seam to cuBLAS, in the math mode
+ * of the context. ta/tb: 0 no transpose, 1 transpose. */
+int cu_gemm(cdt_cuda_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha,
+            const float *a, int lda, const float *b, int ldb,
+            float beta, float *c, int ldc);
+
+static inline unsigned cu_blocks(size_t n)
+{
+    size_t b = (n + CU_THREADS - 1) / CU_THREADS;
+    if (b < 1) b = 1;
+    return b > CU_MAX_BLOCKS ? CU_MAX_BLOCKS : (unsigned)b;
+}
+
+/* Grid-stride loop over [0, n). */
+#define CU_FOR(i, n) for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; \
+                          i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+/* Sum of v over the block (blockDim.x a power of two <= 1024), in a fixed
+ * tree order; every thread gets the result. sh holds blockDim.x doubles. */
+static __device__ inline double cu_block_sum(double v, double *sh)
+{
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads(); // sh may be reused right after
+    return r;
+}
+
+#endif
