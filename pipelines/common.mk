@@ -55,7 +55,7 @@ TRAIN_TIME := $(WORK)/train-$(TAG).time
 EMBED := $(WORK)/embed-$(TAG)-$(EVAL).cdts
 EMBED_TIME := $(WORK)/embed-$(TAG)-$(EVAL).time
 RESULTS := $(WORK)/results-$(TAG)-$(EVAL)
-BASE := $(WORK)/baseline-pixels$(if $(SIZE),-px$(SIZE),)-$(EVAL)
+BASE := $(WORK)/baseline-pixels-$(EVAL)
 
 # The wall and CPU seconds of the recipe's pipe, for report.sh: the start
 # and end times, then bash's `times` (the shell's own user and system time,
@@ -106,11 +106,12 @@ $(RESULTS).md: $(SCORES) $(if $(filter 1 yes,$(BASELINE)),$(BASE).json,)
 	  $(wordlist 1,2,$^) $(RESULTS).json $(wordlist 3,3,$^) > $@
 
 # The baseline: k-means (same k, restarts and seed) on the raw pixels of the
-# evaluated images, scaled to [0,1] and flattened, as the tensor h.
+# evaluated images at their own size (not SIZE), scaled to [0,1] and
+# flattened, as the tensor h.
 baseline: $(BASE).json
 	@cat $<
 $(BASE).json: | $(WORK)
-	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) $(SIZE_OPT) --split $(EVAL_SPLIT) \
+	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(EVAL_SPLIT) \
 	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q -o $(BASE).x.cdts
 	$(BIN)/cdt-cat --to-npy x -o $(BASE).x.npy $(BASE).x.cdts
 	$(BIN)/cdt-cat --to-npy y -o $(BASE).y.npy $(BASE).x.cdts
