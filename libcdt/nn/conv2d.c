@@ -10,7 +10,8 @@
  *
  * Groups are dealt round-robin to CONV_LANES lanes, each with its own
  * scratch (col, result, and a weight-gradient partial), and one OpenMP
- * region runs the lanes: no gemm is split and no im2col waits on another
+ * region runs the lanes, handed out dynamically (a thread the busy machine
+ * preempts holds up less): no gemm is split and no im2col waits on another
  * thread. A lane's work is the same whatever thread runs it and dW adds the
  * lanes' partials in lane order, so results do not depend on the thread
  * count. When OpenBLAS is itself threaded (a caller that did not pin it to
@@ -283,7 +284,7 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t work = (size_t)p->n * ohw * p->oc * p->c * p->kh * p->kw;
-    #pragma omp parallel for schedule(static, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++)
         for (int gi = l; gi < groups; gi += lanes) {
             int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
@@ -329,7 +330,7 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t k = (size_t)p->c * p->kh * p->kw, nw = p->oc * k, lsz = conv_lane_size(p);
     size_t work = (size_t)p->n * ohw * p->oc * k;
-    #pragma omp parallel for schedule(static, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++) {
         real *lane = scratch + l * lsz, *part = lane + lsz - nw;
         memset(part, 0, nw * sizeof(real));

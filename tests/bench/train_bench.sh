@@ -52,7 +52,12 @@ EOF
 cc -O2 $(pkg-config --cflags openblas) "$tmp/peak.c" -o "$tmp/peak" $(pkg-config --libs openblas)
 peak1=$("$tmp/peak" 1)
 peakn=$("$tmp/peak" "$thr")
-echo "train: sgemm peak (2048^3, OpenBLAS) $peak1 GFLOP/s on 1 thread, $peakn on $thr"
+# OpenBLAS picks its kernels by CPU unless OPENBLAS_CORETYPE names one (an
+# AVX2 kernel on an AVX-512 machine halves the peak); PyTorch's convolutions
+# (oneDNN) choose their own, so say which one cdt-train gets.
+core=$(OPENBLAS_VERBOSE=2 "$tmp/peak" 1 2>&1 | sed -n 's/^Core: //p' | head -1)
+echo "train: sgemm peak (2048^3, OpenBLAS, core ${core:-?}) $peak1 GFLOP/s on 1 thread, $peakn on $thr"
+echo "train: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
 echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; images/s (2 views each)"
 printf '%-20s %10s %10s %8s %8s %11s %11s %12s %12s\n' case "cdt img/s" "torch" "ms cdt" "torch" \
     "GFLOP/s cdt" "torch" "cpu-ms cdt" "torch"
