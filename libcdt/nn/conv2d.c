@@ -259,6 +259,18 @@ static int conv_threads(int lanes)
     return t < lanes ? t : lanes;
 }
 
+/* A group's col: im2col into the lane, except for one image of a pointwise
+ * convolution (1x1, stride 1, no padding), whose (C, H*W) planes already
+ * are its col. */
+static const real *conv_col(real *lane,      // conv_lane_size(p)
+                            const real *x,   // (G,C,H,W)
+                            int g, const cdt_conv2d_params *p)
+{
+    if (g == 1 && p->kh == 1 && p->kw == 1 && p->stride == 1 && p->pad == 0) return x;
+    conv_im2col(lane, x, g, p);
+    return lane;
+}
+
 /* One group of forward: im2col, gemm, copy out. */
 static void conv_forward_group(real *out,       // (G,OC,OHW)
                                const real *x,   // (G,C,H,W)
@@ -267,8 +279,8 @@ static void conv_forward_group(real *out,       // (G,OC,OHW)
                                int g, const cdt_conv2d_params *p)
 {
     int k = p->c * p->kh * p->kw, ld = g * cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    real *col = lane, *res = lane + (size_t)k * ld;
-    conv_im2col(col, x, g, p);
+    real *res = lane + (size_t)k * ld;
+    const real *col = conv_col(lane, x, g, p);
     // (OC, G*OHW) = W (OC, K) col (K, G*OHW); one image: straight into out
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->oc, ld, k, 1, w, k, col, ld, 0,
          g == 1 ? out : res, ld);
@@ -303,9 +315,8 @@ static void conv_backward_group(real *dx,         // (G,C,H,W) or NULL
                                 int g, const cdt_conv2d_params *p)
 {
     int k = p->c * p->kh * p->kw, ld = g * cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    real *col = lane, *res = lane + (size_t)k * ld;
-    const real *d = dout;
-    conv_im2col(col, x, g, p);
+    real *res = lane + (size_t)k * ld;
+    const real *d = dout, *col = conv_col(lane, x, g, p);
     if (g > 1) {
         conv_swap_layout(res, dout, g, p->oc, ld / g, 0);
         d = res;
@@ -313,9 +324,11 @@ static void conv_backward_group(real *dx,         // (G,C,H,W) or NULL
     // dW (OC, K) += dout (OC, G*OHW) col^T (G*OHW, K)
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, k, ld, 1, d, ld, col, ld, 1, dw, k);
     if (!dx) return;
-    // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW), over col
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ld, p->oc, 1, w, k, d, ld, 0, col, ld);
-    conv_col2im(dx, col, g, p);
+    // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW); for a pointwise image
+    // that is dx, else it goes over col and back through col2im
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ld, p->oc, 1, w, k, d, ld, 0,
+         col == x ? dx : lane, ld);
+    if (col != x) conv_col2im(dx, lane, g, p);
 }
 
 void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL

@@ -71,6 +71,8 @@ static const cdt_conv2d_params cases[] = {
     // larger than the image, so that some offsets see only padding
     {.n = 2, .c = 2, .h = 3, .w = 4, .oc = 2, .kh = 5, .kw = 5, .stride = 1, .pad = 2},
     {.n = 1, .c = 2, .h = 9, .w = 8, .oc = 2, .kh = 7, .kw = 7, .stride = 1, .pad = 3},
+    // pointwise, large enough for one image per group: x is its own col
+    {.n = 2, .c = 3, .h = 16, .w = 17, .oc = 2, .kh = 1, .kw = 1, .stride = 1, .pad = 0},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
