@@ -176,6 +176,9 @@ static int parse_entry(cursor *c, cdt_npy_info *info, int *fortran, unsigned *se
     if (!(info->dtype = dtype_of_descr(descr))) {
         c->i = at;
         char what[128];
+        for (char *q = descr; *q; q++) /* the message stays one printable line */
+            if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                *q = '?';
         snprintf(what, sizeof what, "unsupported dtype '%s' (have |u1 |i1 <i4 <i8 <f2 <f4 <f8)", descr);
         return bad(c, what);
     }
@@ -270,6 +273,36 @@ static int read_full(int fd, void *buf, size_t n, size_t *got)
     return 0;
 }
 
+/* Read nbytes into a buffer that grows as the bytes arrive, so a header
+ * that claims a huge array in a short file never allocates it. *got is
+ * what was read (less than nbytes at end of file). */
+static int read_grow(int fd, uint64_t nbytes, void **out, size_t *got)
+{
+    const size_t step = 64u << 20;
+    size_t cap = nbytes < step ? (size_t)nbytes : step;
+    unsigned char *p = malloc(cap ? cap : 1);
+    *got = 0;
+    if (!p)
+        return CDT_ENOMEM;
+    for (;;) {
+        size_t k;
+        int rc = read_full(fd, p + *got, cap - *got, &k);
+        *got += k;
+        if (rc < 0 || *got < cap || cap == nbytes) {
+            *out = p;
+            return rc;
+        }
+        size_t ncap = cap * 2 < nbytes ? cap * 2 : (size_t)nbytes;
+        unsigned char *q = realloc(p, ncap);
+        if (!q) {
+            free(p);
+            return CDT_ENOMEM;
+        }
+        p = q;
+        cap = ncap;
+    }
+}
+
 static int load_fd(int fd, const char *path, const char *name, cdt_tensor *t,
                    char *msg, size_t msgsz)
 {
@@ -295,13 +328,12 @@ static int load_fd(int fd, const char *path, const char *name, cdt_tensor *t,
         snprintf(inner, sizeof inner, "%s", msg ? msg : "");
         return failf(msg, msgsz, rc, "%s: %s", path, inner);
     }
-    void *data = malloc(info.nbytes ? info.nbytes : 1);
-    if (!data)
+    void *data = NULL;
+    if ((rc = read_grow(fd, info.nbytes, &data, &got)) == CDT_ENOMEM)
         return failf(msg, msgsz, CDT_ENOMEM, "%s: out of memory for %llu bytes", path,
                      (unsigned long long)info.nbytes);
     unsigned char extra;
     size_t got2 = 0;
-    rc = read_full(fd, data, info.nbytes, &got);
     if (rc == 0 && got == info.nbytes)
         rc = read_full(fd, &extra, 1, &got2);
     if (rc == 0 && got < info.nbytes)

@@ -67,7 +67,8 @@ struct cdt_reader {
     uint64_t offset;      /* stream bytes consumed */
     cdt_meta *meta;
     cdt_frame frame;
-    size_t *data_cap;     /* [CDT_MAX_TENSORS] capacity of tensors[i].data */
+    size_t *data_cap;     /* [slots] capacity of tensors[i].data */
+    uint32_t slots;       /* tensors[] and data_cap[] allocated so far */
     uint64_t frames, rows;
     int done, err;
     char errmsg[700];
@@ -243,9 +244,7 @@ static cdt_reader *reader_new(const cdt_reader_opts *opts, const char *name)
         r->max_tensor = CDT_MAX_TENSOR_BYTES;
     r->buf = malloc(IO_CHUNK);
     r->meta = cdt_meta_create();
-    r->frame.tensors = calloc(CDT_MAX_TENSORS, sizeof(cdt_tensor));
-    r->data_cap = calloc(CDT_MAX_TENSORS, sizeof(size_t));
-    if (!r->buf || !r->meta || !r->frame.tensors || !r->data_cap)
+    if (!r->buf || !r->meta)
         rfail(r, CDT_ENOMEM, "out of memory");
     return r;
 }
@@ -283,9 +282,8 @@ void cdt_reader_destroy(cdt_reader *r)
 {
     if (!r)
         return;
-    if (r->frame.tensors)
-        for (int i = 0; i < CDT_MAX_TENSORS; i++)
-            free(r->frame.tensors[i].data);
+    for (uint32_t i = 0; i < r->slots; i++)
+        free(r->frame.tensors[i].data);
     if (r->owns_fd)
         close(r->fd);
     free(r->frame.tensors);
@@ -326,6 +324,15 @@ static int read_data(cdt_reader *r, uint32_t i, uint64_t nbytes)
     return 0;
 }
 
+/* Names are UTF-8 without control bytes: they appear in one-line messages. */
+static int name_ok(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 0;
+    return strlen(name) == len && cdt_utf8_ok(name, len);
+}
+
 static int read_tensor(cdt_reader *r, uint32_t i, uint64_t rows)
 {
     cdt_tensor *t = &r->frame.tensors[i];
@@ -339,8 +346,9 @@ static int read_tensor(cdt_reader *r, uint32_t i, uint64_t rows)
     if ((rc = get(r, t->name, len, "a tensor name")) < 0)
         return rc;
     t->name[len] = 0;
-    if (strlen(t->name) != len || !cdt_utf8_ok(t->name, len))
-        return rfail(r, CDT_EDATA, "tensor name is not valid UTF-8 text at byte %llu", (unsigned long long)at);
+    if (!name_ok(t->name, len))
+        return rfail(r, CDT_EDATA, "tensor name is not printable UTF-8 text at byte %llu",
+                     (unsigned long long)(at + 1));
     for (uint32_t j = 0; j < i; j++)
         if (!strcmp(r->frame.tensors[j].name, t->name))
             return rfail(r, CDT_EDATA, "tensor '%s' appears twice in a frame at byte %llu", t->name,
@@ -401,6 +409,26 @@ static int read_end(cdt_reader *r)
                  (unsigned long long)r->offset);
 }
 
+/* Tensor slots grow to the largest frame seen; their data buffers are kept
+ * for the next frame, so a steady stream allocates nothing per frame. */
+static int ensure_slots(cdt_reader *r, uint32_t count)
+{
+    if (count <= r->slots)
+        return 0;
+    cdt_tensor *t = realloc(r->frame.tensors, count * sizeof *t);
+    if (t)
+        r->frame.tensors = t;
+    size_t *c = realloc(r->data_cap, count * sizeof *c);
+    if (c)
+        r->data_cap = c;
+    if (!t || !c)
+        return rfail(r, CDT_ENOMEM, "out of memory for %u tensors", count);
+    memset(t + r->slots, 0, (count - r->slots) * sizeof *t);
+    memset(c + r->slots, 0, (count - r->slots) * sizeof *c);
+    r->slots = count;
+    return 0;
+}
+
 int cdt_reader_next(cdt_reader *r, const cdt_frame **f)
 {
     uint8_t tag[4], h[12];
@@ -431,6 +459,8 @@ int cdt_reader_next(cdt_reader *r, const cdt_frame **f)
     if (count > CDT_MAX_TENSORS)
         return rfail(r, CDT_ELIMIT, "frame at byte %llu holds %u tensors, over 4096", (unsigned long long)at, count);
     r->frame.count = 0;
+    if ((rc = ensure_slots(r, count)) < 0)
+        return rc;
     for (uint32_t i = 0; i < count; i++) {
         if ((rc = read_tensor(r, i, rows)) < 0)
             return rc;
@@ -575,9 +605,10 @@ static int check_tensor(cdt_writer *w, uint64_t rows, const cdt_tensor *t, uint6
 {
     char msg[320];
     size_t len = strlen(t->name);
-    if (len == 0 || len > CDT_MAX_NAME || !cdt_dtype_size(t->dtype) || t->rank < 0 ||
-        t->rank > CDT_MAX_RANK)
-        snprintf(msg, sizeof msg, "bad tensor '%s' (name, dtype or rank)", t->name);
+    if (len == 0 || len > CDT_MAX_NAME || !name_ok(t->name, len))
+        snprintf(msg, sizeof msg, "bad tensor name (empty, over 255 bytes or not printable UTF-8)");
+    else if (!cdt_dtype_size(t->dtype) || t->rank < 0 || t->rank > CDT_MAX_RANK)
+        snprintf(msg, sizeof msg, "bad tensor '%s' (dtype or rank)", t->name);
     else if (rows > 0 && (t->rank == 0 || t->dim[0] != rows))
         snprintf(msg, sizeof msg, "tensor '%s' does not have %llu rows", t->name, (unsigned long long)rows);
     else if (cdt_tensor_nbytes(t, nbytes) < 0 || *nbytes > CDT_MAX_TENSOR_BYTES)

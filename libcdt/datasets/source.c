@@ -127,6 +127,10 @@ int ds_gunzip_file(cdt_dataset *d, const char *path, ds_blob *b)
      * so one allocation and one pass usually suffice. */
     const uint8_t *t = z.p + z.n - 4;
     size_t cap = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+    /* The trailer is not checked until the end: deflate expands at most
+     * ~1032:1, so a larger claim is a lie and must not size an allocation. */
+    if (cap / 1032 > z.n)
+        cap = z.n * 1032;
     cap = (cap < z.n ? z.n * 4 : cap) + 1;
     size_t len = 0, got = 1;
     if (!(b->own = malloc(cap)))
