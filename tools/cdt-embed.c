@@ -100,8 +100,17 @@ static void load_model(embedder *e, const opts *o)
 {
     cdt_modelfile *mf = NULL;
     int rc = cdt_modelfile_open(o->model, &mf);
-    if (rc >= 0) rc = cdt_model_create_inference(cdt_modelfile_config(mf), o->batch, &e->m);
-    if (rc >= 0) rc = cdt_modelfile_load(mf, e->m, NULL);
+    if (rc >= 0) {
+        const cdt_model_config *c = cdt_modelfile_config(mf);
+        if ((rc = cdt_model_create_inference(c, o->batch, &e->m)) < 0) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s: cannot build its network (resnet%d, width %d, %dx%d inputs, batch %d): %s",
+                     o->model, c->depth, c->width, c->image_size, c->image_size, o->batch, cdt_strerror(rc));
+            cdt_modelfile_close(mf);
+            cli_fail(prog, rc, msg);
+        }
+        rc = cdt_modelfile_load(mf, e->m, NULL);
+    }
     if (rc < 0) cli_fail(prog, rc, mf && *cdt_modelfile_errmsg(mf) ? cdt_modelfile_errmsg(mf) : NULL);
     cdt_modelfile_close(mf);
     e->size = e->m->cfg.image_size;
