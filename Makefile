@@ -135,6 +135,12 @@ clean:
 # has no libcublas_static.a), found at run time through an rpath to the
 # toolkit; cudart is nvcc's default, static.
 NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+
+# The kernels on a CPU emulation (g++, no nvcc or GPU needed; ~1 min): their
+# indexing, barriers and reductions, not the GPU. See tests/cuda/emu-check.sh.
+.PHONY: cuda-emu
+cuda-emu: $(LIB)
+	@tests/cuda/emu-check.sh $(OUT)
 ifeq ($(SAN)$(FUZZ),)
 CUDA ?= $(if $(NVCC),1,0)
 else

@@ -74,7 +74,8 @@ int cdt_scale_views_cuda(cdt_cuda_ctx *ctx,
                          const uint8_t *x, // (N,2,C,H,W)
                          size_t n, size_t img);
 
-/* ---- conv2d: same scratch size as the CPU (cdt_conv2d_scratch) ---- */
+/* ---- conv2d: a scratch size of its own (the CPU's plan has changed
+ * since, and may again: allocate each device's with its own function) ---- */
 size_t cdt_conv2d_scratch_cuda(const cdt_conv2d_params *p); /* elements */
 int cdt_conv2d_forward_cuda(cdt_cuda_ctx *ctx,
                             float *out,         // (N,OC,OH,OW)

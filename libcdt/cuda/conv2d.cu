@@ -1,12 +1,14 @@
-/* conv2d.cu: the twin of nn/conv2d.c, with the same plan: a group of G
- * images is laid side by side by im2col, col (C*KH*KW, G*OH*OW), one gemm
- * makes (OC, G*OH*OW), and a copy turns that into NCHW. G comes from the
- * same scratch budget as on the CPU, so both take one scratch size.
+/* conv2d.cu: the twin of nn/conv2d.c, with its first plan (the CPU has
+ * since gained lanes and shifted copies, which serve caches and cores a GPU
+ * does not have): a group of G images is laid side by side by im2col,
+ * col (C*KH*KW, G*OH*OW), one gemm makes (OC, G*OH*OW), and a copy turns
+ * that into NCHW. G is the most images whose col and result fit a fixed
+ * budget of 16M floats, so the scratch size is cdt_conv2d_scratch_cuda's.
  * col2im gathers (one thread per input pixel, adding its kernel taps in
  * the CPU's order) rather than scattering with atomics. */
 #include "cuda_internal.cuh"
 
-/* As nn/conv2d.c: 16M elements of scratch unless one image needs more. */
+/* 16M elements (64 MiB) of scratch unless one image needs more. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
 static int conv_oh(const cdt_conv2d_params *p) { return (p->h + 2 * p->pad - p->kh) / p->stride + 1; }

@@ -13,11 +13,16 @@
 /* Threads per block of the plain elementwise and reduction kernels. */
 #define CU_THREADS 256
 /* Blocks of the grid-stride elementwise kernels are capped here: beyond a
- * few waves of 132 SMs more blocks only add scheduling. */
+ * few waves of 132 SMs more blocks only add scheduling. (The CPU emulation
+ * in tests/cuda/emu sets it low, which also exercises the strides.) */
+#ifndef CU_MAX_BLOCKS
 #define CU_MAX_BLOCKS 4096
+#endif
 /* Blocks of the first stage of a fixed-order reduction: fixed (not taken
  * from the device) so that a sum comes out the same on every GPU. */
+#ifndef CU_REDUCE_BLOCKS
 #define CU_REDUCE_BLOCKS 256
+#endif
 
 struct cdt_cuda_ctx {
     int device, math;

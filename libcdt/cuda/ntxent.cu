@@ -7,6 +7,13 @@
 
 #define NTX_NORM_EPS 1e-12
 
+/* Blocks for one warp per row: exact, not capped as cu_blocks is, since
+ * the row kernels have no grid-stride loop. */
+static unsigned ntx_row_blocks(int rows)
+{
+    return (unsigned)(((size_t)rows * 32 + CU_THREADS - 1) / CU_THREADS);
+}
+
 extern "C" size_t cdt_ntxent_scratch_cuda(const cdt_ntxent_params *p)
 {
     size_t rows = 2 * (size_t)p->m;
@@ -79,7 +86,7 @@ extern "C" int cdt_ntxent_forward_cuda(cdt_cuda_ctx *ctx, float *loss, const flo
     if (m <= 0 || d <= 0) return CDT_EINVAL;
     float *u = scratch, *norm = u + (size_t)rows * d, *prob = norm + rows;
     float *ce = prob + (size_t)rows * rows;
-    ntx_normalize<<<cu_blocks((size_t)rows * 32), CU_THREADS, 0, ctx->stream>>>(u, norm, z1, z2,
+    ntx_normalize<<<ntx_row_blocks(rows), CU_THREADS, 0, ctx->stream>>>(u, norm, z1, z2,
                                                                                 m, d);
     CU_LAUNCHED(ctx);
     // S (2M,2M) = U U^T / temp
@@ -145,7 +152,7 @@ extern "C" int cdt_ntxent_backward_cuda(cdt_cuda_ctx *ctx, float *dz1, float *dz
     if ((rc = cu_gemm(ctx, 0, 0, m, d, rows, inv_t, g + (size_t)m * rows, rows, u, d, 0, dz2,
                       d)) < 0)
         return rc;
-    ntx_normalize_bwd<<<cu_blocks((size_t)rows * 32), CU_THREADS, 0, ctx->stream>>>(dz1, dz2, u,
+    ntx_normalize_bwd<<<ntx_row_blocks(rows), CU_THREADS, 0, ctx->stream>>>(dz1, dz2, u,
                                                                                     norm, m, d);
     CU_LAUNCHED(ctx);
     return 0;

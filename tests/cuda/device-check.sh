@@ -52,7 +52,11 @@ rc=$?
 summary=$(tail -n 1 "$log/test_cuda_ops.log")
 case $rc in
     0) row "op tests" ok "$summary, $(($(date +%s) - start)) s" ;;
-    77) row "op tests" SKIP "$summary" ;;
+    77) if nvidia-smi -L 2>/dev/null | grep -q GPU; then
+            row "op tests" FAIL "skipped, yet nvidia-smi lists a GPU: $summary"
+        else
+            row "op tests" SKIP "$summary"
+        fi ;;
     124) row "op tests" TIMEOUT "over 120 s" ;;
     *) row "op tests" FAIL "exit $rc: $summary" ;;
 esac

@@ -1,0 +1,25 @@
+#!/bin/sh
+# emu-check.sh [OUT]: build libcdt/cuda's kernels for the CPU emulation in
+# tests/cuda/emu (threads of a block as real threads, cuBLAS as OpenBLAS
+# with tf32/bf16 input rounding) under ASan/UBSan, and run test_cuda_ops on
+# it in quick mode. It checks the kernels' indexing, barriers, reductions
+# and gemm layouts where there is no GPU; it is NOT a GPU test (see
+# device-check.sh for that). Needs OUT/lib/libcdt.a (run make first).
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$top/build}
+case $out in /*) ;; *) out=$top/$out ;; esac
+emu=$out/emu
+mkdir -p "$emu"
+flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra"
+inc="-I$top/tests/cuda/emu -I$top/libcdt -I$top/libcdt/cuda $(pkg-config --cflags openblas)"
+for f in "$top"/libcdt/cuda/*.cu; do
+    b=$(basename "$f" .cu)
+    python3 "$top/tests/cuda/emu/emu.py" "$f" "$emu/$b.cpp"
+    g++ -std=c++20 $flags -DCU_MAX_BLOCKS=8 -DCU_REDUCE_BLOCKS=8 -include emu_cuda.h $inc -c "$emu/$b.cpp" -o "$emu/$b.o"
+done
+g++ -std=c++20 $flags $inc -c "$top/tests/cuda/emu/emu.cpp" -o "$emu/emu_rt.o"
+gcc -std=c11 $flags -D_DEFAULT_SOURCE $inc -c "$top/tests/cuda/test_cuda_ops.c" -o "$emu/test.o"
+g++ $flags "$emu"/*.o "$out/lib/libcdt.a" $(pkg-config --libs openblas libzstd libpng) \
+    -ljpeg -lz -lm -fopenmp -pthread -o "$emu/test_cuda_ops_emu"
+CDT_CUDA_QUICK=1 "$emu/test_cuda_ops_emu"
