@@ -14,6 +14,7 @@
 #   K         clusters (default: the class count)
 #   EVAL_SPLIT  which split is embedded and scored (default all, the paper's)
 #   EVAL_LIMIT  embed and score only the first EVAL_LIMIT images of it
+#   CKPT_EVERY  training steps between checkpoints (default 200)
 #   BASELINE  1: also k-means on the raw pixels, a row of the table (numpy)
 #
 # Targets: all (the results table, markdown and JSON, printed at the end),
@@ -40,6 +41,7 @@ DEVICE ?= cpu
 THREADS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 BASELINE ?=
+CKPT_EVERY ?= 200
 SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
 JITTER_OPT := $(if $(JITTER),--jitter $(JITTER),)
@@ -50,6 +52,7 @@ INGEST_OPTS ?=
 TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)
 EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
+CKPT := $(MODEL).ckpt
 TRAIN_LOG := $(WORK)/train-$(TAG).csv
 TRAIN_TIME := $(WORK)/train-$(TAG).time
 EMBED := $(WORK)/embed-$(TAG)-$(EVAL).cdts
@@ -69,16 +72,22 @@ all: results
 $(WORK):
 	mkdir -p $@
 
-# Training: a fresh shuffled order every epoch, views made on the fly.
+# Training: a fresh shuffled order every epoch, views made on the fly. A
+# checkpoint every CKPT_EVERY steps (and on Ctrl-C) lets a stopped run go on
+# where it was: the next make resumes from it (the time and CPU of a resumed
+# run are those of its last part).
 $(MODEL): | $(WORK)
 	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH) -> $@" >&2
-	$(STAMP); \
+	$(STAMP); resume=; \
+	if [ -e $(CKPT) ]; then resume="--resume $(CKPT)"; echo "train: resuming from $(CKPT)" >&2; fi; \
 	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
 	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(THREADS) $(JITTER_OPT) $(BLUR_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(BATCH) --lr $(LR) \
-	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(THREADS) --log $(TRAIN_LOG) -o $@; \
-	$(call CLOCK,$(TRAIN_TIME))
+	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(THREADS) --log $(TRAIN_LOG) \
+	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume -o $@; \
+	$(call CLOCK,$(TRAIN_TIME)); \
+	rm -f $(CKPT)
 
 # Evaluation: every image once, no augmentation.
 $(EMBED): $(MODEL)

@@ -10,7 +10,7 @@ command -v make >/dev/null || { echo "no make"; exit 77; }
 # Not a sub-make of `make test`: no jobserver, no SAN=1 from the caller.
 unset MAKEFLAGS MAKELEVEL MFLAGS
 work=$TMPDIR/work
-tiny="BIN=$BIN WORK=$work LIMIT=64 EVAL_LIMIT=64 EVAL_SPLIT=test WIDTH=4 SIZE=8 EPOCHS=1 BATCH=16 LR=1e-3 COSINE=1 THREADS=2"
+tiny="BIN=$BIN WORK=$work LIMIT=64 EVAL_LIMIT=64 EVAL_SPLIT=test WIDTH=4 SIZE=8 EPOCHS=1 BATCH=16 LR=1e-3 COSINE=1 THREADS=2 CKPT_EVERY=2"
 pipe() { make -f "$TOP/pipelines/fashion-mnist.mk" $tiny "$@"; }
 
 pipe >run1.txt 2>&1 || { cat run1.txt; fail "the tiny pipeline failed"; }
@@ -60,6 +60,8 @@ ls "$work" | grep -q bogus.*cdt && fail "a partial model is left: $(ls "$work")"
 pipe DATA="$TMPDIR/none" LIMIT=32 >bad2.txt 2>&1 && fail "a missing dataset did not fail make"
 ls "$work" | grep -q 'model-.*all32' && fail "a model is left from a failed ingest: $(ls "$work")"
 ls "$work" | grep -q 'embed-.*all32' && fail "an embedding is left from a failed ingest"
+# (cdt-train opens its log before it reads: one log per failed setting at most.)
+[ "$(ls "$work" | wc -l)" -le $((n + 2)) ] || fail "failed runs left files: $(ls "$work")"
 # An ingest that writes its whole stream and then fails: cdt-train makes a
 # complete model from it, yet pipefail fails the target and make deletes it.
 mkdir fbin
@@ -69,8 +71,15 @@ printf '#!/bin/sh\n"%s/cdt-ingest" "$@"; exit 3\n' "$BIN" >fbin/cdt-ingest
 chmod +x fbin/cdt-ingest
 pipe BIN="$PWD/fbin" LIMIT=48 >bad3.txt 2>&1 && fail "a failing first stage did not fail make"
 grep -q 'fbin/cdt-train' bad3.txt || fail "the late-failing pipe did not run: $(cat bad3.txt)"
-ls "$work" | grep -q 'model-.*all48' && fail "the model of a failed pipe is left: $(ls "$work")"
-[ "$(ls "$work" | wc -l)" -le $((n + 3)) ] || fail "failed runs left files: $(ls "$work")"
+ls "$work" | grep -q 'model-.*all48.cdt$' && fail "the model of a failed pipe is left: $(ls "$work")"
+# Its checkpoint (CKPT_EVERY=2: step 2 of 3) is left, and the next make
+# resumes from it and ends with the bytes of an uninterrupted run.
+ls "$work" | grep -q 'model-.*all48.cdt.ckpt$' || fail "no checkpoint left: $(ls "$work")"
+pipe LIMIT=48 >res.txt 2>&1 || { cat res.txt; fail "the resumed run failed"; }
+grep -q 'resuming' res.txt || fail "the run did not resume: $(cat res.txt)"
+pipe LIMIT=48 WORK="$TMPDIR/work2" >fresh.txt 2>&1 || fail "the uninterrupted run failed"
+cmp -s "$work"/model-*all48.cdt "$TMPDIR"/work2/model-*all48.cdt || fail "the resumed model differs"
+ls "$work" "$TMPDIR/work2" | grep -q ckpt && fail "a checkpoint is left after success"
 
 # The raw-pixel k-means baseline, when numpy is there.
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
