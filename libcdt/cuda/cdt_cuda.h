@@ -41,6 +41,9 @@ extern "C" {
  * bf16 (7-bit, ~3e-3); accumulation is fp32 in all three. */
 enum { CDT_CUDA_FP32 = 0, CDT_CUDA_TF32 = 1, CDT_CUDA_BF16 = 2 };
 
+/* One context per host thread: its stream, handle and workspaces are used
+ * without locks. Create makes its device current on the calling thread,
+ * and the launchers run on whatever device is current. */
 typedef struct cdt_cuda_ctx cdt_cuda_ctx;
 
 /* Number of CUDA devices; 0 (and return 0) when there is no device or no
