@@ -126,12 +126,13 @@ clean:
 
 # ---- CUDA (issue 7) ---------------------------------------------------------
 # $(OUT)/lib/libcdt_cuda.so: the CUDA twins of the nn layers (libcdt/cuda/*.cu,
-# API in libcdt/cuda/cdt_cuda.h), and $(OUT)/cuda/test_cuda_ops, which checks
-# them against libcdt's CPU layers on a GPU (tests/cuda/device-check.sh runs
-# it; `make test` only builds it). Part of `all` when nvcc is found (PATH or
-# /usr/local/cuda) or CUDA=1; CUDA=0 turns it off. Off by default in SAN and
-# FUZZ builds: the CUDA runtime needs its own ASan options and the device code
-# is not instrumented anyway. cuBLAS is linked dynamically (the toolkit here
+# API in libcdt/cuda/cdt_cuda.h), $(OUT)/cuda/test_cuda_ops, which checks
+# them against libcdt's CPU layers on a GPU, and bench_cuda_ops, which times
+# them (tests/cuda/device-check.sh runs both; `make test` only builds them).
+# Part of `all` when nvcc is found (PATH or /usr/local/cuda) or CUDA=1;
+# CUDA=0 turns it off. Off by default in SAN and FUZZ builds: the CUDA
+# runtime needs its own ASan options and the device code is not
+# instrumented anyway. cuBLAS is linked dynamically (the toolkit here
 # has no libcublas_static.a), found at run time through an rpath to the
 # toolkit; cudart is nvcc's default, static.
 NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
@@ -157,7 +158,7 @@ NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Wer
 CUDA_SRC := $(wildcard libcdt/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(OUT)/obj/%.o)
 CUDA_LIB := $(OUT)/lib/libcdt_cuda.so
-CUDA_TEST := $(OUT)/cuda/test_cuda_ops
+CUDA_TEST := $(OUT)/cuda/test_cuda_ops $(OUT)/cuda/bench_cuda_ops
 # device-check.sh links it statically against the CPU libraries when it is
 # built here and carried to a GPU machine that lacks them
 CUDA_TEST_LDLIBS ?= $(LDLIBS)
@@ -176,7 +177,7 @@ $(CUDA_LIB): $(CUDA_OBJ) libcdt/cuda/libcdt_cuda.map
 	  -L$(CUDA_HOME)/lib64 -lcublas -Xlinker -rpath=$(CUDA_HOME)/lib64
 
 $(OUT)/obj/tests/cuda/%.o: CPPFLAGS += -Ilibcdt/cuda
-$(CUDA_TEST): $(OUT)/obj/tests/cuda/test_cuda_ops.o $(LIB) $(CUDA_LIB)
+$(OUT)/cuda/%: $(OUT)/obj/tests/cuda/%.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(LIB) $(CUDA_LIB) -Wl,-rpath,'$$ORIGIN/../lib' $(CUDA_TEST_LDLIBS) -o $@
 
@@ -186,7 +187,7 @@ install-cuda: $(CUDA_LIB)
 	install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib
 	install -m 644 libcdt/cuda/cdt_cuda.h $(DESTDIR)$(PREFIX)/include
 
--include $(CUDA_OBJ:.o=.d) $(OUT)/obj/tests/cuda/test_cuda_ops.d
+-include $(CUDA_OBJ:.o=.d) $(CUDA_TEST:$(OUT)/cuda/%=$(OUT)/obj/tests/cuda/%.d)
 else
 .PHONY: cuda
 cuda:
