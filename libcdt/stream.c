@@ -348,7 +348,7 @@ static int read_tensor(cdt_reader *r, uint32_t i, uint64_t rows)
     t->name[len] = 0;
     if (!name_ok(t->name, len))
         return rfail(r, CDT_EDATA, "tensor name is not printable UTF-8 text at byte %llu",
-                     (unsigned long long)(at + 1));
+                     (unsigned long long)at);
     for (uint32_t j = 0; j < i; j++)
         if (!strcmp(r->frame.tensors[j].name, t->name))
             return rfail(r, CDT_EDATA, "tensor '%s' appears twice in a frame at byte %llu", t->name,
