@@ -84,6 +84,7 @@ check:
 	$(MAKE) deps
 	$(MAKE) test
 	$(MAKE) test SAN=1
+	$(MAKE) cuda-emu
 	$(MAKE) fuzz-smoke
 
 deps:
