@@ -91,11 +91,13 @@ case_ 16 1 28 "${WARM:-2}" "${STEPS:-10}"
 case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"
 [ $torch = 1 ] || echo "train: $py has no torch; reference column empty"
 
-# Where the time goes, layer by layer (tests/bench/train_layers.c).
+# Where the time goes, layer by layer (tests/bench/train_layers.c), in CPU
+# time of all threads (a busy machine stretches wall time several-fold).
 if cc -O2 -std=c11 -fopenmp -I"$top/libcdt" $(pkg-config --cflags openblas) "$top/tests/bench/train_layers.c" \
     "$out/lib/libcdt.a" $(pkg-config --libs openblas) -lm -o "$tmp/layers" 2>/dev/null; then
-    OMP_NUM_THREADS=$thr "$tmp/layers" 16 1 28 128 3
-    OMP_NUM_THREADS=$thr "$tmp/layers" 64 3 32 128 1
+    echo "train: per-layer CPU ms (all threads) and GFLOP per CPU second"
+    TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=$thr "$tmp/layers" 16 1 28 128 3
+    TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=$thr "$tmp/layers" 64 3 32 128 1
 fi
 
 # Where the time goes: cdt-train's hottest functions, small case, 4 steps.
