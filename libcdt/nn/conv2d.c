@@ -27,6 +27,8 @@
 #define CONV_MIN_COLS 256
 /* Lanes: the most threads a conv uses. */
 #define CONV_LANES 4
+/* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
+#define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
 /* Images per group (both builds: it does not depend on real). */
 static int conv_group(const cdt_conv2d_params *p)
@@ -36,10 +38,16 @@ static int conv_group(const cdt_conv2d_params *p)
     return g < p->n ? g : p->n;
 }
 
+static size_t conv_lane_size(const cdt_conv2d_params *p);
+
+/* Lanes: at most one per group, and no more than fit CONV_SCRATCH_BUDGET
+ * (a very large image takes one lane, as much scratch as it must). */
 static int conv_lanes(const cdt_conv2d_params *p)
 {
     int groups = (p->n + conv_group(p) - 1) / conv_group(p);
-    return groups < CONV_LANES ? groups : CONV_LANES;
+    size_t fit = CONV_SCRATCH_BUDGET / conv_lane_size(p);
+    int lanes = groups < CONV_LANES ? groups : CONV_LANES;
+    return fit < 1 ? 1 : fit < (size_t)lanes ? (int)fit : lanes;
 }
 
 /* Elements of one lane's scratch: col (K, G*OHW), result (OC, G*OHW) and

@@ -148,8 +148,8 @@ static void test_backward_fd(t_state *ts)
 }
 
 /* A batch in groups over several lanes must give what single images give:
- * large images (one per group, three lanes) and 4x4 ones (16 per group,
- * the last group short, three lanes). */
+ * large images (one per group, three lanes), 4x4 ones (16 per group, the
+ * last group short, three lanes) and very large ones (one lane). */
 static void groups_case(t_state *ts, int n, int hw)
 {
     cdt_conv2d_params p = {.n = n, .c = 4, .h = hw, .w = hw, .oc = 4,
@@ -186,6 +186,13 @@ static void test_groups(t_state *ts)
 {
     groups_case(ts, 3, 64);
     groups_case(ts, 40, 4);
+    // images so large that one lane's scratch takes the budget: one lane,
+    // the scratch of a single image, and still the same results
+    cdt_conv2d_params big = {.n = 3, .c = 4, .h = 460, .w = 460, .oc = 4,
+                             .kh = 3, .kw = 3, .stride = 1, .pad = 1}, one = big;
+    one.n = 1;
+    T_CHECK(ts, cdt_conv2d_scratch(&big) == cdt_conv2d_scratch(&one));
+    groups_case(ts, 3, 460);
 }
 
 /* dW and dx of a conv by their definitions, in double. */
