@@ -32,7 +32,7 @@ done
 # damaged TOOL ARGS WHAT FILE: the tool exits 65 with one stderr line.
 # (Shell built-ins only for the checks: this runs some 1,500 times.)
 damaged() {
-    timeout 20 "$BIN/cdt-$1" $2 <"$4" >/dev/null 2>err
+    timeout 120 "$BIN/cdt-$1" $2 <"$4" >/dev/null 2>err
     rc=$?
     l1= l2= more=
     { read -r l1; if read -r l2 || [ -n "$l2" ]; then more=1; fi; } <err
@@ -83,7 +83,7 @@ while read -r pos bit; do
     cp s.zst flip
     b=$(od -An -tu1 -j "$pos" -N1 s.zst | tr -d ' ')
     printf "\\$(printf %03o $((b ^ (1 << bit))))" | dd of=flip bs=1 seek="$pos" conv=notrunc 2>/dev/null
-    timeout 20 "$cat" -v flip >got.txt 2>err
+    timeout 120 "$cat" -v flip >got.txt 2>err
     rc=$?
     if [ $rc -eq 0 ]; then
         grep -v '^total:' got.txt | cmp -s - want.txt || bad "bit $bit of byte $pos flipped: exit 0 with other content"

@@ -43,7 +43,7 @@ check() {
             [ -n "$zstd" ] || continue
             zstd -q -c "$3" >"$3.zst" && f=$3.zst
         fi
-        timeout 20 "$cat" -c "$f" >/dev/null 2>err
+        timeout 120 "$cat" -c "$f" >/dev/null 2>err
         rc=$?
         if [ $rc -ne 65 ]; then
             bad "$1 ($form): exit $rc, expected 65: $(head -c 300 err)"

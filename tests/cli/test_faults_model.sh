@@ -26,7 +26,7 @@ $train --raw a.raw -o m.raw && $train a.raw -o m.zst || { echo "FAIL: cdt-train"
 expect() {
     code=$1 what=$2 tool=$3
     shift 3
-    timeout 30 "$BIN/$tool" "$@" >out 2>err
+    timeout 120 "$BIN/$tool" "$@" >out 2>err
     rc=$?
     l1= l2= more=
     { read -r l1; if read -r l2 || [ -n "$l2" ]; then more=1; fi; } <err
@@ -67,7 +67,7 @@ while read -r pos bit; do
     cp m.zst flip.cdt
     b=$(od -An -tu1 -j "$pos" -N1 m.zst | tr -d ' ')
     printf "\\$(printf %03o $((b ^ (1 << bit))))" | dd of=flip.cdt bs=1 seek="$pos" conv=notrunc 2>/dev/null
-    if timeout 30 "$BIN/cdt-embed" -m flip.cdt -t 1 s.raw >out 2>/dev/null; then
+    if timeout 120 "$BIN/cdt-embed" -m flip.cdt -t 1 s.raw >out 2>/dev/null; then
         cmp -s out want.cdt || bad "bit $bit of model byte $pos flipped: exit 0 with other embeddings"
         same=$((same + 1))
     else
@@ -96,9 +96,9 @@ done
 echo "truncated inputs refused"
 
 # A full disk: 74 and one line.
-timeout 30 "$BIN/cdt-embed" -m m.zst -t 1 s.raw >/dev/full 2>err; rc=$?
+timeout 120 "$BIN/cdt-embed" -m m.zst -t 1 s.raw >/dev/full 2>err; rc=$?
 [ $rc -eq 74 ] && [ "$(wc -l <err)" -eq 1 ] || bad "cdt-embed >/dev/full: exit $rc: $(cat err)"
-timeout 30 $train --raw a.raw >/dev/full 2>err; rc=$?
+timeout 120 $train --raw a.raw >/dev/full 2>err; rc=$?
 [ $rc -eq 74 ] && [ "$(wc -l <err)" -eq 1 ] || bad "cdt-train >/dev/full: exit $rc: $(cat err)"
 
 [ $fail -eq 0 ] || exit 1

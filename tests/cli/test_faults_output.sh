@@ -27,7 +27,7 @@ cp idx/train-labels-idx1-ubyte.gz idx/t10k-labels-idx1-ubyte.gz
 full() {
     what=$1
     shift
-    timeout 30 "$@" >/dev/full 2>err
+    timeout 120 "$@" >/dev/full 2>err
     rc=$?
     tool=$(basename "$1")
     if [ $rc -ne 74 ]; then

@@ -29,7 +29,7 @@ have() { [ -x "$BIN/$1" ] || { echo "note: $1 missing, its part not checked"; re
 early() {
     what=$1
     shift
-    { timeout 30 "$@" 2>err; echo $? >rc; } | head -c 100 >/dev/null
+    { timeout 120 "$@" 2>err; echo $? >rc; } | head -c 100 >/dev/null
     rc=$(cat rc)
     { [ "$rc" -eq 0 ] || [ "$rc" -eq 141 ]; } || bad "$what | head: status $rc: $(head -c 300 err)"
     [ ! -s err ] || bad "$what | head: printed: $(head -c 300 err)"
@@ -77,7 +77,7 @@ killed() {
     feeder=$!
     "$BIN/$tool" "$@" <in >mid 2>/dev/null &
     prod=$!
-    { tee part <mid | timeout 30 "$cat" -c >/dev/null 2>err; echo $? >rc; } &
+    { tee part <mid | timeout 120 "$cat" -c >/dev/null 2>err; echo $? >rc; } &
     cons=$!
     i=0
     while [ ! -s part ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
