@@ -8,13 +8,11 @@
 #include "cli.h"
 #include "cdt_png.h"
 
-#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,18 +393,6 @@ static int write_preview(const pipeline *p, const slot *s, const char *path)
 
 /* A device or FIFO named by -o (/dev/null, a named pipe) is written
  * directly: cli_out_open's temp-and-rename would replace it with a file. */
-static void open_output(const char *path, cli_out *out)
-{
-    struct stat st;
-    if (!path || !strcmp(path, "-") || stat(path, &st) < 0 || S_ISREG(st.st_mode)) {
-        cli_out_open(prog, path, out);
-        return;
-    }
-    out->file = NULL;
-    if ((out->fd = open(path, O_WRONLY)) < 0)
-        cli_die(prog, EX_IO_, "cannot open %s:", path);
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -514,7 +500,7 @@ int main(int argc, char **argv)
     cdt_writer_opts wo;
     cli_writer_opts(prog, o.raw, &wo);
     cli_out out;
-    open_output(o.output, &out);
+    cli_out_open(prog, o.output, &out);
     if ((rc = cdt_writer_open_fd(out.fd, m, &wo, &p.w)) < 0)
         fail(&p, rc, cdt_writer_errmsg(p.w));
     else

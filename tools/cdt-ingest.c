@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 
 static const char *prog = "cdt-ingest";
 
@@ -228,18 +226,6 @@ static int write_epochs(cdt_dataset *d, const opts *o, cdt_writer *w, batch *b, 
 /* A device or FIFO named by -o (/dev/null, a named pipe) is written
  * directly: the crash-safe temp-and-rename that cli_out_open does would
  * replace it with a regular file. */
-static void open_output(const char *path, cli_out *out)
-{
-    struct stat st;
-    if (!path || !strcmp(path, "-") || stat(path, &st) < 0 || S_ISREG(st.st_mode)) {
-        cli_out_open(prog, path, out);
-        return;
-    }
-    out->file = NULL;
-    if ((out->fd = open(path, O_WRONLY)) < 0)
-        cli_die(prog, EX_IO_, "cannot open %s:", path);
-}
-
 static void fail_dataset(cdt_dataset *d, int rc)
 {
     char msg[1200];
@@ -266,7 +252,7 @@ int main(int argc, char **argv)
     cdt_writer_opts wo;
     cli_writer_opts(prog, o.raw, &wo);
     cli_out out;
-    open_output(o.output, &out);
+    cli_out_open(prog, o.output, &out);
     cdt_writer *w = NULL;
     progress pg = {cli_progress_wanted(o.progress) && !o.quiet, now(), now(), 0,
                    cdt_dataset_count(d) * o.epochs};
