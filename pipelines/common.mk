@@ -72,6 +72,12 @@ all: results
 $(WORK):
 	mkdir -p $@
 
+# cdt-train stops reading after its last full batch, so the stages before it
+# may end by SIGPIPE (status 141) once it is done: that is success, when
+# cdt-train's own status is 0; any other failure fails the target.
+PIPE_OK = [ $${st[2]} = 0 ] || { echo "train: pipe statuses $${st[*]}" >&2; false; }; \
+	for i in 0 1; do [ $${st[i]} = 0 ] || [ $${st[i]} = 141 ] || { echo "train: pipe statuses $${st[*]}" >&2; false; }; done
+
 # Training: a fresh shuffled order every epoch, views made on the fly. A
 # checkpoint every CKPT_EVERY steps (and on Ctrl-C) lets a stopped run go on
 # where it was: the next make resumes from it (the time and CPU of a resumed
@@ -80,12 +86,14 @@ $(MODEL): | $(WORK)
 	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH) -> $@" >&2
 	$(STAMP); resume=; \
 	if [ -e $(CKPT) ]; then resume="--resume $(CKPT)"; echo "train: resuming from $(CKPT)" >&2; fi; \
+	set +e; \
 	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
 	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(THREADS) $(JITTER_OPT) $(BLUR_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(BATCH) --lr $(LR) \
 	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(THREADS) --log $(TRAIN_LOG) \
 	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume -o $@; \
+	st=($${PIPESTATUS[@]}); set -e; $(PIPE_OK); \
 	$(call CLOCK,$(TRAIN_TIME)); \
 	rm -f $(CKPT)
 
