@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 int ds_fail(cdt_dataset *d, int rc, const char *fmt, ...)
@@ -42,7 +43,12 @@ int ds_alloc(cdt_dataset *d, uint64_t n, int c, int h, int w)
     uint64_t bytes;
     if (cdt_mul_u64(n, (uint64_t)c * h * w, &bytes) || bytes > SIZE_MAX / 2)
         return ds_fail(d, CDT_ELIMIT, "dataset too large for memory");
-    d->pix = malloc(bytes ? bytes : 1);
+    /* Aligned to 2 MiB and marked for huge pages: filling tens of MB of
+     * 4 KiB pages one fault at a time is a fifth of ingesting an IDX set. */
+    if (posix_memalign((void **)&d->pix, 1 << 21, bytes ? bytes : 1))
+        d->pix = NULL;
+    else
+        madvise(d->pix, bytes, MADV_HUGEPAGE);
     d->lab = malloc(n ? n * sizeof(int32_t) : 1);
     if (!d->pix || !d->lab)
         return ds_fail(d, CDT_ENOMEM, "out of memory for %llu samples", (unsigned long long)n);
