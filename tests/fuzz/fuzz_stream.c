@@ -20,19 +20,6 @@
  * bounded by the cap in tools) does not trip libFuzzer's malloc limit. */
 #define FUZZ_MAX_TENSOR (1u << 20)
 
-/* CDT_FUZZ_STRICT=1 adds the checks of rules known to be broken still, so
- * that a smoke run stays green while they are open (see smoke.sh):
- * a tensor name from the input may hold '\n', and the reader's message
- * quotes it, so a tool's error spans two lines. */
-static int strict;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    strict = getenv("CDT_FUZZ_STRICT") && !strcmp(getenv("CDT_FUZZ_STRICT"), "1");
-    return 0;
-}
-
 static int memfd_with(const void *p, size_t n)
 {
     int fd = memfd_create("fuzz", MFD_CLOEXEC);
@@ -102,7 +89,7 @@ static int read_all(int fd, cdt_writer **w, int wfd, uint64_t *digest)
     if (rc < 0) {
         /* Every error is explained, on one line, and it sticks. */
         CDT_ASSERT(cdt_reader_errmsg(r)[0] != '\0');
-        CDT_ASSERT(!strict || strchr(cdt_reader_errmsg(r), '\n') == NULL);
+        CDT_ASSERT(strchr(cdt_reader_errmsg(r), '\n') == NULL);
         CDT_ASSERT(cdt_reader_next(r, &f) == rc);
     } else {
         CDT_ASSERT(rc == 0 && cdt_reader_errmsg(r)[0] == '\0');
