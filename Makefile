@@ -31,14 +31,15 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -pthread $(SANFLAGS)
-CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Ilibcdt $(PKG_CFLAGS) -MMD -MP
+CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Ilibcdt/include $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += -fopenmp -pthread $(SANFLAGS)
 LDLIBS += $(PKG_LIBS) -ljpeg -lz -lm
 
-LIB_SRC := $(sort $(shell find libcdt -name '*.c' ! -path 'libcdt/cuda/*'))
+LIB_SRC := $(sort $(shell find libcdt -name '*.c'))
 LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 LIB := $(OUT)/lib/libcdt.a
-HEADERS := $(wildcard libcdt/cdt*.h)
+# every public header but the CUDA library's, which install-cuda adds
+HEADERS := $(filter-out libcdt/include/cdt_cuda.h,$(wildcard libcdt/include/cdt*.h))
 
 TOOL_SRC := $(wildcard tools/cdt-*.c)
 TOOLS := $(TOOL_SRC:tools/%.c=$(OUT)/bin/%)
@@ -55,6 +56,9 @@ FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 .SECONDARY:
 .PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean demo
 all: $(LIB) $(TOOLS)
+
+# tests may reach libcdt's private headers by their path (nn/cpu/nn_f64.h)
+$(OUT)/obj/tests/%.o: CPPFLAGS += -Ilibcdt
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -126,8 +130,8 @@ clean:
 	$(UNIT_SRC:tests/unit/%.c=$(OUT)/obj/tests/unit/%.d) $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/obj/tests/fuzz/%.d)
 
 # ---- CUDA (issue 7) ---------------------------------------------------------
-# $(OUT)/lib/libcdt_cuda.so: the CUDA twins of the nn layers (libcdt/cuda/*.cu,
-# API in libcdt/cuda/cdt_cuda.h), $(OUT)/cuda/test_cuda_ops, which checks
+# $(OUT)/lib/libcdt_cuda.so: the CUDA twins of the nn layers (libcdt/nn/cuda/*.cu,
+# API in libcdt/include/cdt_cuda.h), $(OUT)/cuda/test_cuda_ops, which checks
 # them against libcdt's CPU layers on a GPU, and bench_cuda_ops, which times
 # them (tests/cuda/device-check.sh runs both; `make test` only builds them).
 # Part of `all` when nvcc is found (PATH or /usr/local/cuda) or CUDA=1;
@@ -155,8 +159,8 @@ CUDA_HOME ?= $(if $(findstring /,$(NVCC)),$(abspath $(dir $(realpath $(NVCC)))..
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O2 -lineinfo
 NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Werror all-warnings \
-	-Ilibcdt -MMD -MP
-CUDA_SRC := $(wildcard libcdt/cuda/*.cu)
+	-Ilibcdt/include -MMD -MP
+CUDA_SRC := $(wildcard libcdt/nn/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(OUT)/obj/%.o)
 CUDA_LIB := $(OUT)/lib/libcdt_cuda.so
 CUDA_TEST := $(OUT)/cuda/test_cuda_ops $(OUT)/cuda/bench_cuda_ops
@@ -168,16 +172,15 @@ CUDA_TEST_LDLIBS ?= $(LDLIBS)
 all: cuda
 cuda: $(CUDA_LIB) $(CUDA_TEST)
 
-$(OUT)/obj/libcdt/cuda/%.o: libcdt/cuda/%.cu
+$(OUT)/obj/libcdt/nn/cuda/%.o: libcdt/nn/cuda/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(CUDA_LIB): $(CUDA_OBJ) libcdt/cuda/libcdt_cuda.map
+$(CUDA_LIB): $(CUDA_OBJ) libcdt/nn/cuda/libcdt_cuda.map
 	@mkdir -p $(dir $@)
-	$(NVCC) -shared -o $@ $(CUDA_OBJ) -Xlinker --version-script=libcdt/cuda/libcdt_cuda.map,-soname=libcdt_cuda.so \
+	$(NVCC) -shared -o $@ $(CUDA_OBJ) -Xlinker --version-script=libcdt/nn/cuda/libcdt_cuda.map,-soname=libcdt_cuda.so \
 	  -L$(CUDA_HOME)/lib64 -lcublas -Xlinker -rpath=$(CUDA_HOME)/lib64
 
-$(OUT)/obj/tests/cuda/%.o: CPPFLAGS += -Ilibcdt/cuda
 $(OUT)/cuda/%: $(OUT)/obj/tests/cuda/%.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(LIB) $(CUDA_LIB) -Wl,-rpath,'$$ORIGIN/../lib' $(CUDA_TEST_LDLIBS) -o $@
@@ -186,7 +189,7 @@ install: install-cuda
 install-cuda: $(CUDA_LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib
-	install -m 644 libcdt/cuda/cdt_cuda.h $(DESTDIR)$(PREFIX)/include
+	install -m 644 libcdt/include/cdt_cuda.h $(DESTDIR)$(PREFIX)/include
 
 -include $(CUDA_OBJ:.o=.d) $(CUDA_TEST:$(OUT)/cuda/%=$(OUT)/obj/tests/cuda/%.d)
 else

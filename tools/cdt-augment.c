@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *prog = "cdt-augment";
@@ -391,15 +390,6 @@ static int write_preview(const pipeline *p, const slot *s, const char *path)
     return rc;
 }
 
-/* A device or FIFO named by -o (/dev/null, a named pipe) is written
- * directly: cli_out_open's temp-and-rename would replace it with a file. */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The meta we write: the input's, plus our settings. */
 static cdt_meta *make_meta(const cdt_meta *in, const opts *o, const pipeline *p)
 {
@@ -442,7 +432,7 @@ static void run(pipeline *p, cdt_augmenter *a, const opts *o)
     if (pthread_create(&rt, NULL, reader_main, p) || pthread_create(&wt, NULL, writer_main, p))
         cli_die(prog, EX_SOFT_, "cannot start threads");
     int progress = cli_progress_wanted(o->progress);
-    double t0 = now();
+    double t0 = cli_now();
     slot *s;
     while ((s = q_pop(p, &p->todo_q))) {
         if (!stopped(p)) {
@@ -455,7 +445,7 @@ static void run(pipeline *p, cdt_augmenter *a, const opts *o)
             if (progress)
                 fprintf(stderr, "\r%s: %llu rows, %.0f views/s", prog,
                         (unsigned long long)p->rows_done,
-                        (double)p->rows_done * o->views / (now() - t0 + 1e-9));
+                        (double)p->rows_done * o->views / (cli_now() - t0 + 1e-9));
         }
         q_push(p, &p->done_q, s);
     }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 static const char *prog = "cdt-cat";
 
@@ -247,19 +246,12 @@ static int cat_print(const opts *o, cdt_reader *r)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cat_check(const opts *o, cdt_reader *r, double t0)
 {
     const cdt_frame *f;
     while (next_frame(o, r, &f) > 0)
         ;
-    double dt = now_s() - t0;
+    double dt = cli_now() - t0;
     uint64_t bytes = cdt_reader_offset(r);
     printf("ok: %llu frames, %llu rows, %.1f MB\n", (unsigned long long)cdt_reader_frames(r),
            (unsigned long long)cdt_reader_rows(r), bytes / 1e6);
@@ -583,7 +575,7 @@ int main(int argc, char **argv)
     if (o.mode == MODE_FROM_NPY) {
         rc = cat_from_npy(&o);
     } else {
-        double t0 = now_s();
+        double t0 = cli_now();
         cdt_reader *r = cli_reader_open(prog, o.input);
         switch (o.mode) {
         case MODE_CHECK: rc = cat_check(&o, r, t0); break;

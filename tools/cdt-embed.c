@@ -64,12 +64,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'm': o->model = optarg; break;
         case O_OUTPUTS: parse_outputs(o, optarg); break;
         case 'b': o->batch = (int)cli_int(prog, "--batch", optarg, 1, 1 << 20); break;
-        case O_DEVICE:
-            if (!strcmp(optarg, "cuda"))
-                cli_die(prog, EX_USAGE_, "--device cuda: this build has no CUDA support yet (use cpu)");
-            if (strcmp(optarg, "cpu"))
-                cli_die(prog, EX_USAGE_, "bad value for --device: '%s' (expected cpu)", optarg);
-            break;
+        case O_DEVICE: cli_device(prog, optarg); break;
         case 't': o->threads = (int)cli_int(prog, "--threads", optarg, 1, 1024); break;
         case 'o': o->output = optarg; break;
         case O_RAW: o->raw = 1; break;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *prog = "cdt-ingest";
 
@@ -171,19 +170,12 @@ static void batch_free(batch *b)
     free(b->perm);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct progress { int on; double t0, last; uint64_t done, total; } progress;
 
 static void progress_tick(progress *p, uint64_t rows, int final)
 {
     p->done += rows;
-    double t = now();
+    double t = cli_now();
     if (!p->on || (!final && t - p->last < 0.5))
         return;
     p->last = t;
@@ -223,9 +215,6 @@ static int write_epochs(cdt_dataset *d, const opts *o, cdt_writer *w, batch *b, 
     return 0;
 }
 
-/* A device or FIFO named by -o (/dev/null, a named pipe) is written
- * directly: the crash-safe temp-and-rename that cli_out_open does would
- * replace it with a regular file. */
 static void fail_dataset(cdt_dataset *d, int rc)
 {
     char msg[1200];
@@ -254,7 +243,7 @@ int main(int argc, char **argv)
     cli_out out;
     cli_out_open(prog, o.output, &out);
     cdt_writer *w = NULL;
-    progress pg = {cli_progress_wanted(o.progress) && !o.quiet, now(), now(), 0,
+    progress pg = {cli_progress_wanted(o.progress) && !o.quiet, cli_now(), cli_now(), 0,
                    cdt_dataset_count(d) * o.epochs};
     char msg[1024] = "";
     if ((rc = cdt_writer_open_fd(out.fd, m, &wo, &w)) < 0 ||

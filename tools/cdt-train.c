@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *prog = "cdt-train";
@@ -86,14 +85,6 @@ enum { O_ARCH = 256, O_STEM, O_WIDTH, O_HIDDEN, O_FEAT, O_LR, O_WD, O_CLIP, O_TI
        O_COSINE, O_TOTAL, O_SEED, O_INIT, O_CKPT, O_CKEVERY, O_RESUME, O_LOG, O_DEVICE,
        O_RAW, O_PROGRESS, O_VERSION };
 
-static void parse_device(const char *d)
-{
-    if (!strcmp(d, "cpu")) return;
-    if (!strcmp(d, "cuda"))
-        cli_die(prog, EX_USAGE_, "--device cuda: this build has no CUDA support yet (use cpu)");
-    cli_die(prog, EX_USAGE_, "bad value for --device: '%s' (expected cpu)", d);
-}
-
 static void parse(int argc, char **argv, opts *o)
 {
     static const struct option lo[] = {
@@ -131,7 +122,7 @@ static void parse(int argc, char **argv, opts *o)
         case O_CKEVERY: o->ck_every = cli_int(prog, "--checkpoint-every", optarg, 0, LONG_MAX); break;
         case O_RESUME: o->resume = optarg; break;
         case O_LOG: o->log = optarg; break;
-        case O_DEVICE: parse_device(optarg); break;
+        case O_DEVICE: cli_device(prog, optarg); break;
         case 't': o->threads = (int)cli_int(prog, "--threads", optarg, 1, 1024); break;
         case 'o': o->output = optarg; break;
         case O_RAW: o->raw = 1; break;
@@ -226,13 +217,6 @@ typedef struct run {
     double t0, t_print, step_time;
 } run;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void save_to(run *R, int fd, int with_state, const char *what)
 {
     cdt_modelfile_state st = {R->t->step, R->epoch, R->seed, R->rows, R->last_id,
@@ -272,7 +256,7 @@ static void report(run *R, const cdt_train_stats *s)
                 s->loss.feature, s->loss.entropy, s->loss.total, s->lr, ips);
         fflush(R->log);
     }
-    double t = now();
+    double t = cli_now();
     if (!R->progress || t - R->t_print < 0.5) return;
     R->t_print = t;
     long total = R->o->total_steps > 0 ? R->o->total_steps
@@ -287,9 +271,9 @@ static void report(run *R, const cdt_train_stats *s)
 static void take_step(run *R)
 {
     cdt_train_stats s;
-    double t = now();
+    double t = cli_now();
     int rc = cdt_trainer_step(R->t, R->batch, &s);
-    R->step_time = now() - t;
+    R->step_time = cli_now() - t;
     if (rc < 0) {
         cli_out_abort(&R->out);
         cli_die(prog, EX_DATA_, "%s; stopped%s%s", cdt_trainer_errmsg(R->t),
@@ -500,7 +484,7 @@ int main(int argc, char **argv)
     cli_out_open(prog, o.output, &R.out);
     R.progress = cli_progress_wanted(o.progress);
     R.first_step = R.t->step;
-    R.t0 = now();
+    R.t0 = cli_now();
     int rc = 1, done = o.total_steps > 0 && R.t->step >= o.total_steps;
     while (!done && rc > 0) {
         done = feed(&R, f);

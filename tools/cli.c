@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void vmsg(const char *prog, const char *fmt, va_list ap)
@@ -205,4 +206,19 @@ void cli_writer_opts(const char *prog, int raw, cdt_writer_opts *o)
 int cli_progress_wanted(int forced)
 {
     return forced || isatty(STDERR_FILENO);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_device(const char *prog, const char *d)
+{
+    if (!strcmp(d, "cpu")) return;
+    if (!strcmp(d, "cuda"))
+        cli_die(prog, EX_USAGE_, "--device cuda: this build has no CUDA support yet (use cpu)");
+    cli_die(prog, EX_USAGE_, "bad value for --device: '%s' (expected cpu)", d);
 }

@@ -50,5 +50,9 @@ void cli_writer_opts(const char *prog, int raw, cdt_writer_opts *o);
 
 /* Progress on stderr: on when stderr is a terminal or forced. */
 int cli_progress_wanted(int forced);
+/* Seconds on the monotonic clock, for rates and progress. */
+double cli_now(void);
+/* --device: returns for "cpu"; dies (64) with the reason for anything else. */
+void cli_device(const char *prog, const char *d);
 
 #endif

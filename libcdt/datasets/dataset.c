@@ -183,7 +183,6 @@ void cdt_dataset_destroy(cdt_dataset *d)
         return;
     if (d->finish)
         d->finish(d);
-    ds_free_folder(d);
     free(d->path);
     free(d->class_names);
     free(d->pix);
@@ -256,11 +255,10 @@ int cdt_dataset_read(cdt_dataset *d, const uint64_t *idx, size_t n, uint8_t *x,
         if (idx[i] >= d->n)
             return ds_fail(d, CDT_EINVAL, "sample %llu out of range (%llu samples)",
                            (unsigned long long)idx[i], (unsigned long long)d->n);
-        if (d->files) {
-            rc = ds_read_folder(d, idx[i], x + k * out);
+        if (d->read) {
+            rc = d->read(d, idx[i], x + k * out, &y[k]);
             if (rc > 0)
                 continue; /* skipped */
-            y[k] = d->flab[idx[i]];
         } else {
             rc = ds_deliver(d, d->pix + idx[i] * in, d->c, d->h, d->w, x + k * out);
             y[k] = d->lab[idx[i]];

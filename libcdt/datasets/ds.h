@@ -31,9 +31,15 @@ struct cdt_dataset {
     float *scratch;          /* cdt_resize_u8 scratch */
     size_t scratch_cap;
     /* rows that arrive in the background (IDX): wait until [0, rows) are
-     * in place; finish stops the worker and frees its state */
+     * in place */
     void *async;
     int (*wait)(cdt_dataset *d, uint64_t rows);
+    /* a format that decodes on demand (folders) reads sample idx into
+     * x (oc,oh,ow) and its label into *y: 0, 1 when skipped (skip_bad), or
+     * < 0; NULL for the in-memory formats (pix, lab) */
+    int (*read)(cdt_dataset *d, uint64_t idx, uint8_t *x, int32_t *y);
+    /* frees what the format's open function allocated beyond pix/lab
+     * (called once by cdt_dataset_destroy, also after a failed open) */
     void (*finish)(cdt_dataset *d);
     uint64_t skipped;
     char skipmsg[512];
@@ -108,7 +114,5 @@ int ds_open_idx(cdt_dataset *d);
 int ds_open_cifar(cdt_dataset *d);
 int ds_open_stl10(cdt_dataset *d);
 int ds_open_folder(cdt_dataset *d);
-int ds_read_folder(cdt_dataset *d, uint64_t idx, uint8_t *x);
-void ds_free_folder(cdt_dataset *d);
 
 #endif

@@ -120,9 +120,48 @@ static int probe_size(cdt_dataset *d)
     return ds_fail(d, CDT_EDATA, "no image decodes (%s)", d->path);
 }
 
+static void folder_finish(cdt_dataset *d)
+{
+    for (uint64_t i = 0; d->files && i < d->n; i++)
+        free(d->files[i]);
+    free(d->files);
+    free(d->flab);
+    cdt_image_destroy(d->img);
+}
+
+/* 0: x filled; 1: skipped (skip_bad); < 0: an error. */
+static int folder_read(cdt_dataset *d, uint64_t idx, uint8_t *x, int32_t *y)
+{
+    const char *path = d->files[idx];
+    int rc = cdt_image_load(d->img, path, d->oc), c, h, w;
+    if (rc == CDT_EDATA || rc == CDT_ELIMIT) {
+        if (!d->o.skip_bad)
+            return ds_fail(d, rc, "%s", cdt_image_errmsg(d->img));
+        snprintf(d->skipmsg, sizeof d->skipmsg, "%s", cdt_image_errmsg(d->img));
+        d->skipped++;
+        return 1;
+    }
+    if (rc < 0)
+        return ds_fail(d, rc, "%s", cdt_image_errmsg(d->img));
+    const uint8_t *px = cdt_image_pixels(d->img, &c, &h, &w);
+    if (!d->o.size && (h != d->oh || w != d->ow)) {
+        if (!d->o.skip_bad)
+            return ds_fail(d, CDT_EDATA, "image is %dx%d, the first was %dx%d; use --size (%s)",
+                           w, h, d->ow, d->oh, path);
+        snprintf(d->skipmsg, sizeof d->skipmsg, "image is %dx%d, the first was %dx%d (%s)",
+                 w, h, d->ow, d->oh, path);
+        d->skipped++;
+        return 1;
+    }
+    *y = d->flab[idx];
+    return ds_deliver(d, px, c, h, w, x);
+}
+
 int ds_open_folder(cdt_dataset *d)
 {
     int inet = !strcmp(d->name, "imagenet10");
+    d->finish = folder_finish;
+    d->read = folder_read;
     if (!d->path)
         return ds_fail(d, CDT_EINVAL, "%s needs a PATH (a folder of class folders)", d->name);
     if (d->o.split != CDT_SPLIT_ALL)
@@ -148,40 +187,4 @@ int ds_open_folder(cdt_dataset *d)
     if (!(d->img = cdt_image_create()))
         return ds_fail(d, CDT_ENOMEM, "out of memory");
     return size ? 0 : probe_size(d);
-}
-
-void ds_free_folder(cdt_dataset *d)
-{
-    for (uint64_t i = 0; d->files && i < d->n; i++)
-        free(d->files[i]);
-    free(d->files);
-    free(d->flab);
-    cdt_image_destroy(d->img);
-}
-
-/* 0: x filled; 1: skipped (skip_bad); < 0: an error. */
-int ds_read_folder(cdt_dataset *d, uint64_t idx, uint8_t *x)
-{
-    const char *path = d->files[idx];
-    int rc = cdt_image_load(d->img, path, d->oc), c, h, w;
-    if (rc == CDT_EDATA || rc == CDT_ELIMIT) {
-        if (!d->o.skip_bad)
-            return ds_fail(d, rc, "%s", cdt_image_errmsg(d->img));
-        snprintf(d->skipmsg, sizeof d->skipmsg, "%s", cdt_image_errmsg(d->img));
-        d->skipped++;
-        return 1;
-    }
-    if (rc < 0)
-        return ds_fail(d, rc, "%s", cdt_image_errmsg(d->img));
-    const uint8_t *px = cdt_image_pixels(d->img, &c, &h, &w);
-    if (!d->o.size && (h != d->oh || w != d->ow)) {
-        if (!d->o.skip_bad)
-            return ds_fail(d, CDT_EDATA, "image is %dx%d, the first was %dx%d; use --size (%s)",
-                           w, h, d->ow, d->oh, path);
-        snprintf(d->skipmsg, sizeof d->skipmsg, "image is %dx%d, the first was %dx%d (%s)",
-                 w, h, d->ow, d->oh, path);
-        d->skipped++;
-        return 1;
-    }
-    return ds_deliver(d, px, c, h, w, x);
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# emu-check.sh [OUT]: build libcdt/cuda's kernels for the CPU emulation in
+# emu-check.sh [OUT]: build libcdt/nn/cuda's kernels for the CPU emulation in
 # tests/cuda/emu (threads of a block as real threads, cuBLAS as OpenBLAS
 # with tf32/bf16 input rounding) under ASan/UBSan, and run test_cuda_ops on
 # it in quick mode. It checks the kernels' indexing, barriers, reductions
@@ -12,8 +12,8 @@ case $out in /*) ;; *) out=$top/$out ;; esac
 emu=$out/emu
 mkdir -p "$emu"
 flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra"
-inc="-I$top/tests/cuda/emu -I$top/libcdt -I$top/libcdt/cuda $(pkg-config --cflags openblas)"
-for f in "$top"/libcdt/cuda/*.cu; do
+inc="-I$top/tests/cuda/emu -I$top/libcdt/include -I$top/libcdt/nn/cuda $(pkg-config --cflags openblas)"
+for f in "$top"/libcdt/nn/cuda/*.cu; do
     b=$(basename "$f" .cu)
     python3 "$top/tests/cuda/emu/emu.py" "$f" "$emu/$b.cpp"
     g++ -std=c++20 $flags -DCU_MAX_BLOCKS=8 -DCU_REDUCE_BLOCKS=8 -include emu_cuda.h $inc -c "$emu/$b.cpp" -o "$emu/$b.o"

@@ -2,6 +2,7 @@
  * cases and against a naive implementation written from the definition,
  * gradients against central finite differences (double twins). */
 #include "cdt_nn.h"
+#include "nn/cpu/nn_f64.h"
 #include "t.h"
 #include "test_nn_fd.h"
 

@@ -1,6 +1,7 @@
 /* test_nn_conv.c: conv2d forward against a direct (naive loop) convolution,
  * float against double, and backward against finite differences. */
 #include "cdt_nn.h"
+#include "nn/cpu/nn_f64.h"
 #include "t.h"
 #include "test_nn_fd.h"
 

@@ -2,6 +2,7 @@
  * residual add: forward values on cases worked by hand or by a naive loop,
  * backward against central finite differences on the double twins. */
 #include "cdt_nn.h"
+#include "nn/cpu/nn_f64.h"
 #include "t.h"
 #include "test_nn_fd.h"
 

@@ -1,5 +1,5 @@
 /* emu_cuda.h: just enough of the CUDA runtime, device built-ins and cuBLAS
- * to run libcdt/cuda's kernels on the CPU, for checking their index
+ * to run libcdt/nn/cuda's kernels on the CPU, for checking their index
  * arithmetic, barriers and reductions where there is no GPU. NOT a GPU
  * test: timing, memory model, fp contraction and cuBLAS's own kernels are
  * not reproduced. Blocks run one after another; the threads of a block run

@@ -1,6 +1,6 @@
-/* conv2d.cu: the twin of nn/conv2d.c, with its first plan (the CPU has
- * since gained lanes and shifted copies, which serve caches and cores a GPU
- * does not have): a group of G images is laid side by side by im2col,
+/* conv2d.cu: the twin of nn/cpu/conv2d.c, without the CPU's lanes and
+ * shifted copies (they serve caches and cores a GPU does not have): a
+ * group of G images is laid side by side by im2col,
  * col (C*KH*KW, G*OH*OW), one gemm makes (OC, G*OH*OW), and a copy turns
  * that into NCHW. G is the most images whose col and result fit a fixed
  * budget of 16M floats, so the scratch size is cdt_conv2d_scratch_cuda's.

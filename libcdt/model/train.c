@@ -66,16 +66,6 @@ static void scale_views(float *v0, float *v1, const uint8_t *x, size_t n, size_t
     }
 }
 
-/* The gradient norm, summed in a fixed order (cdt_clip_grad_norm's OpenMP
- * reduction depends on the thread count, and runs must not). One pass in
- * double is a few ms even for ResNet50, small next to a step. */
-static double grad_norm(const float *g, size_t n) // (n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return sqrt(s);
-}
-
 int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
 {
     cdt_model *m = t->m;
@@ -96,15 +86,13 @@ int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
     }
     cdt_model_backward(m, 0);
     cdt_model_backward(m, 1);
-    s->grad_norm = grad_norm(m->grads, m->nparams);
+    /* a non-finite norm stops the step before Adam, so what clipping did to
+     * the gradients then does not matter */
+    s->grad_norm = t->opts.clip > 0 ? cdt_clip_grad_norm(m->grads, m->nparams, t->opts.clip)
+                                    : cdt_grad_norm(m->grads, m->nparams);
     if (!isfinite(s->grad_norm)) {
         snprintf(t->err, sizeof t->err, "gradient norm is not finite at step %ld", t->step + 1);
         return CDT_EDATA;
-    }
-    if (t->opts.clip > 0) { // as clip_grad_norm_: scale by max/(norm+1e-6) when < 1
-        double coef = t->opts.clip / (s->grad_norm + 1e-6);
-        if (coef < 1)
-            for (size_t i = 0; i < m->nparams; i++) m->grads[i] = (float)(m->grads[i] * coef);
     }
     cdt_adam_params ap = {s->lr, 0.9, 0.999, 1e-8, t->opts.weight_decay};
     cdt_adam_step(m->params, t->adam_m, t->adam_v, m->grads, m->nparams, t->step + 1, &ap);

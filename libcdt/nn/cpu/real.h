@@ -1,6 +1,6 @@
-/* real.h: the scalar type of the layer code. Every layer file in nn/ is
+/* real.h: the scalar type of the layer code. Every layer file in nn/cpu/ is
  * written once over `real` and compiled twice: on its own as float (the
- * production build), and included by nn/f64.c with CDT_NN_F64 defined as
+ * production build), and included by f64.c with CDT_NN_F64 defined as
  * double, where NN(name) appends _f64. The double twins exist so that tests
  * can check backward passes against central finite differences to 1e-6,
  * which float rounding would not allow. <tgmath.h> picks expf/exp etc. by
@@ -12,6 +12,7 @@
 #include <tgmath.h>
 
 #ifdef CDT_NN_F64
+#include "nn_f64.h"
 typedef double real;
 #define NN(name) name##_f64
 #define GEMM cblas_dgemm

@@ -1,4 +1,4 @@
-/* linear.cu: the twin of nn/linear.c: out = x W^T (+ b), one gemm each
+/* linear.cu: the twin of nn/cpu/linear.c: out = x W^T (+ b), one gemm each
  * way through cu_gemm, and the bias as its own small kernels. */
 #include "cuda_internal.cuh"
 

@@ -1,4 +1,4 @@
-/* activation.cu: the twins of nn/activation.c (ReLU, sigmoid, residual add)
+/* activation.cu: the twins of nn/cpu/activation.c (ReLU, sigmoid, residual add)
  * and of the trainer's u8 -> float view scaling. One grid-stride kernel
  * each; the expressions are the CPU's, so NaN passes ReLU as it does there
  * (and as in PyTorch). */

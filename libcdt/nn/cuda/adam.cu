@@ -1,4 +1,4 @@
-/* adam.cu: the twins of nn/adam.c: the Adam step and gradient-norm
+/* adam.cu: the twins of nn/cpu/adam.c: the Adam step and gradient-norm
  * clipping. The scalars are prepared on the host exactly as the CPU does,
  * so the per-element float arithmetic is the same. */
 #include "cuda_internal.cuh"

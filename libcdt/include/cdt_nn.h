@@ -1,4 +1,5 @@
-/* cdt_nn.h: CPU layers, losses and optimiser of the training engine.
+/* cdt_nn.h: the layers, losses and optimiser of the training engine, on
+ * the CPU (nn/cpu/; their CUDA twins are in cdt_cuda.h).
  *
  * Each layer is a pair of plain functions over float buffers, in the style
  * of llm.c: outputs first, then inputs, then a small struct of sizes.
@@ -21,8 +22,8 @@
  *     cdt_conv2d_backward(dx, dw, dy, x, w, col, &p);
  *
  * Every layer function also exists as a double twin with the suffix _f64
- * and the same arguments over double buffers (declared at the end); the
- * tests check backward passes of those against finite differences.
+ * (libcdt/nn/cpu/nn_f64.h, not installed): the tests check backward passes
+ * of those against finite differences.
  */
 #ifndef CDT_NN_H
 #define CDT_NN_H
@@ -158,54 +159,14 @@ void cdt_adam_step(float *param,      // (n) updated
                    float *v,          // (n) second moment, updated
                    const float *grad, // (n)
                    size_t n, long t, const cdt_adam_params *p);
+/* The L2 norm of every gradient, summed serially in double (the same bytes
+ * on any thread count). */
+double cdt_grad_norm(const float *grad, size_t n); // (n)
 /* As torch.nn.utils.clip_grad_norm_ over one buffer holding every gradient:
  * scales grad by max_norm/(norm+1e-6) when that is below 1. Returns the
  * norm before clipping. */
 double cdt_clip_grad_norm(float *grad, size_t n, double max_norm); // (n)
 /* CosineAnnealingLR with eta_min 0: the learning rate for step t of T. */
 double cdt_cosine_lr(double base_lr, long t, long total);
-
-/* ---- double twins, same arguments (see real.h in nn/) ---- */
-void cdt_conv2d_forward_f64(double *out, const double *x, const double *w,
-                            double *scratch, const cdt_conv2d_params *p);
-void cdt_conv2d_backward_f64(double *dx, double *dw, const double *dout,
-                             const double *x, const double *w, double *scratch,
-                             const cdt_conv2d_params *p);
-void cdt_batchnorm_forward_f64(double *out, double *mean, double *invstd,
-                               double *running_mean, double *running_var,
-                               const double *x, const double *gamma,
-                               const double *beta, const cdt_bn_params *p);
-void cdt_batchnorm_forward_eval_f64(double *out, const double *x,
-                                    const double *gamma, const double *beta,
-                                    const double *running_mean,
-                                    const double *running_var,
-                                    const cdt_bn_params *p);
-void cdt_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta,
-                                const double *dout, const double *x,
-                                const double *mean, const double *invstd,
-                                const double *gamma, const cdt_bn_params *p);
-void cdt_relu_forward_f64(double *out, const double *x, size_t n);
-void cdt_relu_backward_f64(double *dx, const double *dout, const double *out, size_t n);
-void cdt_sigmoid_forward_f64(double *out, const double *x, size_t n);
-void cdt_sigmoid_backward_f64(double *dx, const double *dout, const double *out, size_t n);
-void cdt_add_forward_f64(double *out, const double *a, const double *b, size_t n);
-void cdt_maxpool_forward_f64(double *out, int32_t *argmax, const double *x,
-                             const cdt_maxpool_params *p);
-void cdt_maxpool_backward_f64(double *dx, const double *dout,
-                              const int32_t *argmax, const cdt_maxpool_params *p);
-void cdt_avgpool_forward_f64(double *out, const double *x, int n, int c, int hw);
-void cdt_avgpool_backward_f64(double *dx, const double *dout, int n, int c, int hw);
-void cdt_linear_forward_f64(double *out, const double *x, const double *w,
-                            const double *b, const cdt_linear_params *p);
-void cdt_linear_backward_f64(double *dx, double *dw, double *db,
-                             const double *dout, const double *x,
-                             const double *w, const cdt_linear_params *p);
-double cdt_ntxent_forward_f64(const double *z1, const double *z2,
-                              double *scratch, const cdt_ntxent_params *p);
-void cdt_ntxent_backward_f64(double *dz1, double *dz2, double dloss,
-                             const double *z1, const double *z2,
-                             double *scratch, const cdt_ntxent_params *p);
-double cdt_entropy_forward_f64(const double *p, size_t n);
-void cdt_entropy_backward_f64(double *dp, double dh, const double *p, size_t n);
 
 #endif

@@ -30,8 +30,11 @@
 #include "cdt_resize.h"
 #include "cdt_augment.h"
 #include "cdt_dataset.h"
+#include "cdt_png.h"
+#include "cdt_npy.h"
 #include "cdt_nn.h"
 #include "cdt_eval.h"
+#include "cdt_model.h"
 #include "cdt_modelfile.h"
 #include "cdt_train.h"
 

@@ -1,4 +1,4 @@
-/* entropy.cu: the twin of nn/entropy.c, the normalised binary entropy of
+/* entropy.cu: the twin of nn/cpu/entropy.c, the normalised binary entropy of
  * the feature heads. The sum is one block's, in double, in a fixed order:
  * n is the heads' outputs of one batch (N*F, thousands), too few to need
  * a two-stage reduction. */

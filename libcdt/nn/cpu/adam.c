@@ -30,12 +30,18 @@ void cdt_adam_step(float *param,      // (n)
 /* The sum runs in one fixed order (no OpenMP reduction, whose order
  * follows the thread count) so that a run repeats bit for bit on any
  * machine; one pass in double costs a few ms even for ResNet50. */
-double cdt_clip_grad_norm(float *grad, // (n)
-                          size_t n, double max_norm)
+double cdt_grad_norm(const float *grad, // (n)
+                     size_t n)
 {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)grad[i] * grad[i];
-    double norm = sqrt(s), coef = max_norm / (norm + 1e-6);
+    return sqrt(s);
+}
+
+double cdt_clip_grad_norm(float *grad, // (n)
+                          size_t n, double max_norm)
+{
+    double norm = cdt_grad_norm(grad, n), coef = max_norm / (norm + 1e-6);
     if (coef < 1)
         for (size_t i = 0; i < n; i++) grad[i] = (float)(grad[i] * coef);
     return norm;

@@ -1,5 +1,5 @@
 /* cdt_model.h: the Contrastive Disentangling network (ResNet backbone,
- * instance projector, feature predictor) and its training step on the CPU.
+ * instance projector, feature predictor) and its training step.
  *
  * Worked example: one training step on two views of a batch.
  *

@@ -1,4 +1,4 @@
-/* pool.cu: the twins of nn/pool.c: max pooling with argmax, and global
+/* pool.cu: the twins of nn/cpu/pool.c: max pooling with argmax, and global
  * average pooling. Backward passes gather (one thread per input pixel)
  * instead of scattering with atomics, adding in the CPU's order, so the
  * results do not depend on scheduling. */

@@ -1,4 +1,4 @@
-/* batchnorm.cu: the twin of nn/batchnorm.c. One block per channel holds
+/* batchnorm.cu: the twin of nn/cpu/batchnorm.c. One block per channel holds
  * the channel's sums in double (as the CPU, and for the same reason: the
  * variance is made of small differences), two passes (mean, then squares
  * about it), in a fixed tree order so results repeat run to run.

@@ -1,4 +1,4 @@
-/* ntxent.cu: the twin of nn/ntxent.c (see there for the maths). Scratch is
+/* ntxent.cu: the twin of nn/cpu/ntxent.c (see there for the maths). Scratch is
  * the CPU's layout, U (2M,D), norms (2M), P (2M,2M), plus ce (2M): each
  * row's cross-entropy, summed by one block in a fixed order into the loss.
  * Row-wise work is one warp (normalisation) or one block (softmax) per row;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "internal.h"
+#include "stream_internal.h"
 
 enum { IO_CHUNK = 1 << 17, DATA_STEP = 64 << 20 };
 

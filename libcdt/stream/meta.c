@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "stream_internal.h"
 
 typedef struct pair { char *key, *value; } pair;
 

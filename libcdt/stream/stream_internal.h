@@ -1,6 +1,6 @@
-/* internal.h: what libcdt's own files share and users do not see. */
-#ifndef CDT_INTERNAL_H
-#define CDT_INTERNAL_H
+/* stream_internal.h: what libcdt's own files share and users do not see. */
+#ifndef CDT_STREAM_INTERNAL_H
+#define CDT_STREAM_INTERNAL_H
 
 #include <stddef.h>
 #include "cdt_stream.h"
