@@ -6,7 +6,7 @@
 #   make bench      benchmarks, each as a ratio against a reference in the same run
 #   make fuzz       libFuzzer targets (clang);  make fuzz-smoke  a short run of each
 #   make install PREFIX=/usr/local   bin, lib, include, man
-#   make demo      Fashion-MNIST: train, embed, cluster, score (~10 min, 2 cores)
+#   make demo       Fashion-MNIST: train, embed, cluster, score (README "Results": how long, where)
 SAN ?=
 FUZZ ?=
 ifeq ($(FUZZ),1)
@@ -25,9 +25,13 @@ SANFLAGS :=
 endif
 PREFIX ?= /usr/local
 
+# Asked of pkg-config when a recipe first needs them, not when make reads
+# this file: `make deps demo` on a fresh machine reads it before deps has
+# installed OpenBLAS or zstd (then both were empty and every link failed).
+# Each is worked out once (the variable replaces itself on first use).
 PKGS := openblas libzstd libpng
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -pthread $(SANFLAGS)
@@ -91,10 +95,12 @@ check:
 	$(MAKE) cuda-emu
 	$(MAKE) fuzz-smoke
 
+# What installs missing packages (a test points it elsewhere).
+DEPS ?= scripts/deps.sh
 deps:
-	@scripts/deps.sh
+	@$(DEPS)
 
-fuzz:
+fuzz: deps
 	$(MAKE) FUZZ=1 fuzz-build
 
 fuzz-build: $(FUZZERS)
@@ -102,12 +108,18 @@ fuzz-build: $(FUZZERS)
 fuzz-smoke: fuzz
 	@tests/fuzz/smoke.sh build-fuzz
 
-# The Fashion-MNIST pipeline at its CPU-sized defaults (about 10 minutes on
-# 2 cores; README "Results"), the raw-pixel k-means baseline, then the table.
-demo: all
+# The Fashion-MNIST pipeline at its CPU-sized defaults (README "Results"
+# says how long it took where), the raw-pixel k-means baseline, then the
+# table. deps first, and the build in a make of its own after it, so that
+# nothing is built before the packages it needs are there.
+demo: deps
+	$(MAKE) all
 	$(MAKE) -f pipelines/fashion-mnist.mk BIN=$(abspath $(OUT))/bin BASELINE=1
 
-bench: all
+# The references (PyTorch, torchvision, sklearn) are optional packages.
+bench:
+	@$(DEPS) --optional
+	$(MAKE) all
 	@tests/bench/run.sh $(OUT)
 
 install: all
