@@ -78,12 +78,15 @@ $(WORK):
 PIPE_OK = [ $${st[2]} = 0 ] || { echo "train: pipe statuses $${st[*]}" >&2; false; }; \
 	for i in 0 1; do [ $${st[i]} = 0 ] || [ $${st[i]} = 141 ] || { echo "train: pipe statuses $${st[*]}" >&2; false; }; done
 
-# Training: a fresh shuffled order every epoch, views made on the fly. A
+# Training: a fresh shuffled order every epoch, views made on the fly;
+# --progress, so that the steps to run and the ETA reach make's output
+# whether or not stderr is a terminal (a line every 15 s when it is not). A
 # checkpoint every CKPT_EVERY steps (and on Ctrl-C) lets a stopped run go on
 # where it was: the next make resumes from it (the time and CPU of a resumed
 # run are those of its last part).
 $(MODEL): | $(WORK)
 	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH) -> $@" >&2
+	@echo "train: $$($(BIN)/cdt-train --version -v | tail -n 1)" >&2
 	$(STAMP); resume=; \
 	if [ -e $(CKPT) ]; then resume="--resume $(CKPT)"; echo "train: resuming from $(CKPT)" >&2; fi; \
 	set +e; \
@@ -92,7 +95,7 @@ $(MODEL): | $(WORK)
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(THREADS) $(JITTER_OPT) $(BLUR_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(BATCH) --lr $(LR) \
 	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(THREADS) --log $(TRAIN_LOG) \
-	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume -o $@; \
+	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \
 	st=($${PIPESTATUS[@]}); set -e; $(PIPE_OK); \
 	$(call CLOCK,$(TRAIN_TIME)); \
 	rm -f $(CKPT)

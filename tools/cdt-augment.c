@@ -77,7 +77,7 @@ static void parse(int argc, char **argv, opts *o)
         case O_PROGRESS: o->progress = 1; break;
         case 'o': o->output = optarg; break;
         case 'h': usage(stdout); exit(0);
-        case O_VERSION: cli_version(prog); exit(0);
+        case O_VERSION: cli_version(prog, 0); exit(0);
         default: usage(stderr); exit(EX_USAGE_);
         }
     }

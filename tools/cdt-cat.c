@@ -540,7 +540,7 @@ static void parse_one(opts *o, int c, char *arg)
     case OPT_GRID: set_mode(o, MODE_GRID); o->grid = arg; break;
     case OPT_GRID_N: o->grid_n = cli_u64(prog, "--grid-n", arg, 1, 4096); break;
     case OPT_PROGRESS: o->progress = 1; break;
-    case OPT_VERSION: cli_version(prog); exit(0);
+    case OPT_VERSION: cli_version(prog, 0); exit(0);
     default: usage(stderr); exit(EX_USAGE_);
     }
 }

@@ -350,7 +350,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'o': o->output = optarg; break;
         case 'R': o->raw = 1; break;
         case 'h': usage(stdout); exit(0);
-        case 'V': cli_version(prog); exit(0);
+        case 'V': cli_version(prog, 0); exit(0);
         default: usage(stderr); exit(EX_USAGE_);
         }
     }
@@ -364,6 +364,7 @@ static void parse(int argc, char **argv, opts *o)
 int main(int argc, char **argv)
 {
     opts o;
+    cli_blas_setup(argv);
     parse(argc, argv, &o);
     data s = {0};
     read_data(&o, &s);

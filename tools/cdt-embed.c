@@ -69,7 +69,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'o': o->output = optarg; break;
         case O_RAW: o->raw = 1; break;
         case 'h': usage(stdout); exit(0);
-        case O_VERSION: cli_version(prog); exit(0);
+        case O_VERSION: cli_version(prog, 0); exit(0);
         default: usage(stderr); exit(EX_USAGE_);
         }
     }
@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 {
     opts o;
     embedder e = {0};
+    cli_blas_setup(argv);
     parse(argc, argv, &o);
     if (o.threads) omp_set_num_threads(o.threads);
     // as cdt-train: OpenBLAS's threaded sgemm rounds differently from its

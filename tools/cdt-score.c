@@ -170,7 +170,7 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'p': png = optarg; break;
         case 'h': usage(stdout); return 0;
-        case 'V': cli_version(prog); return 0;
+        case 'V': cli_version(prog, 0); return 0;
         default: usage(stderr); return EX_USAGE_;
         }
     }

@@ -75,7 +75,7 @@ static void usage(FILE *f)
  * --resume's meta, then from the defaults. */
 typedef struct opts {
     const char *arch, *stem, *init, *resume, *checkpoint, *log, *output, *input;
-    int width, hidden, features, batch, threads, raw, progress, verbose, cosine;
+    int width, hidden, features, batch, threads, raw, progress, verbose, cosine, version;
     long total_steps, ck_every;
     double lr, wd, clip, ti, tf;
     int64_t seed;
@@ -129,9 +129,13 @@ static void parse(int argc, char **argv, opts *o)
         case O_PROGRESS: o->progress = 1; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
-        case O_VERSION: cli_version(prog); exit(0);
+        case O_VERSION: o->version = 1; break;
         default: usage(stderr); exit(EX_USAGE_);
         }
+    }
+    if (o->version) { // after the loop, so that `--version -v` sees -v
+        cli_version(prog, o->verbose);
+        exit(0);
     }
     if (optind < argc - 1)
         cli_die(prog, EX_USAGE_, "more than one input file ('%s', '%s')", argv[optind], argv[optind + 1]);
@@ -209,12 +213,14 @@ typedef struct run {
     uint8_t *batch;           // (batch,2,C,H,W)
     size_t row_bytes;
     uint64_t shape[5];        /* x's shape, dim[0] aside */
-    int fill, progress;
+    int fill, progress, tty; /* tty: progress redraws one line; else a line every PROGRESS_EVERY s */
     uint64_t rows, skip, rows_total; /* rows consumed by steps (absolute), left to skip */
     int64_t epoch, last_id;   /* of the last row consumed by a step */
     uint64_t seed;
     long first_step;
     double t0, t_print, step_time;
+    double t_eta;             /* when step step_eta ended: the ETA's rate starts there */
+    long step_eta;
 } run;
 
 static void save_to(run *R, int fd, int with_state, const char *what)
@@ -248,6 +254,20 @@ static void stop_on_signal(run *R)
     exit(128 + sig);
 }
 
+/* The schedule's length when known: --total-steps, else the stream's
+ * rows_total / batch; 0 when neither is known. */
+static long total_steps(const run *R)
+{
+    return R->o->total_steps > 0 ? R->o->total_steps
+         : R->rows_total ? (long)(R->rows_total / (uint64_t)R->m->batch) : 0;
+}
+
+/* Seconds between progress lines when stderr is not a terminal (make's
+ * output, a log), where each is a line of its own. */
+#define PROGRESS_EVERY 15.0
+/* Steps timed before an ETA is given: the first ones pay for page faults. */
+#define ETA_AFTER 5
+
 static void report(run *R, const cdt_train_stats *s)
 {
     double ips = R->m->batch / R->step_time;
@@ -257,15 +277,26 @@ static void report(run *R, const cdt_train_stats *s)
         fflush(R->log);
     }
     double t = cli_now();
-    if (!R->progress || t - R->t_print < 0.5) return;
+    long done = R->t->step - R->first_step, total = total_steps(R);
+    if (done == ETA_AFTER) { // the rate from here on leaves the first steps out
+        R->t_eta = t;
+        R->step_eta = R->t->step;
+    }
+    if (!R->progress || t - R->t_print < (R->tty ? 0.5 : PROGRESS_EVERY)) return;
     R->t_print = t;
-    long total = R->o->total_steps > 0 ? R->o->total_steps
-               : R->rows_total ? (long)(R->rows_total / (uint64_t)R->m->batch) : 0;
-    double rate = (R->t->step - R->first_step) / (t - R->t0);
-    fprintf(stderr, "\rstep %ld  %.1f img/s  loss %.4f (instance %.4f feature %.4f H %.4f)",
-            R->t->step, ips, s->loss.total, s->loss.instance, s->loss.feature, s->loss.entropy);
-    if (total > R->t->step && rate > 0)
-        fprintf(stderr, "  ETA %.0f s ", (total - R->t->step) / rate);
+    char step[64], eta[64] = "";
+    if (total)
+        snprintf(step, sizeof step, "step %ld/%ld", R->t->step, total);
+    else
+        snprintf(step, sizeof step, "step %ld", R->t->step);
+    if (done > ETA_AFTER && total > R->t->step && t > R->t_eta) {
+        double rate = (double)(R->t->step - R->step_eta) / (t - R->t_eta);
+        double left = (double)(total - R->t->step) / rate;
+        snprintf(eta, sizeof eta, "  ETA %dm%02ds", (int)(left / 60), (int)fmod(left, 60));
+    }
+    fprintf(stderr, "%s%s  %.1f img/s  loss %.4f (instance %.4f feature %.4f H %.4f)%s%s",
+            R->tty ? "\r" : "", step, ips, s->loss.total, s->loss.instance, s->loss.feature,
+            s->loss.entropy, eta, R->tty ? " " : "\n");
 }
 
 static void take_step(run *R)
@@ -426,9 +457,27 @@ static void print_config(const run *R, size_t bytes)
             cdt_arch_name(c->depth), c->stem == CDT_STEM_CIFAR ? "cifar" : "imagenet", c->width,
             c->in_channels, c->image_size, c->image_size, c->hidden_dim, c->feature_num, R->m->batch,
             o->lr, o->cosine ? " cosine" : "", o->wd, o->clip, R->seed, omp_get_max_threads());
+    char blas[256];
+    cli_blas_describe(blas, sizeof blas);
+    fprintf(stderr, "%s: %s\n", prog, blas);
     fprintf(stderr, "%s: memory %.1f MiB: %zu parameters (%.1f MiB with gradients and Adam "
             "moments), activations and the rest %.1f MiB\n", prog, bytes * mib, R->m->nparams,
             R->m->nparams * 16.0 * mib, (bytes - R->m->nparams * 16.0) * mib);
+}
+
+/* Before the first step: how many steps, so that a long run says so up front. */
+static void announce(const run *R)
+{
+    long total = total_steps(R), left = total - R->t->step;
+    char from[48] = "";
+    if (R->t->step) snprintf(from, sizeof from, ", resuming after step %ld", R->t->step);
+    if (total > 0)
+        fprintf(stderr, "%s: %ld steps of %d images%s (%s)\n", prog, left > 0 ? left : 0,
+                R->m->batch, from, R->o->total_steps > 0 ? "--total-steps"
+                                                         : "the stream's rows_total / batch");
+    else
+        fprintf(stderr, "%s: steps: as many full batches as the stream holds (it has no "
+                "rows_total; --total-steps sets them)%s\n", prog, from);
 }
 
 static void open_log(run *R)
@@ -456,6 +505,7 @@ int main(int argc, char **argv)
     opts o;
     run R = {.o = &o, .epoch = -1, .last_id = -1};
     const cdt_frame *f;
+    cli_blas_setup(argv);
     parse(argc, argv, &o);
     setup_signals();
     if (o.threads) omp_set_num_threads(o.threads);
@@ -483,6 +533,8 @@ int main(int argc, char **argv)
     open_log(&R);
     cli_out_open(prog, o.output, &R.out);
     R.progress = cli_progress_wanted(o.progress);
+    R.tty = isatty(2);
+    if (R.progress || o.verbose) announce(&R);
     R.first_step = R.t->step;
     R.t0 = cli_now();
     int rc = 1, done = o.total_steps > 0 && R.t->step >= o.total_steps;
@@ -496,7 +548,7 @@ int main(int argc, char **argv)
             cli_fail(prog, rc, cdt_reader_errmsg(R.r));
         }
     }
-    if (R.progress) fprintf(stderr, "\n");
+    if (R.progress && R.tty) fprintf(stderr, "\n");
     save_to(&R, R.out.fd, 0, o.output ? o.output : "stdout");
     cli_out_commit(prog, &R.out);
     if (R.log && fclose(R.log)) cli_die(prog, EX_IO_, "cannot write %s:", o.log);

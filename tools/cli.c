@@ -1,6 +1,7 @@
 /* cli.c: shared tool plumbing; see cli.h. */
 #include "cli.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -48,9 +49,52 @@ void cli_fail(const char *prog, int rc, const char *detail)
     exit(cdt_exit_code(rc));
 }
 
-void cli_version(const char *prog)
+void cli_version(const char *prog, int verbose)
 {
     printf("%s (cdt) %s\n", prog, CDT_VERSION);
+    if (verbose) {
+        char blas[256];
+        cli_blas_describe(blas, sizeof blas);
+        printf("%s\n", blas);
+    }
+}
+
+/* Set in the environment of the second run: the core OpenBLAS detected in
+ * the first, so that the tool can say why it runs another. */
+#define REEXEC_VAR "CDT_BLAS_REEXEC"
+
+void cli_blas_setup(char **argv)
+{
+    cdt_blas_choice c;
+    cdt_blas_choose(&c);
+    if (!c.want || getenv(REEXEC_VAR)) return;
+    if (setenv(REEXEC_VAR, c.core, 1) || setenv("OPENBLAS_CORETYPE", c.want, 1)) return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    // no /proc, or no exec: carry on with the detected kernel
+    unsetenv("OPENBLAS_CORETYPE");
+    setenv(REEXEC_VAR, "exec failed", 1);
+}
+
+void cli_blas_describe(char *buf, size_t len)
+{
+    static const char *const isa[] = {"SSE only", "AVX", "AVX2+FMA", "AVX-512"};
+    cdt_blas_choice c;
+    cdt_blas_choose(&c);
+    const char *first = getenv(REEXEC_VAR), *core = openblas_get_corename();
+    int level = c.isa >= 0 && c.isa <= 3 ? c.isa : 0;
+    if (first && !strcmp(first, "exec failed"))
+        snprintf(buf, len, "OpenBLAS core %s (below this CPU's %s, but re-executing with "
+                 "OPENBLAS_CORETYPE=%s failed)", core, isa[level], c.want ? c.want : "?");
+    else if (first && c.env)
+        snprintf(buf, len, "OpenBLAS core %s (OpenBLAS detected %s, below this CPU's %s: "
+                 "set OPENBLAS_CORETYPE=%s by cdt)", core, first, isa[level], c.env);
+    else if (c.env)
+        snprintf(buf, len, "OpenBLAS core %s (OPENBLAS_CORETYPE=%s in the environment; "
+                 "the CPU has %s)", core, c.env, isa[level]);
+    else
+        snprintf(buf, len, "OpenBLAS core %s (detected by OpenBLAS; the CPU has %s)",
+                 core, isa[level]);
 }
 
 int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)

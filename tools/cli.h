@@ -19,7 +19,17 @@ void cli_warn(const char *prog, const char *fmt, ...)
  * cdt_strerror(rc)) and exit with cdt_exit_code(rc). A reader that went
  * away (CDT_EPIPE) ends the tool quietly with status 141. */
 void cli_fail(const char *prog, int rc, const char *detail) __attribute__((noreturn));
-void cli_version(const char *prog);   /* "PROG (cdt) 0.1.0" on stdout */
+/* "PROG (cdt) 0.1.0" on stdout; verbose adds the BLAS core in use and why. */
+void cli_version(const char *prog, int verbose);
+
+/* Before any work in a tool that uses BLAS: when OpenBLAS runs a kernel
+ * below the CPU's ISA (cdt_blas.h) and OPENBLAS_CORETYPE is unset, set it
+ * and execute this program again with the same arguments. Returns when
+ * nothing is to be done, or when the exec fails (the tool then runs on
+ * the detected kernel, and cli_blas_describe says so). */
+void cli_blas_setup(char **argv);
+/* One line: "OpenBLAS core X (why)". */
+void cli_blas_describe(char *buf, size_t len);
 
 /* Numbers: decimal, optional K/M/G/T suffix (powers of 1024) for the
  * unsigned form; reject junk, overflow and out-of-range values: 0 or -1. */

@@ -26,6 +26,7 @@
 #include "cdt_core.h"
 #include "cdt_stream.h"
 #include "cdt_rng.h"
+#include "cdt_blas.h"
 #include "cdt_image.h"
 #include "cdt_resize.h"
 #include "cdt_augment.h"
