@@ -14,8 +14,22 @@ last image.
 
 The reference numbers come from the same network run in float64 (from the
 same initial float32 weights); for each one the file also holds the
-relative error PyTorch's own float32 run makes on it ("f32err.NAME"), the
-yardstick for how far a correct float32 implementation may stray.
+largest relative error PyTorch's own float32 runs make on it
+("f32err.NAME"), the yardstick for how far a correct float32
+implementation may stray. Those runs are the unpermuted batch and
+F32_ORDERS - 1 random permutations of it (the same for both views and
+every step): the loss and every gradient are exactly invariant under such a
+permutation, but each permutation sums the batch in another order, as
+another BLAS kernel or blocking would. One run's error is a single sample
+of float32 rounding and can be several times below what another correct
+summation order gives (seen: a ResNet50 BN weight gradient at 1.7e-4 in one
+run, 1.1e-3 with OpenBLAS's SSE3 kernel). So there are also float32 runs
+with PyTorch's oneDNN convolutions off (im2col + BLAS sgemm, as cdt does),
+each in a child process with one of OpenBLAS's x86-64 kernels that this
+CPU can run (OPENBLAS_CORETYPE=Prescott, Haswell, SkylakeX: SSE3, AVX2,
+AVX-512, each with its own blocking and FMA use). The largest error over
+all of them is the bound the test's tolerance rests on: what a correct
+float32 implementation on some correct BLAS kernel does.
 
 Run with Debian's python3-torch (1.13):
     /usr/bin/python3 tests/gen/gen_cd_golden.py tests/golden/cd
@@ -25,8 +39,11 @@ Output: records, little endian, until EOF:
 """
 import copy
 import math
+import os
 import struct
+import subprocess
 import sys
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -42,6 +59,10 @@ CONFIGS = [
 BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3]}
 T_INSTANCE, T_FEATURE = 0.5, 1.0
 LR, BETAS, EPS, WD, MAX_NORM = 1e-2, (0.9, 0.999), 1e-8, 1e-4, 1.0
+F32_ORDERS = 8
+# OpenBLAS kernels for the im2col + sgemm runs, with the CPU flags they need
+BLAS_CORES = [("Prescott", ()), ("Haswell", ("avx2", "fma")),
+              ("SkylakeX", ("avx512f", "avx512bw", "avx512dq", "avx512vl"))]
 
 
 class BasicBlock(nn.Module):
@@ -171,8 +192,14 @@ def state(net):
     return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
-def run(net, xs, dtype, steps):
-    """Three training steps of net in dtype; returns {name: tensor}."""
+def run(net, xs, dtype, steps, perm=None):
+    """Three training steps of net in dtype; returns {name: tensor}. With
+    perm, every batch is taken in that row order and the per-row outputs
+    are put back in the original order."""
+    inv = torch.argsort(perm) if perm is not None else None
+    x_eval = xs[0][0][:-1]
+    if perm is not None:
+        xs = [(a[perm], b[perm]) for a, b in xs]
     out = {}
     net = net.to(dtype)
     for k, v in state(net).items():
@@ -191,8 +218,8 @@ def run(net, xs, dtype, steps):
         loss.backward()
         if step == 0:
             for name, t in (("h", (h1, h2)), ("z", (z1, z2)), ("f", (f1, f2))):
-                out["out.%s0" % name] = t[0]
-                out["out.%s1" % name] = t[1]
+                out["out.%s0" % name] = t[0] if inv is None else t[0][inv]
+                out["out.%s1" % name] = t[1] if inv is None else t[1][inv]
             out["loss"] = torch.stack([li, lf, H, loss])
             for k, p in net.named_parameters():
                 out["grad." + k] = p.grad.clone()
@@ -205,7 +232,7 @@ def run(net, xs, dtype, steps):
     # an embedding tool would run a short final batch
     net.eval()
     with torch.no_grad():
-        h, z, f = net(xs[0][0][:-1].to(dtype))
+        h, z, f = net(x_eval.to(dtype))
     out["eval.h"], out["eval.f"] = h, f
     return out
 
@@ -219,13 +246,51 @@ def check_names():
         assert ours == [k for k in tv if not k.startswith("fc.")], depth
 
 
-def generate(c, path):
+def setup(c):
     torch.manual_seed(c["seed"])
     net = Network(c)
     shape = (c["batch"], c["in_ch"], c["size"], c["size"])
     xs = [(torch.rand(shape), torch.rand(shape)) for _ in range(c["steps"])]
+    gen = torch.Generator().manual_seed(c["seed"])
+    perms = [None] + [torch.randperm(c["batch"], generator=gen) for _ in range(F32_ORDERS - 1)]
+    return net, xs, perms
+
+
+def gemm_runs(i, out):
+    """Child: config i's float32 runs through im2col + BLAS, saved to out."""
+    net, xs, perms = setup(CONFIGS[i])
+    with torch.backends.mkldnn.flags(enabled=False):
+        runs = [run(copy.deepcopy(net), xs, torch.float32, CONFIGS[i]["steps"], p) for p in perms[:2]]
+    torch.save(runs, out)
+
+
+def blas_core_runs(i):
+    """Config i's gemm runs under every OpenBLAS kernel this CPU can run."""
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    runs = []
+    for core, need in BLAS_CORES:
+        if not set(need) <= flags:
+            print("gen_cd_golden: this CPU cannot run OpenBLAS's %s kernel; left out" % core,
+                  file=sys.stderr)
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "runs.pt")
+            env = dict(os.environ, OPENBLAS_CORETYPE=core)
+            subprocess.run([sys.executable, __file__, "--gemm-runs", str(i), out], env=env, check=True)
+            runs += torch.load(out)
+    return runs
+
+
+def generate(i, c, path):
+    net, xs, perms = setup(c)
     ref = run(copy.deepcopy(net), xs, torch.float64, c["steps"])
-    f32 = run(net, xs, torch.float32, c["steps"])
+    f32s = [run(copy.deepcopy(net), xs, torch.float32, c["steps"], p) for p in perms]
+    f32s += blas_core_runs(i)
     w = Writer(path)
     for step, (x1, x2) in enumerate(xs):
         w.put("x%d.0" % step, x1)
@@ -235,16 +300,20 @@ def generate(c, path):
         if k.startswith("step") and k.split(".", 1)[1] in trainable and not c["params_after"]:
             continue  # only the running statistics: keeps the file small
         w.put(k, v)
-        # PyTorch's own float32 error on this tensor, so that the test can
-        # tell float rounding from a mistake where the numbers cancel
-        err = (f32[k].double() - v).norm() / v.norm().clamp_min(1e-30)
+        # PyTorch's own float32 error on this tensor, the largest over the
+        # summation orders, so that the test can tell float rounding from a
+        # mistake where the numbers cancel
+        err = max((f[k].double() - v).norm() / v.norm().clamp_min(1e-30) for f in f32s)
         w.put("f32err." + k, err.reshape(1))
 
 
 def main():
+    if sys.argv[1] == "--gemm-runs":
+        gemm_runs(int(sys.argv[2]), sys.argv[3])
+        return
     check_names()
-    for c in CONFIGS:
-        generate(c, sys.argv[1] + "/" + c["file"])
+    for i, c in enumerate(CONFIGS):
+        generate(i, c, sys.argv[1] + "/" + c["file"])
 
 
 if __name__ == "__main__":
