@@ -93,7 +93,7 @@ case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"
 
 # Where the time goes, layer by layer (tests/bench/train_layers.c), in CPU
 # time of all threads (a busy machine stretches wall time several-fold).
-if cc -O2 -std=c11 -fopenmp -I"$top/libcdt" $(pkg-config --cflags openblas) "$top/tests/bench/train_layers.c" \
+if cc -O2 -std=c11 -fopenmp -I"$top/libcdt/include" $(pkg-config --cflags openblas) "$top/tests/bench/train_layers.c" \
     "$out/lib/libcdt.a" $(pkg-config --libs openblas) -lm -o "$tmp/layers" 2>/dev/null; then
     echo "train: per-layer CPU ms (all threads) and GFLOP per CPU second"
     TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=$thr "$tmp/layers" 16 1 28 128 3

@@ -18,7 +18,7 @@ case $out in /*) ;; *) out=$top/$out ;; esac
 # The generator links against the fuzz build's libcdt, whose objects carry
 # the sanitizer and coverage hooks, hence the same -fsanitize flags.
 libs="$(pkg-config --libs openblas libzstd libpng 2>/dev/null) -ljpeg -lz -lm"
-clang -std=c11 -O1 -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -I"$top/libcdt" \
+clang -std=c11 -O1 -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -I"$top/libcdt/include" \
     $(pkg-config --cflags libpng 2>/dev/null) \
     -fopenmp -pthread -fsanitize=fuzzer-no-link,address,undefined \
     "$top/tests/fuzz/gen_corpus.c" "$out/lib/libcdt.a" $libs -o "$out/gen_corpus" ||
