@@ -76,6 +76,7 @@ static void usage(FILE *f)
 typedef struct opts {
     const char *arch, *stem, *init, *resume, *checkpoint, *log, *output, *input;
     int width, hidden, features, batch, threads, raw, progress, verbose, cosine, version;
+    int steps_given;          /* --total-steps was given (else it may come from rows_total) */
     long total_steps, ck_every;
     double lr, wd, clip, ti, tf;
     int64_t seed;
@@ -115,7 +116,10 @@ static void parse(int argc, char **argv, opts *o)
         case O_TI: o->ti = cli_double(prog, "--t-instance", optarg, 1e-6, 1e6); break;
         case O_TF: o->tf = cli_double(prog, "--t-feature", optarg, 1e-6, 1e6); break;
         case O_COSINE: o->cosine = 1; break;
-        case O_TOTAL: o->total_steps = cli_int(prog, "--total-steps", optarg, 1, LONG_MAX); break;
+        case O_TOTAL:
+            o->total_steps = cli_int(prog, "--total-steps", optarg, 1, LONG_MAX);
+            o->steps_given = 1;
+            break;
         case O_SEED: o->seed = (int64_t)cli_u64(prog, "--seed", optarg, 0, INT64_MAX); break;
         case O_INIT: o->init = optarg; break;
         case O_CKPT: o->checkpoint = optarg; break;
@@ -473,8 +477,8 @@ static void announce(const run *R)
     if (R->t->step) snprintf(from, sizeof from, ", resuming after step %ld", R->t->step);
     if (total > 0)
         fprintf(stderr, "%s: %ld steps of %d images%s (%s)\n", prog, left > 0 ? left : 0,
-                R->m->batch, from, R->o->total_steps > 0 ? "--total-steps"
-                                                         : "the stream's rows_total / batch");
+                R->m->batch, from, R->o->steps_given ? "--total-steps"
+                                                  : "the stream's rows_total / batch");
     else
         fprintf(stderr, "%s: steps: as many full batches as the stream holds (it has no "
                 "rows_total; --total-steps sets them)%s\n", prog, from);
