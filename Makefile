@@ -61,8 +61,10 @@ FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 .PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean demo
 all: $(LIB) $(TOOLS)
 
-# tests may reach libcdt's private headers by their path (nn/cpu/nn_f64.h)
+# libcdt's private headers are reached by their path (nn/backend.h), from
+# libcdt itself and from tests (nn/cpu/nn_f64.h)
 $(OUT)/obj/tests/%.o: CPPFLAGS += -Ilibcdt
+$(OUT)/obj/libcdt/%.o: CPPFLAGS += -Ilibcdt
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -171,7 +173,7 @@ CUDA_HOME ?= $(if $(findstring /,$(NVCC)),$(abspath $(dir $(realpath $(NVCC)))..
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O2 -lineinfo
 NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Werror all-warnings \
-	-Ilibcdt/include -MMD -MP
+	-Ilibcdt/include -Ilibcdt -MMD -MP
 CUDA_SRC := $(wildcard libcdt/nn/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(OUT)/obj/%.o)
 CUDA_LIB := $(OUT)/lib/libcdt_cuda.so

@@ -34,6 +34,7 @@
 #include "cdt_png.h"
 #include "cdt_npy.h"
 #include "cdt_nn.h"
+#include "cdt_device.h"
 #include "cdt_eval.h"
 #include "cdt_model.h"
 #include "cdt_modelfile.h"

@@ -17,6 +17,19 @@
  *     cdt_adam_step(m->params, adam_m, adam_v, m->grads, m->nparams, t, &opt);
  *     cdt_model_destroy(m);
  *
+ * (A trainer, cdt_train.h, does the same on whatever device the model was
+ * made on.)
+ *
+ * Devices (cdt_device.h): a model made with cdt_model_create_on lives on
+ * that device; every layer runs there. params, grads and buffers below are
+ * then host copies: cdt_model_pull brings them up to date, cdt_model_push
+ * sends them back after the host changed them (cdt_modelfile does both
+ * itself). On the CPU they are the model's own arrays and push/pull do
+ * nothing, so a model file or checkpoint is the same whichever device
+ * wrote it. Functions that run layers return 0 or the device's negative
+ * CDT_E* code (the CPU never fails); cdt_model_errmsg says why; after one
+ * failure the model is unusable.
+ *
  * Every trainable tensor lives in one allocation (params, and grads in the
  * same layout, so Adam and clipping see one buffer); BatchNorm running
  * statistics live in a second one (buffers). tensors[] names each one as
@@ -32,6 +45,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cdt_device.h"
 
 enum { CDT_STEM_IMAGENET = 0, CDT_STEM_CIFAR = 1 };
 
@@ -65,7 +80,7 @@ typedef struct cdt_model {
     int rep_dim;              /* h width: 8 width (x4 for Bottleneck) */
     int ntensors;
     cdt_model_tensor *tensors;
-    float *params, *grads;    /* (nparams) each; grads NULL for inference */
+    float *params, *grads;    /* (nparams) each, host; grads NULL for inference */
     size_t nparams;
     float *buffers;           /* (nbuffers) */
     size_t nbuffers;
@@ -78,31 +93,47 @@ int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out);
 /* The same network for eval-mode forwards of view 0 only (an embedding
  * tool): no gradients, one view's activations, a third of the memory. */
 int cdt_model_create_inference(const cdt_model_config *cfg, int batch, cdt_model **out);
+/* The same on a device (NULL: the CPU); dev must outlive the model. */
+int cdt_model_create_on(const cdt_model_config *cfg, int batch, const cdt_device *dev,
+                        cdt_model **out);
+int cdt_model_create_inference_on(const cdt_model_config *cfg, int batch,
+                                  const cdt_device *dev, cdt_model **out);
 void cdt_model_destroy(cdt_model *m);
+/* Host copies -> device (after the host wrote params/buffers), and back
+ * (params, buffers, and grads when training). */
+int cdt_model_push(cdt_model *m);
+int cdt_model_pull(const cdt_model *m);
+const char *cdt_model_errmsg(const cdt_model *m);
+/* "cpu" or "cuda" */
+const char *cdt_model_device(const cdt_model *m);
 /* PyTorch's default initialisation, drawn from (seed, CDT_RNG_INIT, tensor
  * index): conv kaiming normal (fan_out, relu), BN 1/0 with running stats
- * 0/1, Linear weight and bias uniform(+-1/sqrt(fan_in)). */
+ * 0/1, Linear weight and bias uniform(+-1/sqrt(fan_in)). Pushes. */
 void cdt_model_init(cdt_model *m, uint64_t seed);
 const cdt_model_tensor *cdt_model_find(const cdt_model *m, const char *name);
+/* Host copies (see push/pull) */
 float *cdt_model_tensor_data(cdt_model *m, const cdt_model_tensor *t);
 float *cdt_model_tensor_grad(cdt_model *m, const cdt_model_tensor *t); /* NULL for buffers */
 
-void cdt_model_zero_grad(cdt_model *m);
+int cdt_model_zero_grad(cdt_model *m);
 /* Runs n <= batch images of one view (0 or 1) through the network; train:
- * batch statistics (n > 1) and running-stat updates, else running stats. */
-void cdt_model_forward(cdt_model *m,
-                       const float *x, // (n, in_channels, image_size, image_size)
-                       int n, int view, int train);
-/* The last forward's outputs of a view: h (n,rep_dim), z (n,hidden_dim),
- * f (n,feature_num). */
+ * batch statistics (n > 1) and running-stat updates, else running stats.
+ * x is host memory. */
+int cdt_model_forward(cdt_model *m,
+                      const float *x, // (n, in_channels, image_size, image_size)
+                      int n, int view, int train);
+/* The last forward's outputs of a view, on the host: h (n,rep_dim), z
+ * (n,hidden_dim), f (n,feature_num). On a device each call downloads into
+ * one host buffer that the next call reuses; NULL when that fails. */
 const float *cdt_model_h(const cdt_model *m, int view);
 const float *cdt_model_z(const cdt_model *m, int view);
 const float *cdt_model_f(const cdt_model *m, int view);
 /* CD loss of the two views of the last training forwards (full batch):
  * instance NT-Xent on z (t_instance), feature NT-Xent on f^T (t_feature),
- * entropy H of f; total = instance + feature - H. Keeps dL/dz, dL/df. */
+ * entropy H of f; total = instance + feature - H. Keeps dL/dz, dL/df.
+ * NaN terms when the device failed. */
 cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature);
 /* Accumulates (+=) dL/dparams of one view into grads. */
-void cdt_model_backward(cdt_model *m, int view);
+int cdt_model_backward(cdt_model *m, int view);
 
 #endif

@@ -51,7 +51,8 @@ const char *cdt_arch_name(int depth);
 /* Write m (and, when st->adam_m is set, the checkpoint frame) to fd as a
  * stream. extra (may be NULL) adds meta keys; the architecture keys and
  * step/epoch/seed always come from m and st. wo NULL: defaults. On failure
- * err (errlen bytes) holds one line. */
+ * err (errlen bytes) holds one line. A model on a device is pulled first;
+ * the moments in st are the caller's (cdt_trainer_pull them first). */
 int cdt_modelfile_save(int fd, const cdt_model *m, const cdt_modelfile_state *st,
                        const cdt_meta *extra, const cdt_writer_opts *wo,
                        char *err, size_t errlen);
@@ -66,7 +67,8 @@ const cdt_meta *cdt_modelfile_meta(const cdt_modelfile *f);
 /* Read the tensors into m (built from this file's config, any batch).
  * st NULL: weights only. Else step/epoch/seed from the meta, and when
  * st->adam_m is set and the file is a checkpoint, the moments and the
- * position too. Returns 1 when a checkpoint frame was loaded, 0 when not,
+ * position too (a trainer's: cdt_trainer_push them after). The weights
+ * are pushed to m's device. Returns 1 when a checkpoint frame was loaded, 0 when not,
  * < 0 on error (CDT_EDATA with the offending tensor in errmsg). */
 int cdt_modelfile_load(cdt_modelfile *f, cdt_model *m, cdt_modelfile_state *st);
 const char *cdt_modelfile_errmsg(const cdt_modelfile *f);

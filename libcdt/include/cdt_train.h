@@ -19,6 +19,13 @@
  *
  * Results depend only on the model's state, the batches and the options:
  * no reduction here depends on the thread count.
+ *
+ * The step runs on the model's device (cdt_model_create_on): the u8 batch
+ * is uploaded once through page-locked memory (two buffers, used in
+ * turn), nothing is allocated, and the host waits once per step, for the
+ * loss and the gradient norm, before Adam is queued. Adam's moments live
+ * on the device; adam_m/adam_v are host copies that cdt_trainer_pull
+ * fills and cdt_trainer_push sends (on the CPU they are the moments).
  */
 #ifndef CDT_TRAIN_H
 #define CDT_TRAIN_H
@@ -42,13 +49,15 @@ typedef struct cdt_train_stats {
     double grad_norm;    /* before clipping */
 } cdt_train_stats;
 
+struct cdt_trainer_dev;
+
 typedef struct cdt_trainer {
     cdt_model *m;        /* not owned */
     cdt_train_opts opts;
     long step;           /* steps taken; Adam's t of the next step is step + 1 */
-    float *adam_m;       // (nparams)
-    float *adam_v;       // (nparams)
-    float *views[2];     // (batch, C, H, W) each
+    float *adam_m;       // (nparams) host copy
+    float *adam_v;       // (nparams) host copy
+    struct cdt_trainer_dev *dev; /* device buffers: train.c */
     char err[256];
 } cdt_trainer;
 
@@ -59,9 +68,14 @@ void cdt_trainer_destroy(cdt_trainer *t);
 /* One step on x (batch,2,C,H,W) u8, batch = the model's batch. CDT_EDATA
  * when the loss or the gradients are not finite: no update is made, but
  * BatchNorm running statistics have already moved (as in PyTorch), so
- * the model should be dropped; errmsg says which value. */
+ * the model should be dropped; errmsg says which value. A device's own
+ * failure returns its code, with its message in errmsg. */
 int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s);
 const char *cdt_trainer_errmsg(const cdt_trainer *t);
+/* Adam's moments device -> adam_m/adam_v (before a checkpoint is written),
+ * and back (after one was read). */
+int cdt_trainer_pull(cdt_trainer *t);
+int cdt_trainer_push(cdt_trainer *t);
 /* The learning rate of step number `step` (0-based). */
 double cdt_trainer_lr(const cdt_trainer *t, long step);
 

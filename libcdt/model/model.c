@@ -8,11 +8,20 @@
  * them, a batch norm, needs its input, not its output), which halves the
  * activation memory. A slot read by two ops (a block input: the branch and
  * the shortcut) gets its gradient summed: the first consumer met in
- * backward writes it, later ones add into it through a temporary. */
+ * backward writes it, later ones add into it through a temporary.
+ *
+ * Every op runs through the device's table (nn/backend.h), chosen once in
+ * create: activations, weights, gradients and scratch live on the device;
+ * params/buffers/grads of cdt_model are host copies that push and pull
+ * move (on the CPU they are the device arrays themselves). The first
+ * failing op's code is kept in g->rc: later ops are skipped and every
+ * entry point returns it. */
 #include "cdt_core.h"
+#include "cdt_device.h"
 #include "cdt_model.h"
 #include "cdt_nn.h"
 #include "cdt_rng.h"
+#include "model/model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,17 +47,29 @@ typedef struct op {
 typedef struct slot { size_t off, per_image; int c, h, w; } slot;
 
 struct cdt_model_graph {
+    cdt_backend be;          /* the device, fixed at create */
+    int rc;                  /* first failure of a device op, sticky */
     op *ops; int nops, cap_ops;
     slot *slots; int nslots, cap_slots;
     size_t act_size, save_size, arg_size; /* per view, for the full batch */
     size_t conv_scratch, max_slot;
     int h_slot, z_slot, f_slot;
+    /* device memory */
+    float *params, *grads, *buffers; /* the host arrays when be.i->host_memory */
     float *acts[2], *saves[2], *dacts, *tmp, *scratch;
     int32_t *args[2];
     float *dz[2], *df[2], *ft[2], *dft[2];
-    unsigned char *seen;
+    float *losses;           /* (4): instance, feature, H of view 0, of view 1 */
+    /* host */
+    float *out_host;         /* (batch, max(rep_dim, hidden, feature)) for h/z/f */
+    unsigned char *seen;     /* per slot: its gradient has a first writer */
     int n; /* images in the last forward */
 };
+
+/* A device op, skipped once one has failed. */
+#define DEV(g, op, ...) do { \
+        if (!(g)->rc) (g)->rc = (g)->be.i->op((g)->be.ctx, __VA_ARGS__); \
+    } while (0)
 
 typedef struct builder {
     cdt_model *m;
@@ -126,7 +147,8 @@ static int conv(builder *b, const char *prefix, int in, int oc, int k, int strid
     if (!o) return 0;
     o->p.conv = p;
     o->w = add_tensor(b, prefix, "weight", 0, 4, oc, s.c, k, k);
-    if (cdt_conv2d_scratch(&p) > b->g->conv_scratch) b->g->conv_scratch = cdt_conv2d_scratch(&p);
+    size_t need = b->g->be.i->conv2d_scratch(&p);
+    if (need > b->g->conv_scratch) b->g->conv_scratch = need;
     return out;
 }
 
@@ -261,42 +283,60 @@ static int config_ok(const cdt_model_config *c, int batch)
 /* Training holds both views' activations (the loss needs both before
  * either backward), their gradients and the loss's buffers; inference holds
  * one view and no gradients, a third of the memory. */
+/* Device memory; 0 or the device's code (the first failure wins). */
+static void dev_alloc(struct cdt_model_graph *g, void *pp, size_t bytes)
+{
+    void **p = pp;
+    *p = NULL;
+    if (!g->rc) g->rc = g->be.i->alloc(g->be.ctx, p, bytes ? bytes : 1);
+}
+
 static int alloc_all(cdt_model *m)
 {
     struct cdt_model_graph *g = m->graph;
     size_t n = (size_t)m->batch, F = m->cfg.feature_num, hd = m->cfg.hidden_dim;
     cdt_ntxent_params pi = {m->batch, m->cfg.hidden_dim, 1}, pf = {m->cfg.feature_num, m->batch, 1};
-    size_t ntx = cdt_ntxent_scratch(&pi) > cdt_ntxent_scratch(&pf) ? cdt_ntxent_scratch(&pi)
-                                                                   : cdt_ntxent_scratch(&pf);
+    size_t si = g->be.i->ntxent_scratch(&pi), sf = g->be.i->ntxent_scratch(&pf);
+    size_t ntx = si > sf ? si : sf;
     size_t scratch = g->conv_scratch > ntx || m->inference ? g->conv_scratch : ntx;
-    int train = !m->inference, views = train ? 2 : 1;
+    size_t widest = (size_t)m->rep_dim;
+    if (hd > widest) widest = hd;
+    if (F > widest) widest = F;
+    int train = !m->inference, views = train ? 2 : 1, host = g->be.i->host_memory;
     m->params = calloc(m->nparams, sizeof(float));
     m->buffers = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
-    g->scratch = malloc((scratch + 1) * sizeof(float));
-    int ok = m->params && m->buffers && g->scratch;
+    if (train) m->grads = calloc(m->nparams, sizeof(float));
+    if (!m->params || !m->buffers || (train && !m->grads)) return CDT_ENOMEM;
+    if (host) {
+        g->params = m->params, g->buffers = m->buffers, g->grads = m->grads;
+    } else {
+        dev_alloc(g, &g->params, m->nparams * sizeof(float));
+        dev_alloc(g, &g->buffers, (m->nbuffers ? m->nbuffers : 1) * sizeof(float));
+        if (train) dev_alloc(g, &g->grads, m->nparams * sizeof(float));
+        if (!(g->out_host = malloc(n * widest * sizeof(float)))) return CDT_ENOMEM;
+    }
+    dev_alloc(g, &g->scratch, (scratch + 1) * sizeof(float));
+    dev_alloc(g, &g->losses, 4 * sizeof(float));
     if (train) {
-        m->grads = calloc(m->nparams, sizeof(float));
-        g->dacts = malloc(g->act_size * sizeof(float));
-        g->tmp = malloc(g->max_slot * sizeof(float));
-        g->seen = malloc((size_t)g->nslots);
-        ok = ok && m->grads && g->dacts && g->tmp && g->seen;
+        dev_alloc(g, &g->dacts, g->act_size * sizeof(float));
+        dev_alloc(g, &g->tmp, g->max_slot * sizeof(float));
+        if (!(g->seen = malloc((size_t)g->nslots))) return CDT_ENOMEM;
     }
     for (int v = 0; v < views; v++) {
-        g->acts[v] = malloc(g->act_size * sizeof(float));
-        g->saves[v] = malloc((g->save_size + 1) * sizeof(float));
-        g->args[v] = malloc((g->arg_size + 1) * sizeof(int32_t));
-        ok = ok && g->acts[v] && g->saves[v] && g->args[v];
+        dev_alloc(g, &g->acts[v], g->act_size * sizeof(float));
+        dev_alloc(g, &g->saves[v], (g->save_size + 1) * sizeof(float));
+        dev_alloc(g, &g->args[v], (g->arg_size + 1) * sizeof(int32_t));
         if (!train) continue;
-        g->dz[v] = malloc(n * hd * sizeof(float));
-        g->df[v] = malloc(n * F * sizeof(float));
-        g->ft[v] = malloc(n * F * sizeof(float));
-        g->dft[v] = malloc(n * F * sizeof(float));
-        ok = ok && g->dz[v] && g->df[v] && g->ft[v] && g->dft[v];
+        dev_alloc(g, &g->dz[v], n * hd * sizeof(float));
+        dev_alloc(g, &g->df[v], n * F * sizeof(float));
+        dev_alloc(g, &g->ft[v], n * F * sizeof(float));
+        dev_alloc(g, &g->dft[v], n * F * sizeof(float));
     }
-    return ok ? 0 : CDT_ENOMEM;
+    return g->rc;
 }
 
-static int model_create(const cdt_model_config *cfg, int batch, int inference, cdt_model **out)
+static int model_create(const cdt_model_config *cfg, int batch, int inference,
+                        const cdt_device *dev, cdt_model **out)
 {
     *out = NULL;
     if (!config_ok(cfg, batch)) return CDT_EINVAL;
@@ -310,6 +350,8 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference, c
         free(m);
         return CDT_ENOMEM;
     }
+    m->graph->be = dev ? *cdt_device_backend(dev)
+                       : (cdt_backend){cdt_backend_cpu(), NULL};
     m->cfg = *cfg;
     m->batch = batch;
     m->inference = inference;
@@ -328,12 +370,24 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference, c
 
 int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
 {
-    return model_create(cfg, batch, 0, out);
+    return model_create(cfg, batch, 0, NULL, out);
 }
 
 int cdt_model_create_inference(const cdt_model_config *cfg, int batch, cdt_model **out)
 {
-    return model_create(cfg, batch, 1, out);
+    return model_create(cfg, batch, 1, NULL, out);
+}
+
+int cdt_model_create_on(const cdt_model_config *cfg, int batch, const cdt_device *dev,
+                        cdt_model **out)
+{
+    return model_create(cfg, batch, 0, dev, out);
+}
+
+int cdt_model_create_inference_on(const cdt_model_config *cfg, int batch,
+                                  const cdt_device *dev, cdt_model **out)
+{
+    return model_create(cfg, batch, 1, dev, out);
 }
 
 void cdt_model_destroy(cdt_model *m)
@@ -341,12 +395,21 @@ void cdt_model_destroy(cdt_model *m)
     if (!m) return;
     struct cdt_model_graph *g = m->graph;
     if (g) {
-        for (int v = 0; v < 2; v++) {
-            free(g->acts[v]); free(g->saves[v]); free(g->args[v]);
-            free(g->dz[v]); free(g->df[v]); free(g->ft[v]); free(g->dft[v]);
+        if (g->be.i) {
+            const cdt_backend_i *b = g->be.i;
+            void *c = g->be.ctx;
+            for (int v = 0; v < 2; v++) {
+                b->free(c, g->acts[v]); b->free(c, g->saves[v]); b->free(c, g->args[v]);
+                b->free(c, g->dz[v]); b->free(c, g->df[v]); b->free(c, g->ft[v]);
+                b->free(c, g->dft[v]);
+            }
+            b->free(c, g->dacts); b->free(c, g->tmp); b->free(c, g->scratch);
+            b->free(c, g->losses);
+            if (!b->host_memory) {
+                b->free(c, g->params); b->free(c, g->grads); b->free(c, g->buffers);
+            }
         }
-        free(g->ops); free(g->slots); free(g->dacts); free(g->tmp);
-        free(g->scratch); free(g->seen);
+        free(g->ops); free(g->slots); free(g->seen); free(g->out_host);
         free(g);
     }
     free(m->tensors); free(m->params); free(m->grads); free(m->buffers);
@@ -374,7 +437,34 @@ void cdt_model_init(cdt_model *m, uint64_t seed)
             for (size_t k = 0; k < t->numel; k++) d[k] = v;
         }
     }
+    cdt_model_push(m);
 }
+
+int cdt_model_push(cdt_model *m)
+{
+    struct cdt_model_graph *g = m->graph;
+    if (g->be.i->host_memory) return g->rc;
+    DEV(g, upload, g->params, m->params, m->nparams * sizeof(float));
+    DEV(g, upload, g->buffers, m->buffers, m->nbuffers * sizeof(float));
+    return g->rc;
+}
+
+int cdt_model_pull(const cdt_model *m)
+{
+    struct cdt_model_graph *g = m->graph;
+    if (g->be.i->host_memory) return g->rc;
+    DEV(g, download, m->params, g->params, m->nparams * sizeof(float));
+    DEV(g, download, m->buffers, g->buffers, m->nbuffers * sizeof(float));
+    if (m->grads) DEV(g, download, m->grads, g->grads, m->nparams * sizeof(float));
+    return g->rc;
+}
+
+const char *cdt_model_errmsg(const cdt_model *m)
+{
+    return m->graph->be.i->errmsg(m->graph->be.ctx);
+}
+
+const char *cdt_model_device(const cdt_model *m) { return m->graph->be.i->name; }
 
 const cdt_model_tensor *cdt_model_find(const cdt_model *m, const char *name)
 {
@@ -393,10 +483,11 @@ float *cdt_model_tensor_grad(cdt_model *m, const cdt_model_tensor *t)
     return t->buffer || !m->grads ? NULL : m->grads + t->offset;
 }
 
-void cdt_model_zero_grad(cdt_model *m)
+int cdt_model_zero_grad(cdt_model *m)
 {
     CDT_ASSERT(!m->inference);
-    memset(m->grads, 0, m->nparams * sizeof(float));
+    DEV(m->graph, memset, m->graph->grads, 0, m->nparams * sizeof(float));
+    return m->graph->rc;
 }
 
 static float *act(const cdt_model *m, int view, int s)
@@ -404,88 +495,123 @@ static float *act(const cdt_model *m, int view, int s)
     return m->graph->acts[view] + m->graph->slots[s].off;
 }
 
+const cdt_backend *cdt_model_backend(const cdt_model *m) { return &m->graph->be; }
+float *cdt_model_input(cdt_model *m, int view) { return act(m, view, 0); }
+float *cdt_model_dev_params(cdt_model *m) { return m->graph->params; }
+float *cdt_model_dev_grads(cdt_model *m) { return m->graph->grads; }
+
 static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
 {
     struct cdt_model_graph *g = m->graph;
-    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = m->params;
+    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params;
+    float *B = g->buffers;
     size_t numel = (size_t)n * g->slots[o->out].per_image;
     switch (o->kind) {
     case OP_CONV: {
         cdt_conv2d_params p = o->p.conv; p.n = n;
-        cdt_conv2d_forward(y, x, P + o->w, g->scratch, &p);
+        DEV(g, conv2d_forward, y, x, P + o->w, g->scratch, &p);
         break; }
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
         float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
         if (train)
-            cdt_batchnorm_forward(y, mean, invstd, m->buffers + o->rm, m->buffers + o->rv,
-                                  x, P + o->w, P + o->b, &p);
+            DEV(g, batchnorm_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
+                P + o->b, &p);
         else
-            cdt_batchnorm_forward_eval(y, x, P + o->w, P + o->b, m->buffers + o->rm,
-                                       m->buffers + o->rv, &p);
+            DEV(g, batchnorm_forward_eval, y, x, P + o->w, P + o->b, B + o->rm, B + o->rv, &p);
         break; }
-    case OP_RELU: cdt_relu_forward(y, x, numel); break;
-    case OP_ADD: cdt_add_forward(y, x, act(m, view, o->in2), numel); break;
+    case OP_RELU: DEV(g, relu_forward, y, x, numel); break;
+    case OP_ADD: DEV(g, add, y, x, act(m, view, o->in2), numel); break;
     case OP_MAXPOOL: {
         cdt_maxpool_params p = o->p.pool; p.n = n;
-        cdt_maxpool_forward(y, g->args[view] + o->save, x, &p);
+        DEV(g, maxpool_forward, y, g->args[view] + o->save, x, &p);
         break; }
     case OP_AVGPOOL: {
         slot s = g->slots[o->in];
-        cdt_avgpool_forward(y, x, n, s.c, s.h * s.w);
+        DEV(g, avgpool_forward, y, x, n, s.c, s.h * s.w);
         break; }
     case OP_LINEAR: {
         cdt_linear_params p = o->p.lin; p.n = n;
-        cdt_linear_forward(y, x, P + o->w, o->b == NONE ? NULL : P + o->b, &p);
+        DEV(g, linear_forward, y, x, P + o->w, o->b == NONE ? NULL : P + o->b, &p);
         break; }
-    case OP_SIGMOID: cdt_sigmoid_forward(y, x, numel); break;
+    case OP_SIGMOID: DEV(g, sigmoid_forward, y, x, numel); break;
     }
 }
 
-void cdt_model_forward(cdt_model *m, const float *x, int n, int view, int train)
+int cdt_model_forward_input(cdt_model *m, int n, int view, int train)
 {
     struct cdt_model_graph *g = m->graph;
     CDT_ASSERT(n >= 1 && n <= m->batch && (view == 0 || view == 1));
     CDT_ASSERT(!train || n > 1);
     CDT_ASSERT(!m->inference || (view == 0 && !train));
-    memcpy(act(m, view, 0), x, (size_t)n * g->slots[0].per_image * sizeof(float));
     for (int i = 0; i < g->nops; i++) op_forward(m, &g->ops[i], view, n, train);
     g->n = n;
+    return g->rc;
 }
 
-const float *cdt_model_h(const cdt_model *m, int view) { return act(m, view, m->graph->h_slot); }
-const float *cdt_model_z(const cdt_model *m, int view) { return act(m, view, m->graph->z_slot); }
-const float *cdt_model_f(const cdt_model *m, int view) { return act(m, view, m->graph->f_slot); }
-
-static void transpose(float *dst, const float *src, int rows, int cols) // (cols,rows), (rows,cols)
+int cdt_model_forward(cdt_model *m, const float *x, int n, int view, int train)
 {
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
+    struct cdt_model_graph *g = m->graph;
+    CDT_ASSERT(n >= 1 && n <= m->batch && (view == 0 || view == 1));
+    DEV(g, upload, act(m, view, 0), x, (size_t)n * g->slots[0].per_image * sizeof(float));
+    return cdt_model_forward_input(m, n, view, train);
+}
+
+/* An output of the last forward, on the host: the activation itself on
+ * the CPU, else a download into out_host (which the next call reuses). */
+static const float *output(const cdt_model *m, int view, int s)
+{
+    struct cdt_model_graph *g = m->graph;
+    const float *a = act(m, view, s);
+    if (g->be.i->host_memory) return a;
+    DEV(g, download, g->out_host, a, (size_t)g->n * g->slots[s].per_image * sizeof(float));
+    return g->rc ? NULL : g->out_host;
+}
+
+const float *cdt_model_h(const cdt_model *m, int view) { return output(m, view, m->graph->h_slot); }
+const float *cdt_model_z(const cdt_model *m, int view) { return output(m, view, m->graph->z_slot); }
+const float *cdt_model_f(const cdt_model *m, int view) { return output(m, view, m->graph->f_slot); }
+
+int cdt_model_loss_queue(cdt_model *m, double t_instance, double t_feature)
+{
+    struct cdt_model_graph *g = m->graph;
+    int n = m->batch, F = m->cfg.feature_num;
+    CDT_ASSERT(!m->inference && g->n == n); // defined on full training batches
+    cdt_ntxent_params pi = {n, m->cfg.hidden_dim, t_instance}, pf = {F, n, t_feature};
+    const float *z0 = act(m, 0, g->z_slot), *z1 = act(m, 1, g->z_slot);
+    const float *f[2] = {act(m, 0, g->f_slot), act(m, 1, g->f_slot)};
+    DEV(g, ntxent_forward, g->losses, z0, z1, g->scratch, &pi);
+    DEV(g, ntxent_backward, g->dz[0], g->dz[1], 1, z0, z1, g->scratch, &pi);
+    for (int v = 0; v < 2; v++) DEV(g, transpose, g->ft[v], f[v], n, F);
+    DEV(g, ntxent_forward, g->losses + 1, g->ft[0], g->ft[1], g->scratch, &pf);
+    DEV(g, ntxent_backward, g->dft[0], g->dft[1], 1, g->ft[0], g->ft[1], g->scratch, &pf);
+    // H is the mean over both views' n*F entries: each view's mean weighs 1/2
+    size_t nf = (size_t)n * F;
+    for (int v = 0; v < 2; v++) {
+        DEV(g, entropy_forward, g->losses + 2 + v, f[v], nf);
+        DEV(g, entropy_backward, g->df[v], -0.5f, f[v], nf);
+        DEV(g, add_transposed, g->df[v], g->dft[v], n, F);
+    }
+    return g->rc;
+}
+
+int cdt_model_loss_fetch(cdt_model *m, cdt_loss_terms *l)
+{
+    struct cdt_model_graph *g = m->graph;
+    float v[4] = {NAN, NAN, NAN, NAN};
+    DEV(g, download, v, g->losses, sizeof v);
+    l->instance = v[0];
+    l->feature = v[1];
+    l->entropy = (v[2] + v[3]) / 2;
+    l->total = l->instance + (l->feature - l->entropy);
+    return g->rc;
 }
 
 cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature)
 {
-    struct cdt_model_graph *g = m->graph;
-    int n = m->batch, F = m->cfg.feature_num;
     cdt_loss_terms l;
-    CDT_ASSERT(!m->inference && g->n == n); // defined on full training batches
-    cdt_ntxent_params pi = {n, m->cfg.hidden_dim, t_instance}, pf = {F, n, t_feature};
-    const float *z0 = cdt_model_z(m, 0), *z1 = cdt_model_z(m, 1);
-    l.instance = cdt_ntxent_forward(z0, z1, g->scratch, &pi);
-    cdt_ntxent_backward(g->dz[0], g->dz[1], 1, z0, z1, g->scratch, &pi);
-    for (int v = 0; v < 2; v++) transpose(g->ft[v], cdt_model_f(m, v), n, F);
-    l.feature = cdt_ntxent_forward(g->ft[0], g->ft[1], g->scratch, &pf);
-    cdt_ntxent_backward(g->dft[0], g->dft[1], 1, g->ft[0], g->ft[1], g->scratch, &pf);
-    // H is the mean over both views' n*F entries: each view's mean weighs 1/2
-    size_t nf = (size_t)n * F;
-    l.entropy = (cdt_entropy_forward(cdt_model_f(m, 0), nf) +
-                 cdt_entropy_forward(cdt_model_f(m, 1), nf)) / 2;
-    for (int v = 0; v < 2; v++) {
-        cdt_entropy_backward(g->df[v], -0.5f, cdt_model_f(m, v), nf);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < F; j++) g->df[v][(size_t)i * F + j] += g->dft[v][(size_t)j * n + i];
-    }
-    l.total = l.instance + (l.feature - l.entropy);
+    cdt_model_loss_queue(m, t_instance, t_feature);
+    cdt_model_loss_fetch(m, &l);
     return l;
 }
 
@@ -505,22 +631,21 @@ static void grad_done(cdt_model *m, int s, int acc)
     struct cdt_model_graph *g = m->graph;
     if (!acc) return;
     float *d = g->dacts + g->slots[s].off;
-    size_t numel = (size_t)g->n * g->slots[s].per_image;
-    for (size_t i = 0; i < numel; i++) d[i] += g->tmp[i];
+    DEV(g, add, d, d, g->tmp, (size_t)g->n * g->slots[s].per_image);
 }
 
 static void op_backward(cdt_model *m, const op *o, int view)
 {
     struct cdt_model_graph *g = m->graph;
     int n = g->n, acc = 0;
-    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = m->params, *G = m->grads;
+    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params, *G = g->grads;
     float *dy = g->dacts + g->slots[o->out].off;
     size_t numel = (size_t)n * g->slots[o->out].per_image;
-    if (o->kind == OP_RELU) { cdt_relu_backward(dy, dy, y, numel); return; }
+    if (o->kind == OP_RELU) { DEV(g, relu_backward, dy, dy, y, numel); return; }
     if (o->kind == OP_ADD) { // in place: dy already is the branch's gradient
         float *d = g->dacts + g->slots[o->in2].off;
-        if (g->seen[o->in2]) for (size_t i = 0; i < numel; i++) d[i] += dy[i];
-        else memcpy(d, dy, numel * sizeof(float));
+        if (g->seen[o->in2]) DEV(g, add, d, d, dy, numel);
+        else DEV(g, copy, d, dy, numel * sizeof(float));
         g->seen[o->in2] = 1;
         return;
     }
@@ -528,39 +653,40 @@ static void op_backward(cdt_model *m, const op *o, int view)
     switch (o->kind) {
     case OP_CONV: {
         cdt_conv2d_params p = o->p.conv; p.n = n;
-        cdt_conv2d_backward(dx, G + o->w, dy, x, P + o->w, g->scratch, &p);
+        DEV(g, conv2d_backward, dx, G + o->w, dy, x, P + o->w, g->scratch, &p);
         break; }
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
         const float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
-        cdt_batchnorm_backward(dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
+        DEV(g, batchnorm_backward, dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
         break; }
     case OP_MAXPOOL: {
         cdt_maxpool_params p = o->p.pool; p.n = n;
-        cdt_maxpool_backward(dx, dy, g->args[view] + o->save, &p);
+        DEV(g, maxpool_backward, dx, dy, g->args[view] + o->save, &p);
         break; }
     case OP_AVGPOOL: {
         slot s = g->slots[o->in];
-        cdt_avgpool_backward(dx, dy, n, s.c, s.h * s.w);
+        DEV(g, avgpool_backward, dx, dy, n, s.c, s.h * s.w);
         break; }
     case OP_LINEAR: {
         cdt_linear_params p = o->p.lin; p.n = n;
-        cdt_linear_backward(dx, G + o->w, o->b == NONE ? NULL : G + o->b, dy, x, P + o->w, &p);
+        DEV(g, linear_backward, dx, G + o->w, o->b == NONE ? NULL : G + o->b, dy, x, P + o->w, &p);
         break; }
-    case OP_SIGMOID: cdt_sigmoid_backward(dx, dy, y, numel); break;
+    case OP_SIGMOID: DEV(g, sigmoid_backward, dx, dy, y, numel); break;
     }
     if (dx) grad_done(m, o->in, acc);
 }
 
-void cdt_model_backward(cdt_model *m, int view)
+int cdt_model_backward(cdt_model *m, int view)
 {
     struct cdt_model_graph *g = m->graph;
     size_t nz = (size_t)g->n * m->cfg.hidden_dim, nf = (size_t)g->n * m->cfg.feature_num;
     CDT_ASSERT(!m->inference);
     memset(g->seen, 0, (size_t)g->nslots);
     // the loss is the first consumer of z and f
-    memcpy(g->dacts + g->slots[g->z_slot].off, g->dz[view], nz * sizeof(float));
-    memcpy(g->dacts + g->slots[g->f_slot].off, g->df[view], nf * sizeof(float));
+    DEV(g, copy, g->dacts + g->slots[g->z_slot].off, g->dz[view], nz * sizeof(float));
+    DEV(g, copy, g->dacts + g->slots[g->f_slot].off, g->df[view], nf * sizeof(float));
     g->seen[g->z_slot] = g->seen[g->f_slot] = 1;
     for (int i = g->nops - 1; i >= 0; i--) op_backward(m, &g->ops[i], view);
+    return g->rc;
 }

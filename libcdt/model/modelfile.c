@@ -85,6 +85,10 @@ int cdt_modelfile_save(int fd, const cdt_model *m, const cdt_modelfile_state *st
                        const cdt_meta *extra, const cdt_writer_opts *wo,
                        char *err, size_t errlen)
 {
+    if (cdt_model_pull(m) < 0) { // the weights of a model on a device
+        set_err(err, errlen, "cannot read the model from the device: %s", cdt_model_errmsg(m));
+        return CDT_EIO;
+    }
     cdt_meta *meta = extra ? cdt_meta_clone(extra) : cdt_meta_create();
     cdt_writer *w = NULL;
     int rc = meta ? model_meta(meta, m, st) : CDT_ENOMEM;
@@ -293,6 +297,10 @@ int cdt_modelfile_load(cdt_modelfile *f, cdt_model *m, cdt_modelfile_state *st)
         return CDT_EDATA;
     }
     if (rc < 0 || (rc = load_weights(f, m, fr)) < 0) return rc;
+    if ((rc = cdt_model_push(m)) < 0) {
+        set_err(f->err, sizeof f->err, "%s: %s", f->path, cdt_model_errmsg(m));
+        return rc;
+    }
     if ((rc = next_frame(f, &fr)) <= 0) return rc; // 0: a model without state
     int loaded = 0;
     if (st && st->adam_m) {

@@ -11,6 +11,7 @@
 #include "cdt_npy.h"
 #include "cdt_rng.h"
 #include "cdt_train.h"
+#include "model/model_internal.h"
 #include "t.h"
 
 #include <stdlib.h>
@@ -58,7 +59,9 @@ static void test_loss_decreases(t_state *ts)
     T_CHECK(ts, s.loss.total < first.loss.total - 0.5);
     T_CHECK(ts, s.grad_norm > 0 && isfinite(s.grad_norm));
     // the first view of image 0 as the network saw it
-    T_CHECK(ts, t->views[0][5] == (float)x[5] / 255.0f && t->views[1][5] == (float)x[S * S + 5] / 255.0f);
+    // (the input slots: host memory on the CPU)
+    const float *v0 = cdt_model_input(m, 0), *v1 = cdt_model_input(m, 1);
+    T_CHECK(ts, v0[5] == (float)x[5] / 255.0f && v1[5] == (float)x[S * S + 5] / 255.0f);
     cdt_trainer_destroy(t);
     cdt_model_destroy(m);
 }

@@ -1,0 +1,22 @@
+/* model_internal.h: what train.c needs of model.c beyond cdt_model.h: the
+ * device pointers, so that a training step stays on the device. */
+#ifndef CDT_MODEL_INTERNAL_H
+#define CDT_MODEL_INTERNAL_H
+
+#include "cdt_model.h"
+#include "nn/backend.h"
+
+const cdt_backend *cdt_model_backend(const cdt_model *m);
+/* View `view`'s input slot on the device: (batch, C, H, W). */
+float *cdt_model_input(cdt_model *m, int view);
+/* The forward of cdt_model_forward, on what is already in the input slot. */
+int cdt_model_forward_input(cdt_model *m, int n, int view, int train);
+/* Parameters and gradients on the device (nparams each). */
+float *cdt_model_dev_params(cdt_model *m);
+float *cdt_model_dev_grads(cdt_model *m);
+/* The loss of cdt_model_loss in two halves: queue it on the device, then
+ * wait for its four values. */
+int cdt_model_loss_queue(cdt_model *m, double t_instance, double t_feature);
+int cdt_model_loss_fetch(cdt_model *m, cdt_loss_terms *l);
+
+#endif

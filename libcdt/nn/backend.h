@@ -1,0 +1,136 @@
+/* backend.h: one table of function pointers per device (ggml's
+ * ggml_backend_i, in spirit): memory, every layer of cdt_nn.h, and what the
+ * model and the trainer used to do in host loops (view scaling, transposes,
+ * gradient accumulation, gradient norm and clipping, Adam). model.c and
+ * train.c call only these; the device is chosen once, when the model is
+ * created (cdt_device.h), so there is one model.c for every device.
+ *
+ * Private to libcdt and libcdt_cuda.so, which is built against this very
+ * header: CDT_BACKEND_ABI changes whenever the table does, and the loader
+ * (nn/device.c) refuses a library of another ABI with a message.
+ *
+ * Rules every table keeps:
+ * - ctx is the device's context (NULL for the CPU); pointers to tensors are
+ *   device pointers, made by alloc; the host sees them only through
+ *   upload/download. host_memory = 1 says device pointers are host
+ *   pointers (the CPU), so a model can skip its host copies.
+ * - ops are ordered on one queue; only download and sync wait for it.
+ * - every op returns 0 or a negative CDT_E* code; errmsg says why.
+ * - a value the CPU layer returns (a loss, an entropy, a norm) is written
+ *   to a one-element device buffer, so a step never waits on the host.
+ * - gradient rule of cdt_nn.h: parameter gradients +=, activation grads =.
+ */
+#ifndef CDT_BACKEND_H
+#define CDT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdt_nn.h"
+
+#define CDT_BACKEND_ABI 1
+
+typedef struct cdt_backend_i {
+    int abi;                /* CDT_BACKEND_ABI of whoever filled the table */
+    const char *name;       /* "cpu", "cuda" */
+    int host_memory;        /* 1: device pointers are host pointers */
+
+    /* ---- the context ---- */
+    void (*destroy)(void *ctx);
+    const char *(*errmsg)(void *ctx);
+    const char *(*device_name)(void *ctx);
+
+    /* ---- memory ---- */
+    int (*alloc)(void *ctx, void **p, size_t bytes);
+    void (*free)(void *ctx, void *p); /* NULL is fine */
+    /* page-locked host memory, so uploads from it run at full speed */
+    int (*alloc_host)(void *ctx, void **p, size_t bytes);
+    void (*free_host)(void *ctx, void *p);
+    int (*upload)(void *ctx, void *dst, const void *src, size_t bytes);
+    int (*download)(void *ctx, void *dst, const void *src, size_t bytes); /* waits */
+    int (*copy)(void *ctx, void *dst, const void *src, size_t bytes);     /* device to device */
+    int (*memset)(void *ctx, void *dst, int byte, size_t bytes);
+    int (*sync)(void *ctx);
+
+    /* ---- layers: cdt_nn.h's arguments over device pointers ---- */
+    size_t (*conv2d_scratch)(const cdt_conv2d_params *p); /* elements */
+    int (*conv2d_forward)(void *ctx, float *out, const float *x, const float *w,
+                          float *scratch, const cdt_conv2d_params *p);
+    int (*conv2d_backward)(void *ctx, float *dx, float *dw, const float *dout,
+                           const float *x, const float *w, float *scratch,
+                           const cdt_conv2d_params *p);
+    int (*batchnorm_forward)(void *ctx, float *out, float *mean, float *invstd,
+                             float *running_mean, float *running_var, const float *x,
+                             const float *gamma, const float *beta, const cdt_bn_params *p);
+    int (*batchnorm_forward_eval)(void *ctx, float *out, const float *x, const float *gamma,
+                                  const float *beta, const float *running_mean,
+                                  const float *running_var, const cdt_bn_params *p);
+    int (*batchnorm_backward)(void *ctx, float *dx, float *dgamma, float *dbeta,
+                              const float *dout, const float *x, const float *mean,
+                              const float *invstd, const float *gamma, const cdt_bn_params *p);
+    int (*relu_forward)(void *ctx, float *out, const float *x, size_t n);
+    int (*relu_backward)(void *ctx, float *dx, const float *dout, const float *out, size_t n);
+    int (*sigmoid_forward)(void *ctx, float *out, const float *x, size_t n);
+    int (*sigmoid_backward)(void *ctx, float *dx, const float *dout, const float *out, size_t n);
+    /* out = a + b; out may be a or b (gradient accumulation is add(d, d, t)) */
+    int (*add)(void *ctx, float *out, const float *a, const float *b, size_t n);
+    int (*maxpool_forward)(void *ctx, float *out, int32_t *argmax, const float *x,
+                           const cdt_maxpool_params *p);
+    int (*maxpool_backward)(void *ctx, float *dx, const float *dout, const int32_t *argmax,
+                            const cdt_maxpool_params *p);
+    int (*avgpool_forward)(void *ctx, float *out, const float *x, int n, int c, int hw);
+    int (*avgpool_backward)(void *ctx, float *dx, const float *dout, int n, int c, int hw);
+    int (*linear_forward)(void *ctx, float *out, const float *x, const float *w,
+                          const float *b, const cdt_linear_params *p);
+    int (*linear_backward)(void *ctx, float *dx, float *dw, float *db, const float *dout,
+                           const float *x, const float *w, const cdt_linear_params *p);
+    size_t (*ntxent_scratch)(const cdt_ntxent_params *p); /* elements */
+    int (*ntxent_forward)(void *ctx, float *loss /* (1) */, const float *z1, const float *z2,
+                          float *scratch, const cdt_ntxent_params *p);
+    int (*ntxent_backward)(void *ctx, float *dz1, float *dz2, float dloss, const float *z1,
+                           const float *z2, float *scratch, const cdt_ntxent_params *p);
+    int (*entropy_forward)(void *ctx, float *h /* (1) */, const float *p, size_t n);
+    int (*entropy_backward)(void *ctx, float *dp, float dh, const float *p, size_t n);
+
+    /* ---- what the model and the trainer did in host loops ---- */
+    /* (n,2,C,H,W) u8 -> two (n,C,H,W) floats / 255 (ToTensor); img = C*H*W */
+    int (*scale_views)(void *ctx, float *v0, float *v1, const uint8_t *x, size_t n, size_t img);
+    /* dst (cols,rows) = src (rows,cols)^T */
+    int (*transpose)(void *ctx, float *dst, const float *src, int rows, int cols);
+    /* dst (rows,cols) += src (cols,rows)^T */
+    int (*add_transposed)(void *ctx, float *dst, const float *src, int rows, int cols);
+    /* norm (1, double) = ||grad||; then, when max_norm > 0, grad *= max_norm /
+     * (norm + 1e-6) if that is below 1 (clip_grad_norm_) */
+    int (*grad_norm)(void *ctx, double *norm, float *grad, size_t n, double max_norm);
+    int (*adam_step)(void *ctx, float *param, float *m, float *v, const float *grad,
+                     size_t n, long t, const cdt_adam_params *p);
+} cdt_backend_i;
+
+/* A device as the model sees it: a table and its context. */
+typedef struct cdt_backend {
+    const cdt_backend_i *i;
+    void *ctx;
+} cdt_backend;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The CPU table (nn/cpu/backend.c); its context is NULL. */
+const cdt_backend_i *cdt_backend_cpu(void);
+/* The device's table and context (nn/device.c; cdt_device.h). */
+struct cdt_device;
+const cdt_backend *cdt_device_backend(const struct cdt_device *d);
+#ifdef __cplusplus
+}
+#endif
+
+/* The one entry point of libcdt_cuda.so, looked up with dlsym by
+ * nn/device.c: a context on `device` with cuBLAS math `math` (CDT_CUDA_*),
+ * and the table. abi: the caller's CDT_BACKEND_ABI; a library of another
+ * ABI answers CDT_EINVAL. On failure err holds one line: why (no device,
+ * the driver's own words, ABI versions). */
+typedef int cdt_cuda_backend_fn(int abi, int device, int math, const cdt_backend_i **table,
+                                void **ctx, char *err, size_t errlen);
+#define CDT_CUDA_BACKEND_SYMBOL "cdt_cuda_backend"
+
+#endif

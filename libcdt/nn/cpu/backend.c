@@ -1,0 +1,261 @@
+/* backend.c: the CPU table of nn/backend.h: today's layers behind the
+ * interface that every device fills. Device memory is host memory, the
+ * queue is the calling thread, and nothing here can fail but alloc. */
+#include "cdt_core.h"
+#include "cdt_nn.h"
+#include "nn/backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void cpu_destroy(void *ctx) { (void)ctx; }
+static const char *cpu_errmsg(void *ctx) { (void)ctx; return "out of memory"; }
+static const char *cpu_name(void *ctx) { (void)ctx; return "cpu"; }
+
+static int cpu_alloc(void *ctx, void **p, size_t bytes)
+{
+    (void)ctx;
+    *p = malloc(bytes ? bytes : 1);
+    return *p ? 0 : CDT_ENOMEM;
+}
+
+static void cpu_free(void *ctx, void *p) { (void)ctx; free(p); }
+
+static int cpu_upload(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    (void)ctx;
+    if (bytes && dst != src) memmove(dst, src, bytes);
+    return 0;
+}
+
+static int cpu_memset(void *ctx, void *dst, int byte, size_t bytes)
+{
+    (void)ctx;
+    memset(dst, byte, bytes);
+    return 0;
+}
+
+static int cpu_sync(void *ctx) { (void)ctx; return 0; }
+
+static int cpu_conv_fwd(void *ctx, float *out, const float *x, const float *w, float *scratch,
+                        const cdt_conv2d_params *p)
+{
+    (void)ctx;
+    cdt_conv2d_forward(out, x, w, scratch, p);
+    return 0;
+}
+
+static int cpu_conv_bwd(void *ctx, float *dx, float *dw, const float *dout, const float *x,
+                        const float *w, float *scratch, const cdt_conv2d_params *p)
+{
+    (void)ctx;
+    cdt_conv2d_backward(dx, dw, dout, x, w, scratch, p);
+    return 0;
+}
+
+static int cpu_bn_fwd(void *ctx, float *out, float *mean, float *invstd, float *rm, float *rv,
+                      const float *x, const float *gamma, const float *beta, const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_forward(out, mean, invstd, rm, rv, x, gamma, beta, p);
+    return 0;
+}
+
+static int cpu_bn_eval(void *ctx, float *out, const float *x, const float *gamma,
+                       const float *beta, const float *rm, const float *rv, const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_forward_eval(out, x, gamma, beta, rm, rv, p);
+    return 0;
+}
+
+static int cpu_bn_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dout,
+                      const float *x, const float *mean, const float *invstd, const float *gamma,
+                      const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, invstd, gamma, p);
+    return 0;
+}
+
+static int cpu_relu_fwd(void *ctx, float *out, const float *x, size_t n)
+{
+    (void)ctx;
+    cdt_relu_forward(out, x, n);
+    return 0;
+}
+
+static int cpu_relu_bwd(void *ctx, float *dx, const float *dout, const float *out, size_t n)
+{
+    (void)ctx;
+    cdt_relu_backward(dx, dout, out, n);
+    return 0;
+}
+
+static int cpu_sig_fwd(void *ctx, float *out, const float *x, size_t n)
+{
+    (void)ctx;
+    cdt_sigmoid_forward(out, x, n);
+    return 0;
+}
+
+static int cpu_sig_bwd(void *ctx, float *dx, const float *dout, const float *out, size_t n)
+{
+    (void)ctx;
+    cdt_sigmoid_backward(dx, dout, out, n);
+    return 0;
+}
+
+static int cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n)
+{
+    (void)ctx;
+    cdt_add_forward(out, a, b, n);
+    return 0;
+}
+
+static int cpu_maxpool_fwd(void *ctx, float *out, int32_t *argmax, const float *x,
+                           const cdt_maxpool_params *p)
+{
+    (void)ctx;
+    cdt_maxpool_forward(out, argmax, x, p);
+    return 0;
+}
+
+static int cpu_maxpool_bwd(void *ctx, float *dx, const float *dout, const int32_t *argmax,
+                           const cdt_maxpool_params *p)
+{
+    (void)ctx;
+    cdt_maxpool_backward(dx, dout, argmax, p);
+    return 0;
+}
+
+static int cpu_avgpool_fwd(void *ctx, float *out, const float *x, int n, int c, int hw)
+{
+    (void)ctx;
+    cdt_avgpool_forward(out, x, n, c, hw);
+    return 0;
+}
+
+static int cpu_avgpool_bwd(void *ctx, float *dx, const float *dout, int n, int c, int hw)
+{
+    (void)ctx;
+    cdt_avgpool_backward(dx, dout, n, c, hw);
+    return 0;
+}
+
+static int cpu_linear_fwd(void *ctx, float *out, const float *x, const float *w, const float *b,
+                          const cdt_linear_params *p)
+{
+    (void)ctx;
+    cdt_linear_forward(out, x, w, b, p);
+    return 0;
+}
+
+static int cpu_linear_bwd(void *ctx, float *dx, float *dw, float *db, const float *dout,
+                          const float *x, const float *w, const cdt_linear_params *p)
+{
+    (void)ctx;
+    cdt_linear_backward(dx, dw, db, dout, x, w, p);
+    return 0;
+}
+
+static int cpu_ntxent_fwd(void *ctx, float *loss, const float *z1, const float *z2,
+                          float *scratch, const cdt_ntxent_params *p)
+{
+    (void)ctx;
+    *loss = cdt_ntxent_forward(z1, z2, scratch, p);
+    return 0;
+}
+
+static int cpu_ntxent_bwd(void *ctx, float *dz1, float *dz2, float dloss, const float *z1,
+                          const float *z2, float *scratch, const cdt_ntxent_params *p)
+{
+    (void)ctx;
+    cdt_ntxent_backward(dz1, dz2, dloss, z1, z2, scratch, p);
+    return 0;
+}
+
+static int cpu_entropy_fwd(void *ctx, float *h, const float *p, size_t n)
+{
+    (void)ctx;
+    *h = cdt_entropy_forward(p, n);
+    return 0;
+}
+
+static int cpu_entropy_bwd(void *ctx, float *dp, float dh, const float *p, size_t n)
+{
+    (void)ctx;
+    cdt_entropy_backward(dp, dh, p, n);
+    return 0;
+}
+
+/* The division (not a multiply by 1/255) gives ToTensor's exact floats. */
+static int cpu_scale_views(void *ctx, float *v0, float *v1, const uint8_t *x, size_t n, size_t img)
+{
+    (void)ctx;
+    #pragma omp parallel for if (n * img > 65536)
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *a = x + 2 * i * img, *b = a + img;
+        float *d0 = v0 + i * img, *d1 = v1 + i * img;
+        for (size_t k = 0; k < img; k++) {
+            d0[k] = (float)a[k] / 255.0f;
+            d1[k] = (float)b[k] / 255.0f;
+        }
+    }
+    return 0;
+}
+
+static int cpu_transpose(void *ctx, float *dst, const float *src, int rows, int cols)
+{
+    (void)ctx;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
+    return 0;
+}
+
+static int cpu_add_transposed(void *ctx, float *dst, const float *src, int rows, int cols)
+{
+    (void)ctx;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) dst[(size_t)i * cols + j] += src[(size_t)j * rows + i];
+    return 0;
+}
+
+static int cpu_grad_norm(void *ctx, double *norm, float *grad, size_t n, double max_norm)
+{
+    (void)ctx;
+    *norm = max_norm > 0 ? cdt_clip_grad_norm(grad, n, max_norm) : cdt_grad_norm(grad, n);
+    return 0;
+}
+
+static int cpu_adam(void *ctx, float *param, float *m, float *v, const float *grad, size_t n,
+                    long t, const cdt_adam_params *p)
+{
+    (void)ctx;
+    cdt_adam_step(param, m, v, grad, n, t, p);
+    return 0;
+}
+
+static const cdt_backend_i cpu_table = {
+    .abi = CDT_BACKEND_ABI, .name = "cpu", .host_memory = 1,
+    .destroy = cpu_destroy, .errmsg = cpu_errmsg, .device_name = cpu_name,
+    .alloc = cpu_alloc, .free = cpu_free, .alloc_host = cpu_alloc, .free_host = cpu_free,
+    .upload = cpu_upload, .download = cpu_upload, .copy = cpu_upload, .memset = cpu_memset,
+    .sync = cpu_sync,
+    .conv2d_scratch = cdt_conv2d_scratch, .conv2d_forward = cpu_conv_fwd,
+    .conv2d_backward = cpu_conv_bwd,
+    .batchnorm_forward = cpu_bn_fwd, .batchnorm_forward_eval = cpu_bn_eval,
+    .batchnorm_backward = cpu_bn_bwd,
+    .relu_forward = cpu_relu_fwd, .relu_backward = cpu_relu_bwd,
+    .sigmoid_forward = cpu_sig_fwd, .sigmoid_backward = cpu_sig_bwd, .add = cpu_add,
+    .maxpool_forward = cpu_maxpool_fwd, .maxpool_backward = cpu_maxpool_bwd,
+    .avgpool_forward = cpu_avgpool_fwd, .avgpool_backward = cpu_avgpool_bwd,
+    .linear_forward = cpu_linear_fwd, .linear_backward = cpu_linear_bwd,
+    .ntxent_scratch = cdt_ntxent_scratch, .ntxent_forward = cpu_ntxent_fwd,
+    .ntxent_backward = cpu_ntxent_bwd,
+    .entropy_forward = cpu_entropy_fwd, .entropy_backward = cpu_entropy_bwd,
+    .scale_views = cpu_scale_views, .transpose = cpu_transpose,
+    .add_transposed = cpu_add_transposed, .grad_norm = cpu_grad_norm, .adam_step = cpu_adam,
+};
+
+const cdt_backend_i *cdt_backend_cpu(void) { return &cpu_table; }

@@ -1,0 +1,273 @@
+/* backend.cu: the CUDA table of nn/backend.h (twin of nn/cpu/backend.c)
+ * and libcdt_cuda.so's one entry point, cdt_cuda_backend, which the tools
+ * find with dlopen/dlsym (nn/device.c). The layers are the _cuda twins;
+ * what the model and trainer did in host loops has its kernels here. */
+#include "cuda_internal.cuh"
+#include "nn/backend.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#define CTX(c) ((cdt_cuda_ctx *)(c))
+
+static void be_destroy(void *ctx) { cdt_cuda_ctx_destroy(CTX(ctx)); }
+static const char *be_errmsg(void *ctx) { return cdt_cuda_errmsg(CTX(ctx)); }
+static const char *be_name(void *ctx) { return cdt_cuda_device_name(CTX(ctx)); }
+static int be_alloc(void *ctx, void **p, size_t bytes) { return cdt_cuda_alloc(CTX(ctx), p, bytes); }
+static void be_free(void *ctx, void *p) { cdt_cuda_free(CTX(ctx), p); }
+
+static int be_alloc_host(void *ctx, void **p, size_t bytes)
+{
+    *p = NULL;
+    CU_CHECK(CTX(ctx), cudaMallocHost(p, bytes ? bytes : 1));
+    return 0;
+}
+
+static void be_free_host(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p) cudaFreeHost(p);
+}
+
+static int be_upload(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    return cdt_cuda_upload(CTX(ctx), dst, src, bytes);
+}
+
+static int be_download(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    return cdt_cuda_download(CTX(ctx), dst, src, bytes);
+}
+
+static int be_copy(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    if (!bytes || dst == src) return 0;
+    CU_CHECK(CTX(ctx), cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice,
+                                       CTX(ctx)->stream));
+    return 0;
+}
+
+static int be_memset(void *ctx, void *dst, int byte, size_t bytes)
+{
+    return cdt_cuda_memset(CTX(ctx), dst, byte, bytes);
+}
+
+static int be_sync(void *ctx) { return cdt_cuda_sync(CTX(ctx)); }
+
+static int be_conv_fwd(void *ctx, float *out, const float *x, const float *w, float *scratch,
+                       const cdt_conv2d_params *p)
+{
+    return cdt_conv2d_forward_cuda(CTX(ctx), out, x, w, scratch, p);
+}
+
+static int be_conv_bwd(void *ctx, float *dx, float *dw, const float *dout, const float *x,
+                       const float *w, float *scratch, const cdt_conv2d_params *p)
+{
+    return cdt_conv2d_backward_cuda(CTX(ctx), dx, dw, dout, x, w, scratch, p);
+}
+
+static int be_bn_fwd(void *ctx, float *out, float *mean, float *invstd, float *rm, float *rv,
+                     const float *x, const float *gamma, const float *beta, const cdt_bn_params *p)
+{
+    return cdt_batchnorm_forward_cuda(CTX(ctx), out, mean, invstd, rm, rv, x, gamma, beta, p);
+}
+
+static int be_bn_eval(void *ctx, float *out, const float *x, const float *gamma,
+                      const float *beta, const float *rm, const float *rv, const cdt_bn_params *p)
+{
+    return cdt_batchnorm_forward_eval_cuda(CTX(ctx), out, x, gamma, beta, rm, rv, p);
+}
+
+static int be_bn_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dout,
+                     const float *x, const float *mean, const float *invstd, const float *gamma,
+                     const cdt_bn_params *p)
+{
+    return cdt_batchnorm_backward_cuda(CTX(ctx), dx, dgamma, dbeta, dout, x, mean, invstd,
+                                       gamma, p);
+}
+
+static int be_relu_fwd(void *ctx, float *out, const float *x, size_t n)
+{
+    return cdt_relu_forward_cuda(CTX(ctx), out, x, n);
+}
+
+static int be_relu_bwd(void *ctx, float *dx, const float *dout, const float *out, size_t n)
+{
+    return cdt_relu_backward_cuda(CTX(ctx), dx, dout, out, n);
+}
+
+static int be_sig_fwd(void *ctx, float *out, const float *x, size_t n)
+{
+    return cdt_sigmoid_forward_cuda(CTX(ctx), out, x, n);
+}
+
+static int be_sig_bwd(void *ctx, float *dx, const float *dout, const float *out, size_t n)
+{
+    return cdt_sigmoid_backward_cuda(CTX(ctx), dx, dout, out, n);
+}
+
+static int be_add(void *ctx, float *out, const float *a, const float *b, size_t n)
+{
+    return cdt_add_forward_cuda(CTX(ctx), out, a, b, n);
+}
+
+static int be_maxpool_fwd(void *ctx, float *out, int32_t *argmax, const float *x,
+                          const cdt_maxpool_params *p)
+{
+    return cdt_maxpool_forward_cuda(CTX(ctx), out, argmax, x, p);
+}
+
+static int be_maxpool_bwd(void *ctx, float *dx, const float *dout, const int32_t *argmax,
+                          const cdt_maxpool_params *p)
+{
+    return cdt_maxpool_backward_cuda(CTX(ctx), dx, dout, argmax, p);
+}
+
+static int be_avgpool_fwd(void *ctx, float *out, const float *x, int n, int c, int hw)
+{
+    return cdt_avgpool_forward_cuda(CTX(ctx), out, x, n, c, hw);
+}
+
+static int be_avgpool_bwd(void *ctx, float *dx, const float *dout, int n, int c, int hw)
+{
+    return cdt_avgpool_backward_cuda(CTX(ctx), dx, dout, n, c, hw);
+}
+
+static int be_linear_fwd(void *ctx, float *out, const float *x, const float *w, const float *b,
+                         const cdt_linear_params *p)
+{
+    return cdt_linear_forward_cuda(CTX(ctx), out, x, w, b, p);
+}
+
+static int be_linear_bwd(void *ctx, float *dx, float *dw, float *db, const float *dout,
+                         const float *x, const float *w, const cdt_linear_params *p)
+{
+    return cdt_linear_backward_cuda(CTX(ctx), dx, dw, db, dout, x, w, p);
+}
+
+static int be_ntxent_fwd(void *ctx, float *loss, const float *z1, const float *z2,
+                         float *scratch, const cdt_ntxent_params *p)
+{
+    return cdt_ntxent_forward_cuda(CTX(ctx), loss, z1, z2, scratch, p);
+}
+
+static int be_ntxent_bwd(void *ctx, float *dz1, float *dz2, float dloss, const float *z1,
+                         const float *z2, float *scratch, const cdt_ntxent_params *p)
+{
+    return cdt_ntxent_backward_cuda(CTX(ctx), dz1, dz2, dloss, z1, z2, scratch, p);
+}
+
+static int be_entropy_fwd(void *ctx, float *h, const float *p, size_t n)
+{
+    return cdt_entropy_forward_cuda(CTX(ctx), h, p, n);
+}
+
+static int be_entropy_bwd(void *ctx, float *dp, float dh, const float *p, size_t n)
+{
+    return cdt_entropy_backward_cuda(CTX(ctx), dp, dh, p, n);
+}
+
+static int be_scale_views(void *ctx, float *v0, float *v1, const uint8_t *x, size_t n, size_t img)
+{
+    return cdt_scale_views_cuda(CTX(ctx), v0, v1, x, n, img);
+}
+
+/* transpose: dst (cols,rows) = src (rows,cols)^T; add_transposed: dst
+ * (rows,cols) += src (cols,rows)^T. One thread per element of dst, each
+ * written once, so the result does not depend on the launch. */
+static __global__ void transpose_kernel(float *dst, const float *src, int rows, int cols)
+{
+    size_t n = (size_t)rows * cols;
+    CU_FOR(k, n) {
+        size_t j = k / rows, i = k % rows; // dst[j][i]
+        dst[k] = src[i * cols + j];
+    }
+}
+
+static __global__ void add_transposed_kernel(float *dst, const float *src, int rows, int cols)
+{
+    size_t n = (size_t)rows * cols;
+    CU_FOR(k, n) {
+        size_t i = k / cols, j = k % cols; // dst[i][j] += src[j][i]
+        dst[k] += src[j * rows + i];
+    }
+}
+
+static int be_transpose(void *ctx, float *dst, const float *src, int rows, int cols)
+{
+    size_t n = (size_t)rows * cols;
+    if (!n) return 0;
+    transpose_kernel<<<cu_blocks(n), CU_THREADS, 0, CTX(ctx)->stream>>>(dst, src, rows, cols);
+    CU_LAUNCHED(CTX(ctx));
+    return 0;
+}
+
+static int be_add_transposed(void *ctx, float *dst, const float *src, int rows, int cols)
+{
+    size_t n = (size_t)rows * cols;
+    if (!n) return 0;
+    add_transposed_kernel<<<cu_blocks(n), CU_THREADS, 0, CTX(ctx)->stream>>>(dst, src, rows, cols);
+    CU_LAUNCHED(CTX(ctx));
+    return 0;
+}
+
+/* max_norm <= 0 is "no clipping": an infinite bound never scales. */
+static int be_grad_norm(void *ctx, double *norm, float *grad, size_t n, double max_norm)
+{
+    return cdt_clip_grad_norm_cuda(CTX(ctx), norm, grad, n, max_norm > 0 ? max_norm : INFINITY);
+}
+
+static int be_adam(void *ctx, float *param, float *m, float *v, const float *grad, size_t n,
+                   long t, const cdt_adam_params *p)
+{
+    return cdt_adam_step_cuda(CTX(ctx), param, m, v, grad, n, t, p);
+}
+
+static const cdt_backend_i cuda_table = {
+    CDT_BACKEND_ABI, "cuda", 0,
+    be_destroy, be_errmsg, be_name,
+    be_alloc, be_free, be_alloc_host, be_free_host, be_upload, be_download, be_copy,
+    be_memset, be_sync,
+    cdt_conv2d_scratch_cuda, be_conv_fwd, be_conv_bwd,
+    be_bn_fwd, be_bn_eval, be_bn_bwd,
+    be_relu_fwd, be_relu_bwd, be_sig_fwd, be_sig_bwd, be_add,
+    be_maxpool_fwd, be_maxpool_bwd, be_avgpool_fwd, be_avgpool_bwd,
+    be_linear_fwd, be_linear_bwd,
+    cdt_ntxent_scratch_cuda, be_ntxent_fwd, be_ntxent_bwd,
+    be_entropy_fwd, be_entropy_bwd,
+    be_scale_views, be_transpose, be_add_transposed, be_grad_norm, be_adam,
+};
+
+extern "C" int cdt_cuda_backend(int abi, int device, int math, const cdt_backend_i **table,
+                                void **ctx, char *err, size_t errlen)
+{
+    *table = NULL;
+    *ctx = NULL;
+    if (abi != CDT_BACKEND_ABI) {
+        snprintf(err, errlen, "libcdt_cuda.so speaks backend ABI %d, this program ABI %d "
+                 "(install the library of the same cdt version)", CDT_BACKEND_ABI, abi);
+        return CDT_EINVAL;
+    }
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        snprintf(err, errlen, "no usable CUDA device: %s", cudaGetErrorString(e));
+        cudaGetLastError();
+        return CDT_ENOENT;
+    }
+    if (device < 0 || device >= count) {
+        snprintf(err, errlen, count ? "CUDA device %d does not exist (%d found)"
+                                    : "no CUDA device found", device, count);
+        return CDT_ENOENT;
+    }
+    cdt_cuda_ctx *c;
+    int rc = cdt_cuda_ctx_create(&c, device, math);
+    if (rc < 0) {
+        snprintf(err, errlen, "CUDA device %d: cannot set up a context (%s)", device,
+                 rc == CDT_ENOMEM ? "out of device memory" : "driver error");
+        return rc;
+    }
+    *table = &cuda_table;
+    *ctx = c;
+    return 0;
+}
