@@ -27,21 +27,27 @@ static void usage(FILE *f)
 "  -m, --model MODEL     the model file (required)\n"
 "      --outputs LIST    h, f or h,f (default h,f)\n"
 "  -b, --batch N         images per forward pass (default 256)\n"
-"      --device D        cpu (the only one in this build)\n"
+"      --device D        cpu, cuda (the first GPU, through libcdt_cuda.so) or auto\n"
+"                        (cuda when it works, else cpu); default cpu\n"
+"      --precision P     the GPU's matrix products: fp32, tf32 or bf16 (default fp32)\n"
 "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS, else every\n"
 "                        core); BLAS calls run on one thread\n"
 "  -o, --output FILE     write to FILE (default stdout)\n"
 "      --raw             write without zstd compression\n"
+"  -v, --verbose         say where the model runs\n"
 "  -h, --help            print this help\n"
-"      --version         print the version\n");
+"      --version         print the version (with -v: BLAS core, CUDA)\n"
+"Exit status: 0 done, 64 usage, 65 bad input, 66 missing input, 69 --device\n"
+"cuda without a usable GPU, 70 internal, 74 I/O.\n");
 }
 
 typedef struct opts {
     const char *model, *output, *input;
-    int batch, threads, raw, want_h, want_f;
+    int batch, threads, raw, want_h, want_f, verbose, version;
+    int device, precision;      /* CDT_DEVICE_*, CDT_PRECISION_* */
 } opts;
 
-enum { O_OUTPUTS = 256, O_DEVICE, O_RAW, O_VERSION };
+enum { O_OUTPUTS = 256, O_DEVICE, O_PRECISION, O_RAW, O_VERSION };
 
 static void parse_outputs(opts *o, const char *s)
 {
@@ -56,22 +62,29 @@ static void parse(int argc, char **argv, opts *o)
     static const struct option lo[] = {
         {"model", 1, 0, 'm'}, {"outputs", 1, 0, O_OUTPUTS}, {"batch", 1, 0, 'b'},
         {"device", 1, 0, O_DEVICE}, {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'},
-        {"raw", 0, 0, O_RAW}, {"help", 0, 0, 'h'}, {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"precision", 1, 0, O_PRECISION}, {"raw", 0, 0, O_RAW}, {"verbose", 0, 0, 'v'},
+        {"help", 0, 0, 'h'}, {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     *o = (opts){.batch = 256, .want_h = 1, .want_f = 1};
     int c;
-    while ((c = getopt_long(argc, argv, "m:b:t:o:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:b:t:o:vh", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
         case O_OUTPUTS: parse_outputs(o, optarg); break;
         case 'b': o->batch = (int)cli_int(prog, "--batch", optarg, 1, 1 << 20); break;
-        case O_DEVICE: cli_device(prog, optarg); break;
+        case O_DEVICE: o->device = cli_device_kind(prog, optarg); break;
+        case O_PRECISION: o->precision = cli_precision(prog, optarg); break;
+        case 'v': o->verbose = 1; break;
         case 't': o->threads = (int)cli_int(prog, "--threads", optarg, 1, 1024); break;
         case 'o': o->output = optarg; break;
         case O_RAW: o->raw = 1; break;
         case 'h': usage(stdout); exit(0);
-        case O_VERSION: cli_version(prog, 0); exit(0);
+        case O_VERSION: o->version = 1; break;
         default: usage(stderr); exit(EX_USAGE_);
         }
+    }
+    if (o->version) { // after the loop, so that `--version -v` sees -v
+        cli_version(prog, o->verbose);
+        exit(0);
     }
     if (!o->model) cli_die(prog, EX_USAGE_, "no model given (-m MODEL)");
     if (optind < argc - 1)
@@ -82,6 +95,7 @@ static void parse(int argc, char **argv, opts *o)
 /* Buffers for one forward of up to batch images, allocated once; out_rows
  * is how many rows h and f can hold (grown to the largest frame). */
 typedef struct embedder {
+    cdt_device *dev;
     cdt_model *m;
     int size, ch, in_h, in_w;   /* the model's side and channels; the input's size */
     float *x;                   // (batch, C, S, S)
@@ -97,10 +111,11 @@ static void load_model(embedder *e, const opts *o)
     int rc = cdt_modelfile_open(o->model, &mf);
     if (rc >= 0) {
         const cdt_model_config *c = cdt_modelfile_config(mf);
-        if ((rc = cdt_model_create_inference(c, o->batch, &e->m)) < 0) {
+        if ((rc = cdt_model_create_inference_on(c, o->batch, e->dev, &e->m)) < 0) {
             char msg[512];
-            snprintf(msg, sizeof msg, "%s: cannot build its network (resnet%d, width %d, %dx%d inputs, batch %d): %s",
-                     o->model, c->depth, c->width, c->image_size, c->image_size, o->batch, cdt_strerror(rc));
+            snprintf(msg, sizeof msg, "%s: cannot build its network (resnet%d, width %d, %dx%d inputs, batch %d) on %s: %s",
+                     o->model, c->depth, c->width, c->image_size, c->image_size, o->batch,
+                     cdt_device_describe(e->dev), cdt_strerror(rc));
             cdt_modelfile_close(mf);
             cli_fail(prog, rc, msg);
         }
@@ -164,9 +179,11 @@ static void embed_frame(embedder *e, const cdt_frame *f, const cdt_tensor *x)
     for (uint64_t i = 0; i < f->rows; i += (uint64_t)e->m->batch) {
         int n = f->rows - i < (uint64_t)e->m->batch ? (int)(f->rows - i) : e->m->batch;
         load_batch(e, x, i, n);
-        cdt_model_forward(e->m, e->x, n, 0, 0);
-        memcpy(e->h + i * D, cdt_model_h(e->m, 0), (size_t)n * D * sizeof(float));
-        memcpy(e->f + i * F, cdt_model_f(e->m, 0), (size_t)n * F * sizeof(float));
+        const float *h = NULL, *f = NULL;
+        if (cdt_model_forward(e->m, e->x, n, 0, 0) == 0 && (h = cdt_model_h(e->m, 0)))
+            memcpy(e->h + i * D, h, (size_t)n * D * sizeof(float));
+        if (h && (f = cdt_model_f(e->m, 0))) memcpy(e->f + i * F, f, (size_t)n * F * sizeof(float));
+        if (!f) cli_die(prog, EX_SOFT_, "%s: %s", cdt_device_describe(e->dev), cdt_model_errmsg(e->m));
     }
 }
 
@@ -208,6 +225,7 @@ int main(int argc, char **argv)
     // as cdt-train: OpenBLAS's threaded sgemm rounds differently from its
     // one-thread path, and outputs must not depend on the thread count
     openblas_set_num_threads(1);
+    e.dev = cli_device_open(prog, o.device, o.precision, o.verbose);
     load_model(&e, &o);
     cdt_reader *r = cli_reader_open(prog, o.input);
     cdt_meta *meta = out_meta(cdt_reader_meta(r), &o, e.m);
@@ -235,6 +253,7 @@ int main(int argc, char **argv)
     cdt_meta_destroy(meta);
     cdt_reader_destroy(r);
     cdt_model_destroy(e.m);
+    cdt_device_close(e.dev);
     free(e.x); free(e.resized); free(e.scratch); free(e.h); free(e.f);
     return 0;
 }

@@ -58,7 +58,9 @@ static void usage(FILE *f)
 "      --resume FILE     continue from a checkpoint: the first rows it consumed\n"
 "                        are skipped from the input, which must be the same stream\n"
 "      --log FILE.csv    step,instance,feature,entropy,total,lr,images_per_s\n"
-"      --device D        cpu (the only one in this build)\n"
+"      --device D        cpu, cuda (the first GPU, through libcdt_cuda.so) or auto\n"
+"                        (cuda when it works, else cpu); default cpu\n"
+"      --precision P     the GPU's matrix products: fp32, tf32 or bf16 (default fp32)\n"
 "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS, else every\n"
 "                        core); BLAS calls run on one thread\n"
 "  -o, --output FILE     the model file (default stdout)\n"
@@ -68,7 +70,8 @@ static void usage(FILE *f)
 "  -h, --help            print this help\n"
 "      --version         print the version\n"
 "Exit status: 0 done, 64 usage, 65 bad input or a loss that is not finite,\n"
-"66 missing input, 70 internal, 74 I/O, 130/143 stopped by SIGINT/SIGTERM.\n");
+"66 missing input, 69 --device cuda without a usable GPU, 70 internal, 74 I/O,\n"
+"130/143 stopped by SIGINT/SIGTERM.\n");
 }
 
 /* Options left unset (negative, NAN or NULL) take their value from --init or
@@ -76,6 +79,7 @@ static void usage(FILE *f)
 typedef struct opts {
     const char *arch, *stem, *init, *resume, *checkpoint, *log, *output, *input;
     int width, hidden, features, batch, threads, raw, progress, verbose, cosine, version;
+    int device, precision;    /* CDT_DEVICE_*, CDT_PRECISION_* */
     int steps_given;          /* --total-steps was given (else it may come from rows_total) */
     long total_steps, ck_every;
     double lr, wd, clip, ti, tf;
@@ -84,7 +88,7 @@ typedef struct opts {
 
 enum { O_ARCH = 256, O_STEM, O_WIDTH, O_HIDDEN, O_FEAT, O_LR, O_WD, O_CLIP, O_TI, O_TF,
        O_COSINE, O_TOTAL, O_SEED, O_INIT, O_CKPT, O_CKEVERY, O_RESUME, O_LOG, O_DEVICE,
-       O_RAW, O_PROGRESS, O_VERSION };
+       O_PRECISION, O_RAW, O_PROGRESS, O_VERSION };
 
 static void parse(int argc, char **argv, opts *o)
 {
@@ -96,7 +100,7 @@ static void parse(int argc, char **argv, opts *o)
         {"total-steps", 1, 0, O_TOTAL}, {"seed", 1, 0, O_SEED}, {"init", 1, 0, O_INIT},
         {"checkpoint", 1, 0, O_CKPT}, {"checkpoint-every", 1, 0, O_CKEVERY},
         {"resume", 1, 0, O_RESUME}, {"log", 1, 0, O_LOG}, {"device", 1, 0, O_DEVICE},
-        {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"raw", 0, 0, O_RAW},
+        {"precision", 1, 0, O_PRECISION}, {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"raw", 0, 0, O_RAW},
         {"progress", 0, 0, O_PROGRESS}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
         {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
     *o = (opts){.width = -1, .hidden = -1, .features = -1, .batch = -1, .total_steps = -1,
@@ -126,7 +130,8 @@ static void parse(int argc, char **argv, opts *o)
         case O_CKEVERY: o->ck_every = cli_int(prog, "--checkpoint-every", optarg, 0, LONG_MAX); break;
         case O_RESUME: o->resume = optarg; break;
         case O_LOG: o->log = optarg; break;
-        case O_DEVICE: cli_device(prog, optarg); break;
+        case O_DEVICE: o->device = cli_device_kind(prog, optarg); break;
+        case O_PRECISION: o->precision = cli_precision(prog, optarg); break;
         case 't': o->threads = (int)cli_int(prog, "--threads", optarg, 1, 1024); break;
         case 'o': o->output = optarg; break;
         case O_RAW: o->raw = 1; break;
@@ -208,6 +213,7 @@ static void check_arch(const opts *o, const cdt_model_config *f, const char *pat
 typedef struct run {
     opts *o;
     cdt_reader *r;
+    cdt_device *dev;
     cdt_model *m;
     cdt_trainer *t;
     cdt_meta *extra;          /* meta written into model files */
@@ -232,6 +238,8 @@ static void save_to(run *R, int fd, int with_state, const char *what)
     cdt_modelfile_state st = {R->t->step, R->epoch, R->seed, R->rows, R->last_id,
                               with_state ? R->t->adam_m : NULL, with_state ? R->t->adam_v : NULL};
     char err[512];
+    if (with_state && cdt_trainer_pull(R->t) < 0) // the moments of a device
+        cli_die(prog, EX_SOFT_, "%s: %s", what, cdt_trainer_errmsg(R->t));
     int rc = cdt_modelfile_save(fd, R->m, &st, R->extra, &R->wo, err, sizeof err);
     if (rc < 0) cli_die(prog, cdt_exit_code(rc), "%s: %s", what, err);
 }
@@ -412,13 +420,15 @@ static void make_model(run *R, cdt_modelfile_state *st)
     int64_t sseed = 0;
     cdt_meta_get_i64(cdt_reader_meta(R->r), "seed", &sseed);
     R->seed = (uint64_t)(o->seed >= 0 ? o->seed : sseed >= 0 ? sseed : 0);
-    if ((rc = cdt_model_create(&cfg, o->batch, &R->m)) < 0)
+    R->dev = cli_device_open(prog, o->device, o->precision, o->verbose);
+    if ((rc = cdt_model_create_on(&cfg, o->batch, R->dev, &R->m)) < 0)
         cli_die(prog, rc == CDT_EINVAL ? EX_USAGE_ : cdt_exit_code(rc),
-                "cannot build %s width %d on %dx%d images with batch %d: %s", cdt_arch_name(cfg.depth),
-                cfg.width, cfg.image_size, cfg.image_size, o->batch, cdt_strerror(rc));
+                "cannot build %s width %d on %dx%d images with batch %d on %s: %s",
+                cdt_arch_name(cfg.depth), cfg.width, cfg.image_size, cfg.image_size, o->batch,
+                cdt_device_describe(R->dev), cdt_strerror(rc));
     schedule(R);
     cdt_train_opts to = {o->lr, o->wd, o->clip, o->ti, o->tf, o->cosine ? o->total_steps : 0};
-    if ((rc = cdt_trainer_create(R->m, &to, &R->t)) < 0) cli_fail(prog, rc, NULL);
+    if ((rc = cdt_trainer_create(R->m, &to, &R->t)) < 0) cli_fail(prog, rc, cdt_model_errmsg(R->m));
     st->adam_m = o->resume ? R->t->adam_m : NULL;
     st->adam_v = o->resume ? R->t->adam_v : NULL;
     if (!path) {
@@ -428,6 +438,7 @@ static void make_model(run *R, cdt_modelfile_state *st)
     rc = cdt_modelfile_load(mf, R->m, st);
     if (rc < 0) cli_fail(prog, rc, cdt_modelfile_errmsg(mf));
     if (o->resume && rc == 0) cli_die(prog, EX_DATA_, "%s is a model file, not a checkpoint (use --init)", path);
+    if (o->resume && cdt_trainer_push(R->t) < 0) cli_die(prog, EX_SOFT_, "%s", cdt_trainer_errmsg(R->t));
     cdt_modelfile_close(mf);
 }
 
@@ -464,7 +475,8 @@ static void print_config(const run *R, size_t bytes)
     char blas[256];
     cli_blas_describe(blas, sizeof blas);
     fprintf(stderr, "%s: %s\n", prog, blas);
-    fprintf(stderr, "%s: memory %.1f MiB: %zu parameters (%.1f MiB with gradients and Adam "
+    fprintf(stderr, "%s: device %s\n", prog, cdt_device_describe(R->dev));
+    fprintf(stderr, "%s: host memory %.1f MiB: %zu parameters (%.1f MiB with gradients and Adam "
             "moments), activations and the rest %.1f MiB\n", prog, bytes * mib, R->m->nparams,
             R->m->nparams * 16.0 * mib, (bytes - R->m->nparams * 16.0) * mib);
 }
@@ -562,6 +574,7 @@ int main(int argc, char **argv)
     cdt_meta_destroy(R.extra);
     cdt_trainer_destroy(R.t);
     cdt_model_destroy(R.m);
+    cdt_device_close(R.dev);
     cdt_reader_destroy(R.r);
     return 0;
 }

@@ -53,9 +53,11 @@ void cli_version(const char *prog, int verbose)
 {
     printf("%s (cdt) %s\n", prog, CDT_VERSION);
     if (verbose) {
-        char blas[256];
+        char blas[256], cuda[1024];
         cli_blas_describe(blas, sizeof blas);
         printf("%s\n", blas);
+        cdt_cuda_probe(cuda, sizeof cuda);
+        printf("%s\n", cuda);
     }
 }
 
@@ -259,10 +261,33 @@ double cli_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void cli_device(const char *prog, const char *d)
+int cli_device_kind(const char *prog, const char *s)
 {
-    if (!strcmp(d, "cpu")) return;
-    if (!strcmp(d, "cuda"))
-        cli_die(prog, EX_USAGE_, "--device cuda: this build has no CUDA support yet (use cpu)");
-    cli_die(prog, EX_USAGE_, "bad value for --device: '%s' (expected cpu)", d);
+    int k = cdt_device_parse(s);
+    if (k < 0) cli_die(prog, EX_USAGE_, "bad value for --device: '%s' (expected cpu, cuda or auto)", s);
+    return k;
+}
+
+int cli_precision(const char *prog, const char *s)
+{
+    int p = cdt_precision_parse(s);
+    if (p < 0) cli_die(prog, EX_USAGE_, "bad value for --precision: '%s' (expected fp32, tf32 or bf16)", s);
+    return p;
+}
+
+cdt_device *cli_device_open(const char *prog, int kind, int precision, int verbose)
+{
+    char why[1024];
+    cdt_device *d;
+    int rc = cdt_device_open(kind, precision, &d, why, sizeof why);
+    if (rc == CDT_EINVAL) cli_die(prog, EX_USAGE_, "%s", why[0] ? why : "bad --device or --precision");
+    if (rc == CDT_ENOMEM) cli_die(prog, EX_SOFT_, "--device: %s", why[0] ? why : "out of memory");
+    if (rc < 0) cli_die(prog, EX_UNAVAILABLE_, "--device cuda: %s", why);
+    if (verbose && kind == CDT_DEVICE_AUTO) {
+        if (cdt_device_kind(d) == CDT_DEVICE_CUDA)
+            fprintf(stderr, "%s: --device auto: on %s\n", prog, cdt_device_describe(d));
+        else
+            fprintf(stderr, "%s: --device auto: on the CPU (%s)\n", prog, why);
+    }
+    return d;
 }

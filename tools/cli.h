@@ -7,7 +7,8 @@
 #include "cdt.h"
 
 /* sysexits.h values, named here so tools need not include it. */
-enum { EX_USAGE_ = 64, EX_DATA_ = 65, EX_NOINPUT_ = 66, EX_SOFT_ = 70, EX_IO_ = 74 };
+enum { EX_USAGE_ = 64, EX_DATA_ = 65, EX_NOINPUT_ = 66, EX_UNAVAILABLE_ = 69, EX_SOFT_ = 70,
+       EX_IO_ = 74 };
 
 /* "PROG: message" on stderr and exit(code). A format ending in ':' gets
  * ": strerror(errno)" appended. */
@@ -19,7 +20,8 @@ void cli_warn(const char *prog, const char *fmt, ...)
  * cdt_strerror(rc)) and exit with cdt_exit_code(rc). A reader that went
  * away (CDT_EPIPE) ends the tool quietly with status 141. */
 void cli_fail(const char *prog, int rc, const char *detail) __attribute__((noreturn));
-/* "PROG (cdt) 0.1.0" on stdout; verbose adds the BLAS core in use and why. */
+/* "PROG (cdt) 0.1.0" on stdout; verbose adds the BLAS core in use and
+ * whether CUDA is available, and why not. */
 void cli_version(const char *prog, int verbose);
 
 /* Before any work in a tool that uses BLAS: when OpenBLAS runs a kernel
@@ -62,7 +64,14 @@ void cli_writer_opts(const char *prog, int raw, cdt_writer_opts *o);
 int cli_progress_wanted(int forced);
 /* Seconds on the monotonic clock, for rates and progress. */
 double cli_now(void);
-/* --device: returns for "cpu"; dies (64) with the reason for anything else. */
-void cli_device(const char *prog, const char *d);
+/* --device cpu|cuda|auto and --precision fp32|tf32|bf16 -> CDT_DEVICE_*,
+ * CDT_PRECISION_*; anything else dies (64). */
+int cli_device_kind(const char *prog, const char *s);
+int cli_precision(const char *prog, const char *s);
+/* Opens the device. cuda that cannot be had: one line saying why (library
+ * not found, no device, the driver's words) and exit 69; tf32/bf16 on the
+ * CPU: exit 64. auto: with verbose, says once on stderr where it runs and
+ * why. */
+cdt_device *cli_device_open(const char *prog, int kind, int precision, int verbose);
 
 #endif

@@ -59,7 +59,6 @@ mknpy '|u1' '5, 3, 16, 16' x16.npy
 # Errors.
 expect 66 'nope.cdt' "$embed" -m nope.cdt in4.cdt
 expect 64 'no model' "$embed" in4.cdt
-expect 64 'no CUDA support' "$embed" -m $g/model.cdt --device cuda in4.cdt
 expect 64 'bad value for --outputs' "$embed" -m $g/model.cdt --outputs z in4.cdt
 mknpy '|u1' '5, 1, 12, 12' grey.npy
 "$cat" --from-npy x=grey.npy -o grey.cdt

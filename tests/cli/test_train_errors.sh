@@ -47,7 +47,6 @@ bad=$(sed -n 's/.*not finite at step \([0-9]*\).*/\1/p' err.txt)
 "$BIN/cdt-cat" nan_ck.cdt | grep -qx "meta step=$((bad - 1))" || fail "checkpoint is not at step $((bad - 1))"
 
 # Options and input.
-expect 64 'no CUDA support' "$train" --device cuda aug.cdt -o x.cdt
 expect 64 'bad value for --arch' "$train" --arch vgg aug.cdt -o x.cdt
 expect 64 'disagree with ref.cdt' "$train" --init ref.cdt --width 8 aug.cdt -o x.cdt
 expect 65 'is a model file, not a checkpoint' "$train" --resume ref.cdt aug.cdt -o x.cdt
