@@ -157,9 +157,11 @@ clean:
 NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 
 # The kernels on a CPU emulation (g++, no nvcc or GPU needed; ~1 min): their
-# indexing, barriers and reductions, not the GPU. See tests/cuda/emu-check.sh.
+# indexing, barriers and reductions, not the GPU; then the tools with
+# --device cuda on the same kernels (build/emu/libcdt_cuda.so). See
+# tests/cuda/emu-check.sh.
 .PHONY: cuda-emu
-cuda-emu: $(LIB)
+cuda-emu: $(LIB) $(TOOLS)
 	@tests/cuda/emu-check.sh $(OUT)
 ifeq ($(SAN)$(FUZZ),)
 CUDA ?= $(if $(NVCC),1,0)

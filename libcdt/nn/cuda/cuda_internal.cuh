@@ -10,8 +10,13 @@
 #include "cdt_core.h"
 #include "cdt_cuda.h"
 
-/* Threads per block of the plain elementwise and reduction kernels. */
+/* Threads per block of the plain elementwise and reduction kernels (a
+ * power of two, at least a warp). The emulated library that the tools'
+ * device tests run on (tests/cuda/emu-check.sh) sets 32: a CPU thread per
+ * GPU thread makes every block barrier cost that many context switches. */
+#ifndef CU_THREADS
 #define CU_THREADS 256
+#endif
 /* Blocks of the grid-stride elementwise kernels are capped here: beyond a
  * few waves of 132 SMs more blocks only add scheduling. (The CPU emulation
  * in tests/cuda/emu sets it low, which also exercises the strides.) */

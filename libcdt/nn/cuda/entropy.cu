@@ -5,7 +5,9 @@
 #include "cuda_internal.cuh"
 
 #define ENT_EPS 1e-12
+#ifndef ENT_THREADS
 #define ENT_THREADS 1024
+#endif
 
 static __global__ void entropy_fwd(float *h, const float *p, size_t n) // (1), (n)
 {

@@ -2,6 +2,8 @@
 #include "emu_cuda.h"
 
 #include <barrier>
+#include <condition_variable>
+#include <mutex>
 #include <cblas.h>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,130 @@
 thread_local dim3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
 
+#ifdef EMU_FIBERS
+/* Fibers (-DEMU_FIBERS, the drop-in library's build): a block's threads
+ * as coroutines on the launching thread; a barrier switches to the next
+ * one, which costs no system thread switch. The threaded form below is
+ * kept for the op tests, which run under ASan (it does not follow
+ * swapcontext) and once under TSan. */
+#include <ucontext.h>
+
+enum { FIB_RUN, FIB_WAIT_ALL, FIB_WAIT_WARP, FIB_DONE };
+#define FIB_STACK (256 * 1024)
+
+struct fib_block {
+    unsigned n = 0, current = 0;
+    std::vector<ucontext_t> ctx;
+    std::vector<int> state;
+    std::vector<std::unique_ptr<char[]>> stacks;
+    ucontext_t sched;
+    double lanes[32][32];
+    const std::function<void()> *body = nullptr;
+};
+static thread_local fib_block *fb;
+static cudaError_t last_error = cudaSuccess;
+
+static void fib_wait(int why)
+{
+    fb->state[fb->current] = why;
+    swapcontext(&fb->ctx[fb->current], &fb->sched);
+}
+
+static void fib_entry()
+{
+    (*fb->body)();
+    fb->state[fb->current] = FIB_DONE; // then uc_link: back to the scheduler
+}
+
+void __syncthreads() { fib_wait(FIB_WAIT_ALL); }
+
+static double shfl(double v, int src)
+{
+    unsigned w = threadIdx.x / 32, lane = threadIdx.x % 32;
+    fb->lanes[w][lane] = v;
+    fib_wait(FIB_WAIT_WARP);
+    double r = fb->lanes[w][src];
+    fib_wait(FIB_WAIT_WARP);
+    return r;
+}
+
+/* Runs every fiber until it waits or ends; then opens the block barrier
+ * when every live thread waits at it, else each warp whose live threads
+ * all wait at its barrier (an exited thread holds nobody back, as on a
+ * GPU). Nothing to open while some wait: a kernel that can never finish. */
+static void fib_run_block(fib_block *b)
+{
+    for (unsigned t = 0; t < b->n; t++) {
+        getcontext(&b->ctx[t]);
+        b->ctx[t].uc_stack.ss_sp = b->stacks[t].get();
+        b->ctx[t].uc_stack.ss_size = FIB_STACK;
+        b->ctx[t].uc_link = &b->sched;
+        makecontext(&b->ctx[t], fib_entry, 0);
+        b->state[t] = FIB_RUN;
+    }
+    for (;;) {
+        for (unsigned t = 0; t < b->n; t++) {
+            if (b->state[t] != FIB_RUN) continue;
+            b->current = t;
+            threadIdx = dim3(t);
+            swapcontext(&b->sched, &b->ctx[t]);
+        }
+        unsigned live = 0, at_all = 0;
+        for (unsigned t = 0; t < b->n; t++) {
+            live += b->state[t] != FIB_DONE;
+            at_all += b->state[t] == FIB_WAIT_ALL;
+        }
+        if (!live) return;
+        int opened = 0;
+        if (at_all == live) {
+            for (unsigned t = 0; t < b->n; t++)
+                if (b->state[t] == FIB_WAIT_ALL) b->state[t] = FIB_RUN;
+            opened = 1;
+        }
+        for (unsigned w = 0; !opened && w * 32 < b->n; w++) {
+            unsigned lo = w * 32, hi = lo + 32 < b->n ? lo + 32 : b->n, wl = 0, wait = 0;
+            for (unsigned t = lo; t < hi; t++) {
+                wl += b->state[t] != FIB_DONE;
+                wait += b->state[t] == FIB_WAIT_WARP;
+            }
+            if (!wl || wait != wl) continue;
+            for (unsigned t = lo; t < hi; t++)
+                if (b->state[t] == FIB_WAIT_WARP) b->state[t] = FIB_RUN;
+            opened = 1;
+        }
+        if (!opened) {
+            fprintf(stderr, "emu: the threads of a block wait at different barriers forever\n");
+            abort();
+        }
+    }
+}
+
+void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
+                const std::function<void()> &body)
+{
+    (void)s; (void)shmem;
+    if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
+        last_error = cudaErrorInvalidConfiguration;
+        return;
+    }
+    gridDim = grid;
+    blockDim = block;
+    static thread_local fib_block b;
+    b.n = block.x;
+    b.body = &body;
+    b.ctx.resize(block.x);
+    b.state.resize(block.x);
+    while (b.stacks.size() < block.x) b.stacks.emplace_back(new char[FIB_STACK]);
+    fib_block *saved = fb;
+    fb = &b;
+    for (unsigned i = 0; i < grid.x; i++) {
+        blockIdx = dim3(i);
+        fib_run_block(&b);
+    }
+    fb = saved;
+}
+
+#else
 /* One block's barriers: the block's and one per warp (shuffles). */
 struct emu_block {
     std::barrier<> all;
@@ -40,6 +166,96 @@ static double shfl(double v, int src)
     return r;
 }
 
+/* The threads that play a block's threads: made once, as many as the
+ * largest block so far, and reused by every launch (making 256 threads a
+ * launch made a training step take seconds). Worker id runs thread id of
+ * every block of a launch; workers beyond the block size sit it out. */
+struct emu_pool {
+    std::mutex mu;
+    std::condition_variable start, done;
+    std::vector<std::thread> th;
+    std::function<void(unsigned)> job;
+    unsigned long gen = 0;
+    unsigned active = 0, remaining = 0;
+    bool quit = false;
+
+    void worker(unsigned id)
+    {
+        unsigned long seen = 0;
+        for (;;) {
+            std::function<void(unsigned)> f;
+            {
+                std::unique_lock<std::mutex> l(mu);
+                start.wait(l, [&] { return quit || gen != seen; });
+                if (quit) return;
+                seen = gen;
+                if (id >= active) continue;
+                f = job;
+            }
+            f(id);
+            std::lock_guard<std::mutex> l(mu);
+            if (--remaining == 0) done.notify_one();
+        }
+    }
+
+    void run(unsigned n, const std::function<void(unsigned)> &f)
+    {
+        std::unique_lock<std::mutex> l(mu);
+        while (th.size() < n) {
+            unsigned id = (unsigned)th.size();
+            th.emplace_back([this, id] { worker(id); });
+        }
+        job = f;
+        active = remaining = n;
+        gen++;
+        start.notify_all();
+        done.wait(l, [&] { return remaining == 0; });
+    }
+
+    ~emu_pool()
+    {
+        {
+            std::lock_guard<std::mutex> l(mu);
+            quit = true;
+        }
+        start.notify_all();
+        for (auto &t : th) t.join();
+    }
+};
+static emu_pool pool;
+
+/* Blocks run one after another, each with fresh barriers made between two
+ * steps. */
+void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
+                const std::function<void()> &body)
+{
+    (void)s; (void)shmem;
+    if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
+        last_error = cudaErrorInvalidConfiguration;
+        return;
+    }
+    gridDim = grid;
+    blockDim = block;
+    std::barrier<> step((std::ptrdiff_t)block.x);
+    std::unique_ptr<emu_block> eb;
+    pool.run(block.x, [&](unsigned t) {
+        for (unsigned b = 0; b < grid.x; b++) {
+            if (t == 0) eb.reset(new emu_block(block.x));
+            step.arrive_and_wait();
+            threadIdx = dim3(t);
+            blockIdx = dim3(b);
+            cur = eb.get();
+            body();
+            // an exited thread no longer holds back the others, as on a GPU
+            cur->all.arrive_and_drop();
+            cur->warp[t / 32]->arrive_and_drop();
+            step.arrive_and_wait();
+        }
+    });
+}
+
+#endif
+
 double __shfl_xor_sync(unsigned mask, double v, int lane_mask)
 {
     (void)mask;
@@ -53,10 +269,8 @@ double __shfl_down_sync(unsigned mask, double v, int delta)
     return shfl(v, lane + delta < 32 ? lane + delta : lane);
 }
 
-/* One thread per thread of a block, alive for the whole launch: blocks run
- * one after another, each with fresh barriers made between two steps. */
-void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
-                const std::function<void()> &body)
+void emu_launch_serial(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
+                       const std::function<void()> &body)
 {
     (void)s; (void)shmem;
     if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
@@ -65,25 +279,12 @@ void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
     }
     gridDim = grid;
     blockDim = block;
-    std::barrier<> step((std::ptrdiff_t)block.x);
-    std::unique_ptr<emu_block> eb;
-    std::vector<std::thread> th;
-    for (unsigned t = 0; t < block.x; t++)
-        th.emplace_back([&, t] {
-            for (unsigned b = 0; b < grid.x; b++) {
-                if (t == 0) eb.reset(new emu_block(block.x));
-                step.arrive_and_wait();
-                threadIdx = dim3(t);
-                blockIdx = dim3(b);
-                cur = eb.get();
-                body();
-                // an exited thread no longer holds back the others, as on a GPU
-                cur->all.arrive_and_drop();
-                cur->warp[t / 32]->arrive_and_drop();
-                step.arrive_and_wait();
-            }
-        });
-    for (auto &t : th) t.join();
+    for (unsigned b = 0; b < grid.x; b++)
+        for (unsigned t = 0; t < block.x; t++) {
+            threadIdx = dim3(t);
+            blockIdx = dim3(b);
+            body();
+        }
 }
 
 cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
@@ -111,6 +312,8 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
     return cudaSuccess;
 }
 cudaError_t cudaFree(void *p) { free(p); return cudaSuccess; }
+cudaError_t cudaMallocHost(void **p, size_t bytes) { return cudaMalloc(p, bytes); }
+cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, cudaStream_t st)
 {
     (void)k; (void)st;

@@ -34,12 +34,16 @@ double __shfl_down_sync(unsigned mask, double v, int delta);
 
 typedef struct emu_stream *cudaStream_t;
 void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s, const std::function<void()> &body);
+/* For kernels whose threads never meet (emu.py decides): every thread of
+ * every block in turn on the calling thread. */
+void emu_launch_serial(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
+                       const std::function<void()> &body);
 
 typedef enum cudaError {
     cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9, cudaErrorInsufficientDriver = 35, cudaErrorNoDevice = 100
 } cudaError_t;
-enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2 };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 #define cudaStreamNonBlocking 1u
 struct cudaDeviceProp { char name[256]; };
 
@@ -51,6 +55,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaMalloc(void **p, size_t bytes);
 cudaError_t cudaFree(void *p);
+cudaError_t cudaMallocHost(void **p, size_t bytes);
+cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind k, cudaStream_t s);
 cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t s);
 cudaError_t cudaGetLastError(void);
