@@ -179,7 +179,7 @@ NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Wer
 CUDA_SRC := $(wildcard libcdt/nn/cuda/*.cu)
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(OUT)/obj/%.o)
 CUDA_LIB := $(OUT)/lib/libcdt_cuda.so
-CUDA_TEST := $(OUT)/cuda/test_cuda_ops $(OUT)/cuda/bench_cuda_ops
+CUDA_TEST := $(OUT)/cuda/test_cuda_ops $(OUT)/cuda/bench_cuda_ops $(OUT)/cuda/bench_step
 # device-check.sh links it statically against the CPU libraries when it is
 # built here and carried to a GPU machine that lacks them
 CUDA_TEST_LDLIBS ?= $(LDLIBS)

@@ -1,22 +1,33 @@
 #!/bin/sh
-# device-check.sh: the one script to run on a GPU machine for the CUDA twins.
-# Builds libcdt_cuda.so and the op tests (make CUDA=1), runs the tests (every
-# CUDA op against its CPU function, in fp32, tf32 and bf16), then runs them
-# again under compute-sanitizer (memcheck, racecheck, initcheck) where it is
-# installed, in quick mode, times the ops at ResNet18/CIFAR sizes
-# (bench_cuda_ops), and prints one results table last.
+# device-check.sh: the one script to run on a GPU machine: the whole GPU job.
+#   1. build: make CUDA=1 OUT=build/dev (libcdt_cuda.so, the tools, the op
+#      tests and benches);
+#   2. op tests: every CUDA op against its CPU function, fp32/tf32/bf16;
+#   3. compute-sanitizer memcheck on the op tests (quick mode) and on a
+#      tiny training step through the tools' device path (racecheck and
+#      initcheck too with CDT_CHECK_FULL=1);
+#   4. end to end: tests/cuda/test_device_tools.sh on the real library
+#      (cdt-train --device cuda against --device cpu, fp32/tf32/bf16,
+#      checkpoints across devices, cdt-embed);
+#   5. timings next to PyTorch on the same GPU (bench_step vs
+#      bench_torch_step.py, median of 20 steps after 5 warm-up): ResNet34
+#      imagenet stem 224 batch 128 fp32/tf32/bf16, ResNet18 cifar stem 32
+#      batch 512 fp32/tf32, cdt-embed's forward ResNet34 224 batch 256;
+# and one results table last.
 #
 #   sh tests/cuda/device-check.sh            # from the repository root
 #
 # Logs go to $OUT (the device tool's folder that comes back) or to
 # ./cuda-check-out. Every step has its own timeout so the whole run stays
-# under 8 minutes (build 90 s, tests 100 s, sanitizers 80 + 60 + 60 s,
-# timings 60 s: 450 s at most).
+# under 8 minutes (build 150 s, op tests 60 s, memcheck 60 + 40 s, end to
+# end 90 s, timings 7 x 2 rows of at most 25 s: 400 + 350 s at the very
+# worst, about 5 minutes expected).
 #
 # If the GPU machine cannot build libcdt (no OpenBLAS, zstd, libpng or
-# libjpeg headers there), build on a machine that can and carry the result:
-#   make CUDA=1 OUT=build/carry cuda CUDA_TEST_LDLIBS="-Wl,-Bstatic -lopenblas \
-#     -lzstd -lpng16 -ljpeg -lz -Wl,-Bdynamic -lm"
+# libjpeg headers there), build on a machine that can and carry the result,
+# the CPU libraries linked in statically:
+#   s="-Wl,-Bstatic -lopenblas -lzstd -lpng16 -ljpeg -lz -Wl,-Bdynamic -lgfortran -lm"
+#   make CUDA=1 OUT=build/carry all LDLIBS="$s" CUDA_TEST_LDLIBS="$s"
 # then carry build/carry; the script uses it when its own build fails.
 set -u
 log=${OUT:-$PWD/cuda-check-out}
@@ -33,11 +44,11 @@ show() { echo "---- $1 (last $2 lines)"; tail -n "$2" "$log/$1"; }
 show env.log 4
 
 start=$(date +%s)
-if timeout 90 make -j"$jobs" CUDA=1 OUT=build/dev cuda >"$log/build.log" 2>&1; then
-    bin=build/dev/cuda/test_cuda_ops
-    row build ok "make CUDA=1 OUT=build/dev cuda, $(($(date +%s) - start)) s"
+if timeout 150 make -j"$jobs" CUDA=1 OUT=build/dev all >"$log/build.log" 2>&1; then
+    dev=build/dev
+    row build ok "make CUDA=1 OUT=build/dev, $(($(date +%s) - start)) s"
 elif [ -x build/carry/cuda/test_cuda_ops ]; then
-    bin=build/carry/cuda/test_cuda_ops
+    dev=build/carry
     row build carried "own build failed (build.log); using build/carry"
     show build.log 15
 else
@@ -47,9 +58,11 @@ else
     exit 1
 fi
 if grep -qE "warning ?:" "$log/build.log"; then row "build warnings" FAIL "see build.log"; fi
+bin=$dev/cuda/test_cuda_ops
+lib=$(cd "$dev/lib" && pwd)/libcdt_cuda.so
 
 start=$(date +%s)
-timeout 100 "$bin" >"$log/test_cuda_ops.log" 2>&1
+timeout 60 "$bin" >"$log/test_cuda_ops.log" 2>&1
 rc=$?
 summary=$(tail -n 1 "$log/test_cuda_ops.log")
 case $rc in
@@ -59,14 +72,16 @@ case $rc in
         else
             row "op tests" SKIP "$summary"
         fi ;;
-    124) row "op tests" TIMEOUT "over 100 s" ;;
+    124) row "op tests" TIMEOUT "over 60 s" ;;
     *) row "op tests" FAIL "exit $rc: $summary" ;;
 esac
 grep -E "FAIL|error" "$log/test_cuda_ops.log" | head -n 20
 show test_cuda_ops.log 70
 
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
-for spec in memcheck:80 racecheck:60 initcheck:60; do
+specs="memcheck:60"
+[ "${CDT_CHECK_FULL:-0}" = 1 ] && specs="$specs racecheck:60 initcheck:60"
+for spec in $specs; do
     tool=${spec%%:*} limit=${spec##*:}
     if [ -z "$san" ]; then row "$tool" SKIP "no compute-sanitizer"; continue; fi
     start=$(date +%s)
@@ -75,22 +90,71 @@ for spec in memcheck:80 racecheck:60 initcheck:60; do
     rc=$?
     errs=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$log/$tool.log" | tail -n 1)
     case $rc in
-        0) row "$tool" ok "${errs:-no summary}, $(($(date +%s) - start)) s" ;;
-        124) row "$tool" TIMEOUT "over $limit s" ;;
-        *) row "$tool" FAIL "exit $rc: ${errs:-see $tool.log}"; show "$tool.log" 25 ;;
+        0) row "$tool ops" ok "${errs:-no summary}, $(($(date +%s) - start)) s" ;;
+        124) row "$tool ops" TIMEOUT "over $limit s" ;;
+        *) row "$tool ops" FAIL "exit $rc: ${errs:-see $tool.log}"; show "$tool.log" 25 ;;
     esac
 done
+# a whole training step (and an embedding forward) through the backend table
+if [ -n "$san" ]; then
+    start=$(date +%s)
+    CDT_CUDA_LIB=$lib timeout 40 "$san" --tool memcheck --error-exitcode 99 \
+        "$dev/cuda/bench_step" train 18 cifar 32 8 fp32 1 1 >"$log/memcheck_step.log" 2>&1 &&
+    CDT_CUDA_LIB=$lib timeout 20 "$san" --tool memcheck --error-exitcode 99 \
+        "$dev/cuda/bench_step" embed 18 cifar 32 8 fp32 1 1 >>"$log/memcheck_step.log" 2>&1
+    rc=$?
+    errs=$(grep -E "ERROR SUMMARY" "$log/memcheck_step.log" | tail -n 1)
+    case $rc in
+        0) row "memcheck step" ok "${errs:-no summary}, $(($(date +%s) - start)) s" ;;
+        124) row "memcheck step" TIMEOUT "over 40 + 20 s" ;;
+        *) row "memcheck step" FAIL "exit $rc: ${errs:-see memcheck_step.log}"; show memcheck_step.log 25 ;;
+    esac
+fi
 
-bench=${bin%/*}/bench_cuda_ops
-timeout 60 "$bench" >"$log/bench_cuda_ops.log" 2>&1
+# the tools end to end on the real library
+start=$(date +%s)
+timeout 90 sh tests/cuda/test_device_tools.sh "$dev" "$lib" >"$log/tools.log" 2>&1
 rc=$?
 case $rc in
-    0) row timings ok "bench_cuda_ops.log (printed above)" ;;
-    77) row timings SKIP "no CUDA device" ;;
-    124) row timings TIMEOUT "over 60 s" ;;
-    *) row timings FAIL "exit $rc, see bench_cuda_ops.log" ;;
+    0) row "tools --device cuda" ok "$(tail -n 1 "$log/tools.log"), $(($(date +%s) - start)) s" ;;
+    124) row "tools --device cuda" TIMEOUT "over 90 s" ;;
+    *) row "tools --device cuda" FAIL "exit $rc: $(tail -n 1 "$log/tools.log")" ;;
 esac
-show bench_cuda_ops.log 30
+show tools.log 14
+
+# timings: ours, then PyTorch's, the same work on the same GPU
+timing() { # NAME MODE DEPTH STEM SIZE BATCH PRECISION
+    name=$1; shift
+    ours=$(CDT_CUDA_LIB=$lib timeout 25 "$dev/cuda/bench_step" "$@" 5 20 2>>"$log/timings.log")
+    theirs=$(timeout 25 python3 tests/cuda/bench_torch_step.py "$@" 5 20 2>>"$log/timings.log")
+    echo "$ours" >>"$log/timings.log"; echo "$theirs" >>"$log/timings.log"
+    a=$(echo "$ours" | sed -n 's/.*: \([0-9.]*\) ms.*/\1/p')
+    b=$(echo "$theirs" | sed -n 's/.*: \([0-9.]*\) ms.*/\1/p')
+    if [ -n "$a" ] && [ -n "$b" ]; then
+        row "$name" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", b / a }')" "cdt $a ms, PyTorch $b ms (speed ratio, >1: cdt faster)"
+    else
+        row "$name" FAIL "cdt '${a:-none}', PyTorch '${b:-none}': see timings.log"
+    fi
+}
+: >"$log/timings.log"
+timing "r34 224 b128 fp32" train 34 imagenet 224 128 fp32
+timing "r34 224 b128 tf32" train 34 imagenet 224 128 tf32
+timing "r34 224 b128 bf16" train 34 imagenet 224 128 bf16
+timing "r18 32 b512 fp32" train 18 cifar 32 512 fp32
+timing "r18 32 b512 tf32" train 18 cifar 32 512 tf32
+timing "embed r34 224 b256" embed 34 imagenet 224 256 fp32
+timing "embed r34 224 tf32" embed 34 imagenet 224 256 tf32
+show timings.log 28
+
+bench=$dev/cuda/bench_cuda_ops
+timeout 30 "$bench" >"$log/bench_cuda_ops.log" 2>&1
+rc=$?
+case $rc in
+    0) row "op timings" ok "bench_cuda_ops.log" ;;
+    77) row "op timings" SKIP "no CUDA device" ;;
+    124) row "op timings" TIMEOUT "over 30 s" ;;
+    *) row "op timings" FAIL "exit $rc, see bench_cuda_ops.log" ;;
+esac
 
 printf '\n%-22s %-8s %s\n%s' step result detail "$rows"
 case $rows in *FAIL*|*TIMEOUT*) exit 1 ;; esac
