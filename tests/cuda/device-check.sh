@@ -2,7 +2,9 @@
 # device-check.sh: the one script to run on a GPU machine: the whole GPU job.
 #   1. build: make CUDA=1 OUT=build/dev (libcdt_cuda.so, the tools, the op
 #      tests and benches);
-#   2. op tests: every CUDA op against its CPU function, fp32/tf32/bf16;
+#   2. op tests: every CUDA op against its CPU function, fp32/tf32/bf16,
+#      once with cuDNN's convolutions and once with im2col + cuBLAS
+#      (CDT_CUDA_CONV=cudnn|gemm);
 #   3. compute-sanitizer memcheck on the op tests (quick mode) and on a
 #      tiny training step through the tools' device path (racecheck and
 #      initcheck too with CDT_CHECK_FULL=1);
@@ -11,7 +13,8 @@
 #      checkpoints across devices, cdt-embed);
 #   5. timings next to PyTorch on the same GPU (bench_step vs
 #      bench_torch_step.py, median of 20 steps after 5 warm-up): ResNet34
-#      imagenet stem 224 batch 128 fp32/tf32/bf16, ResNet18 cifar stem 32
+#      imagenet stem 224 batch 128 fp32/tf32/bf16 (tf32 also on the gemm
+#      convolutions), ResNet18 cifar stem 32
 #      batch 512 fp32/tf32, cdt-embed's forward ResNet34 224 batch 256;
 # and one results table last.
 #
@@ -19,9 +22,9 @@
 #
 # Logs go to $OUT (the device tool's folder that comes back) or to
 # ./cuda-check-out. Every step has its own timeout so the whole run stays
-# under 8 minutes (build 150 s, op tests 60 s, memcheck 60 + 40 s, end to
-# end 90 s, timings 7 x 2 rows of at most 25 s: 400 + 350 s at the very
-# worst, about 5 minutes expected).
+# under 8 minutes (build 150 s, op tests 2 x 60 s, memcheck 60 + 60 s,
+# end to end 90 s, timings 8 x 2 rows of at most 25 s: a worst case past
+# 8 minutes that only timeouts reach, about 5 minutes expected).
 #
 # If the GPU machine cannot build libcdt (no OpenBLAS, zstd, libpng or
 # libjpeg headers there), build on a machine that can and carry the result,
@@ -61,22 +64,26 @@ if grep -qE "warning ?:" "$log/build.log"; then row "build warnings" FAIL "see b
 bin=$dev/cuda/test_cuda_ops
 lib=$(cd "$dev/lib" && pwd)/libcdt_cuda.so
 
-start=$(date +%s)
-timeout 60 "$bin" >"$log/test_cuda_ops.log" 2>&1
-rc=$?
-summary=$(tail -n 1 "$log/test_cuda_ops.log")
-case $rc in
-    0) row "op tests" ok "$summary, $(($(date +%s) - start)) s" ;;
-    77) if nvidia-smi -L 2>/dev/null | grep -q GPU; then
-            row "op tests" FAIL "skipped, yet nvidia-smi lists a GPU: $summary"
-        else
-            row "op tests" SKIP "$summary"
-        fi ;;
-    124) row "op tests" TIMEOUT "over 60 s" ;;
-    *) row "op tests" FAIL "exit $rc: $summary" ;;
-esac
-grep -E "FAIL|error" "$log/test_cuda_ops.log" | head -n 20
-show test_cuda_ops.log 70
+# the op tests on each convolution path: cuDNN (when libcudnn.so.9 loads)
+# and im2col + cuBLAS
+for conv in cudnn gemm; do
+    start=$(date +%s)
+    CDT_CUDA_CONV=$conv timeout 60 "$bin" >"$log/test_cuda_ops_$conv.log" 2>&1
+    rc=$?
+    summary=$(tail -n 1 "$log/test_cuda_ops_$conv.log")
+    case $rc in
+        0) row "op tests $conv" ok "$summary, $(($(date +%s) - start)) s" ;;
+        77) if nvidia-smi -L 2>/dev/null | grep -q GPU; then
+                row "op tests $conv" FAIL "skipped, yet nvidia-smi lists a GPU: $summary"
+            else
+                row "op tests $conv" SKIP "$summary"
+            fi ;;
+        124) row "op tests $conv" TIMEOUT "over 60 s" ;;
+        *) row "op tests $conv" FAIL "exit $rc: $summary" ;;
+    esac
+    grep -E "FAIL|error" "$log/test_cuda_ops_$conv.log" | head -n 20
+done
+show test_cuda_ops_cudnn.log 40
 
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 specs="memcheck:60"
@@ -123,10 +130,11 @@ esac
 show tools.log 14
 
 # timings: ours, then PyTorch's, the same work on the same GPU
+conv= # CDT_CUDA_CONV for cdt's side; empty: cuDNN when it loads
 timing() { # NAME MODE DEPTH STEM SIZE BATCH PRECISION
     name=$1; shift
-    ours=$(CDT_CUDA_LIB=$lib timeout 25 "$dev/cuda/bench_step" "$@" 5 20 2>>"$log/timings.log")
-    theirs=$(timeout 25 python3 tests/cuda/bench_torch_step.py "$@" 5 20 2>>"$log/timings.log")
+    ours=$(CDT_CUDA_CONV=${conv:-} CDT_CUDA_LIB=$lib timeout 25 "$dev/cuda/bench_step" "$@" 5 20 2>>"$log/timings.log")
+    theirs=$(timeout 25 "${PYTHON:-python3}" tests/cuda/bench_torch_step.py "$@" 5 20 2>>"$log/timings.log")
     echo "$ours" >>"$log/timings.log"; echo "$theirs" >>"$log/timings.log"
     a=$(echo "$ours" | sed -n 's/.*: \([0-9.]*\) ms.*/\1/p')
     b=$(echo "$theirs" | sed -n 's/.*: \([0-9.]*\) ms.*/\1/p')
@@ -139,6 +147,8 @@ timing() { # NAME MODE DEPTH STEM SIZE BATCH PRECISION
 : >"$log/timings.log"
 timing "r34 224 b128 fp32" train 34 imagenet 224 128 fp32
 timing "r34 224 b128 tf32" train 34 imagenet 224 128 tf32
+conv=gemm; timing "r34 tf32 gemm conv" train 34 imagenet 224 128 tf32
+conv=
 timing "r34 224 b128 bf16" train 34 imagenet 224 128 bf16
 timing "r18 32 b512 fp32" train 18 cifar 32 512 fp32
 timing "r18 32 b512 tf32" train 18 cifar 32 512 tf32

@@ -261,10 +261,11 @@ extern "C" int cdt_cuda_backend(int abi, int device, int math, const cdt_backend
         return CDT_ENOENT;
     }
     cdt_cuda_ctx *c;
-    int rc = cdt_cuda_ctx_create(&c, device, math);
+    char why[256] = "";
+    int rc = cu_ctx_create(&c, device, math, why, sizeof why);
     if (rc < 0) {
-        snprintf(err, errlen, "CUDA device %d: cannot set up a context (%s)", device,
-                 rc == CDT_ENOMEM ? "out of device memory" : "driver error");
+        snprintf(err, errlen, "CUDA device %d: cannot set up a context: %s", device,
+                 why[0] ? why : rc == CDT_ENOMEM ? "out of memory" : "driver error");
         return rc;
     }
     *table = &cuda_table;

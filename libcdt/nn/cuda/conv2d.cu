@@ -114,6 +114,7 @@ extern "C" int cdt_conv2d_forward_cuda(cdt_cuda_ctx *ctx, float *out, const floa
                                        const float *w, float *scratch,
                                        const cdt_conv2d_params *p)
 {
+    if (ctx->dnn) return cu_dnn_conv_forward(ctx, out, x, w, scratch, p);
     size_t ohw = (size_t)conv_oh(p) * conv_ow(p);
     int k = p->c * p->kh * p->kw, group = conv_group(p), rc;
     size_t in_sz = (size_t)p->c * p->h * p->w;
@@ -134,6 +135,7 @@ extern "C" int cdt_conv2d_backward_cuda(cdt_cuda_ctx *ctx, float *dx, float *dw,
                                         const float *dout, const float *x, const float *w,
                                         float *scratch, const cdt_conv2d_params *p)
 {
+    if (ctx->dnn) return cu_dnn_conv_backward(ctx, dx, dw, dout, x, w, scratch, p);
     size_t ohw = (size_t)conv_oh(p) * conv_ow(p);
     int k = p->c * p->kh * p->kw, group = conv_group(p), rc;
     size_t in_sz = (size_t)p->c * p->h * p->w;

@@ -58,10 +58,19 @@ static int ctx_init(cdt_cuda_ctx *ctx)
     CU_CHECK(ctx, cudaMalloc(&ctx->blas_ws, CU_BLAS_WS));
     CU_CHECK(ctx, cublasSetWorkspace(ctx->blas, ctx->blas_ws, CU_BLAS_WS));
     CU_CHECK(ctx, cudaMalloc((void **)&ctx->partial, CU_REDUCE_BLOCKS * sizeof(double)));
+    int rc = cu_dnn_open(ctx);
+    if (rc < 0) return rc;
+    size_t len = strlen(ctx->name);
+    snprintf(ctx->name + len, sizeof ctx->name - len, ", %s convolutions", ctx->dnn ? "cuDNN" : "gemm");
     return 0;
 }
 
 extern "C" int cdt_cuda_ctx_create(cdt_cuda_ctx **out, int device, int math)
+{
+    return cu_ctx_create(out, device, math, NULL, 0);
+}
+
+int cu_ctx_create(cdt_cuda_ctx **out, int device, int math, char *err, size_t errlen)
 {
     int count, rc;
     *out = NULL;
@@ -73,6 +82,7 @@ extern "C" int cdt_cuda_ctx_create(cdt_cuda_ctx **out, int device, int math)
     ctx->device = device;
     ctx->math = math;
     if ((rc = ctx_init(ctx)) < 0) {
+        if (err) snprintf(err, errlen, "%s", ctx->err);
         cdt_cuda_ctx_destroy(ctx);
         return rc;
     }
@@ -84,6 +94,7 @@ extern "C" void cdt_cuda_ctx_destroy(cdt_cuda_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->stream) cudaStreamSynchronize(ctx->stream);
+    cu_dnn_close(ctx);
     if (ctx->blas) cublasDestroy(ctx->blas);
     cudaFree(ctx->blas_ws);
     cudaFree(ctx->partial);

@@ -29,8 +29,11 @@
 #define CU_REDUCE_BLOCKS 256
 #endif
 
+struct cu_dnn;
+
 struct cdt_cuda_ctx {
     int device, math;
+    struct cu_dnn *dnn;     // cuDNN's convolutions (conv_cudnn.cu); NULL: im2col + gemm
     cudaStream_t stream;
     cublasHandle_t blas;
     void *blas_ws;          // cuBLAS workspace, CU_BLAS_WS bytes
@@ -58,6 +61,20 @@ static inline bool cu_ok(cublasStatus_t e) { return e == CUBLAS_STATUS_SUCCESS; 
 int cu_gemm(cdt_cuda_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha,
             const float *a, int lda, const float *b, int ldb,
             float beta, float *c, int ldc);
+
+/* cdt_cuda_ctx_create, with the reason of a failure in err (one line). */
+int cu_ctx_create(cdt_cuda_ctx **out, int device, int math, char *err, size_t errlen);
+
+/* cuDNN (conv_cudnn.cu): open sets ctx->dnn when libcudnn.so.9 loads and
+ * CDT_CUDA_CONV does not say gemm (0 either way; < 0 when CDT_CUDA_CONV=
+ * cudnn cannot be had); the conv entry points of conv2d.cu hand over to
+ * the two convolutions below whenever ctx->dnn is set. */
+int cu_dnn_open(cdt_cuda_ctx *ctx);
+void cu_dnn_close(cdt_cuda_ctx *ctx);
+int cu_dnn_conv_forward(cdt_cuda_ctx *ctx, float *out, const float *x, const float *w,
+                        float *scratch, const cdt_conv2d_params *p);
+int cu_dnn_conv_backward(cdt_cuda_ctx *ctx, float *dx, float *dw, const float *dout,
+                         const float *x, const float *w, float *scratch, const cdt_conv2d_params *p);
 
 static inline unsigned cu_blocks(size_t n)
 {

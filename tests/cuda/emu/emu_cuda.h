@@ -8,6 +8,9 @@
 #ifndef CDT_EMU_CUDA_H
 #define CDT_EMU_CUDA_H
 
+/* Code with a part the emulation cannot run (cuDNN) tests this. */
+#define CDT_EMU 1
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
