@@ -132,7 +132,7 @@ static void parse(int argc, char **argv, opts *o)
         default: usage(stderr); exit(EX_USAGE_);
         }
     }
-    if (optind >= argc || argc - optind > 2 || (o->ds.files && argc - optind > 1)) {
+    if (optind >= argc || argc - optind > 2) {
         usage(stderr);
         exit(EX_USAGE_);
     }
@@ -145,6 +145,8 @@ static void parse(int argc, char **argv, opts *o)
                 cifar100 ? "expected coarse or fine" : "expected auto, folders or none");
     if (o->ds.files && !folder)
         cli_die(prog, EX_USAGE_, "--files goes with the folder dataset");
+    if (o->ds.files && o->ds.path)
+        cli_die(prog, EX_USAGE_, "give --files LIST or PATH, not both");
 }
 
 static void warn_skip(void *ctx, const char *msg)

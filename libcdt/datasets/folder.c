@@ -378,7 +378,7 @@ static int list_files(cdt_dataset *d, strvec *files)
     int inet = !strcmp(d->name, "imagenet10");
     if (stat(d->path, &st) < 0 || !S_ISDIR(st.st_mode))
         return ds_missing(d, d->path, "PATH must be a folder of .jpg/.jpeg/.png files (at any "
-                          "depth)%s", inet ? "; ImageNet-10: 10 folders of 1,300 JPEGs each" : "");
+                          "depth)%s", inet ? "; ImageNet-10: one sub-folder per class, 10 of 1,300 JPEGs" : "");
     walker w = {0};
     int rc = seen_before(&w, &st) < 0 ? ds_fail(d, CDT_ENOMEM, "out of memory")
                                       : walk(d, &w, d->path, 0);
