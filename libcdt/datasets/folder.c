@@ -94,34 +94,37 @@ static int seen_before(walker *w, const struct stat *st)
     return 0;
 }
 
+/* Entries are visited in name order, so that of two links to one folder
+ * the first in path order is the one entered, whatever readdir's order. */
 static int walk(cdt_dataset *d, walker *w, const char *dir, int depth)
 {
     DIR *dp = opendir(dir);
     if (!dp)
         return ds_fail(d, CDT_EIO, "cannot read folder %s: %s", dir, strerror(errno));
+    strvec names = {0};
     struct dirent *e;
-    struct stat st;
     int rc = 0;
-    while (rc == 0 && (e = readdir(dp))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *path = malloc(strlen(dir) + strlen(e->d_name) + 2);
-        if (!path) {
+    while (rc == 0 && (e = readdir(dp)))
+        if (e->d_name[0] != '.' && push(&names, dir, e->d_name) < 0)
             rc = ds_fail(d, CDT_ENOMEM, "out of memory");
-            break;
-        }
-        sprintf(path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+    closedir(dp);
+    if (rc == 0 && names.n)
+        qsort(names.v, names.n, sizeof(char *), by_name);
+    struct stat st;
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        const char *path = names.v[i];
+        if (stat(path, &st) < 0)
+            continue; /* a dangling link */
+        if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
             int again = seen_before(w, &st);
             rc = again < 0 ? ds_fail(d, CDT_ENOMEM, "out of memory")
                : again ? 0 : walk(d, w, path, depth + 1);
-        } else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && is_image_name(e->d_name)) {
+        } else if (S_ISREG(st.st_mode) && is_image_name(path)) {
             if (push(&w->files, path, NULL) < 0)
                 rc = ds_fail(d, CDT_ENOMEM, "out of memory");
         }
-        free(path);
     }
-    closedir(dp);
+    strvec_free(&names);
     return rc;
 }
 
