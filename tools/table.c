@@ -111,7 +111,7 @@ void table_csv(const char *prog, cdt_reader *r, const char *columns, uint64_t he
     cols c = {0};
     const cdt_frame *f;
     const cdt_tensor **t = NULL;
-    int rc;
+    int rc, header = 0;
     while ((!head || cdt_reader_frames(r) < head) && (rc = cdt_reader_next(r, &f)) != 0) {
         if (rc < 0)
             cli_fail(prog, rc, cdt_reader_errmsg(r));
@@ -123,10 +123,6 @@ void table_csv(const char *prog, cdt_reader *r, const char *columns, uint64_t he
                 cli_die(prog, EX_DATA_, "--csv: no rank-1 or text tensors in the stream");
             if (!(t = malloc(c.n * sizeof *t)))
                 cli_die(prog, EX_SOFT_, "out of memory");
-            for (size_t j = 0; j < c.n; j++) {
-                put_field(out, c.name[j], strlen(c.name[j]));
-                putc(j + 1 < c.n ? ',' : '\n', out);
-            }
         }
         for (size_t j = 0; j < c.n; j++) {
             t[j] = cdt_frame_find(f, c.name[j]);
@@ -135,6 +131,11 @@ void table_csv(const char *prog, cdt_reader *r, const char *columns, uint64_t he
                         (unsigned long long)cdt_reader_frames(r) - 1,
                         t[j] ? "rank-1 or text tensor" : "tensor", c.name[j]);
         }
+        for (size_t j = 0; !header && j < c.n; j++) {
+            put_field(out, c.name[j], strlen(c.name[j]));
+            putc(j + 1 < c.n ? ',' : '\n', out);
+        }
+        header = 1;
         for (uint64_t i = 0; i < f->rows; i++)
             for (size_t j = 0; j < c.n; j++) {
                 put_value(out, t[j], i);
