@@ -433,7 +433,10 @@ static void schedule(run *R)
     if (cdt_meta_get_i64(cdt_reader_meta(R->r), "rows_total", &rt) == 0 && rt > 0)
         R->rows_total = (uint64_t)rt;
     if (!o->cosine || o->total_steps > 0) return;
-    if (o->time_limit > 0 && R->rows_total < (uint64_t)o->batch) return; /* time_up sizes it */
+    if (o->time_limit > 0 && R->rows_total < (uint64_t)o->batch) {
+        o->total_steps = 0; /* time_up sizes it */
+        return;
+    }
     if (R->rows_total < (uint64_t)o->batch)
         cli_die(prog, EX_USAGE_, "--cosine needs --total-steps (the stream has no rows_total of at least a batch)");
     o->total_steps = (long)(R->rows_total / (uint64_t)o->batch);

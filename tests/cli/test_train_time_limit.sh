@@ -25,6 +25,15 @@ awk -F, 'NR == 2 { a = $6 } END { exit !($6 < a / 2) }' log.csv || fail "no cosi
 mknpy '|u1' "64, 1, 8, 8" few.npy
 "$B/cdt-cat" --from-npy x=few.npy -o few.cdt
 "$B/cdt-embed" -m m.cdt few.cdt | "$B/cdt-cat" -c >/dev/null || fail "the model does not embed"
+# A stream whose length is not known (rows_total 0, as a --skip-bad
+# ingest): the schedule comes from the time limit alone.
+"$B/cdt-cat" --from-npy x=x.npy --meta rows_total=0 -o x2.cdt
+"$B/cdt-augment" --seed 1 x2.cdt -o aug2.cdt
+"$B/cdt-cat" aug2.cdt | grep -q "^meta rows_total=0$" || fail "fixture: $("$B/cdt-cat" aug2.cdt | grep rows_total)"
+"$B/cdt-train" --width 4 --batch 16 --cosine -o m3.cdt aug2.cdt 2>err.txt && fail "--cosine without a length passed"
+"$B/cdt-train" --width 4 --batch 16 --cosine --time-limit 1s -v -o m3.cdt aug2.cdt 2>err.txt ||
+    fail "unknown length: $(cat err.txt)"
+grep -q "steps fit in --time-limit 1s" err.txt || fail "unknown length, no sizing: $(cat err.txt)"
 for bad in 0 -1m 10x m ''; do
     "$B/cdt-train" --time-limit "$bad" -o m2.cdt aug.cdt 2>err.txt && fail "--time-limit '$bad' accepted"
     grep -q "bad value for --time-limit" err.txt || fail "message for '$bad': $(cat err.txt)"
