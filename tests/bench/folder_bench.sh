@@ -1,15 +1,16 @@
 #!/bin/sh
 # folder_bench.sh [OUT]: images per second of `cdt-ingest folder --size 96`
 # on 200 synthetic 4000x3000 JPEGs (quality 90, 4:2:0, as a camera writes
-# them), next to Pillow on the same files in the same run: open, draft
-# ("RGB", (192, 192)), convert("RGB"), the shorter side to 96 (antialiased),
-# centre crop, into a uint8 array (tests/bench/folder_pillow.py, one
-# process, as a DataLoader worker would). cdt-ingest's time is the whole
-# tool (walk, decode in worker threads, resize, zstd, write to /dev/null),
-# with 1 and 2 threads. Per wall second and per CPU second of all threads:
-# on a shared machine the CPU figures are the steadier ones; the goal is
-# cdt >= 2x Pillow per CPU second. Needs /usr/bin/python3 with numpy and
-# PIL (python3-pil), which also writes the JPEGs.
+# them; 8 distinct pictures, 25 files each) next to Pillow on the same
+# files in the same run: open, draft("RGB", (192, 192)), convert("RGB"),
+# the shorter side to 96 (bilinear, antialiased), centre crop, into a uint8
+# array (tests/bench/folder_pillow.py, one process, as a DataLoader worker
+# would). cdt-ingest's time is the whole tool (walk, decode in worker
+# threads, resize, zstd, write to /dev/null), with 1 and 2 threads. Per
+# wall second and per CPU second of all threads: on a shared machine the
+# CPU figures are the steadier ones; the goal is cdt >= 2x Pillow per CPU
+# second. Needs /usr/bin/python3 with numpy and PIL (python3-pil), which
+# also writes the JPEGs.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-${OUT:-build}}
