@@ -167,8 +167,10 @@ static cdt_meta *make_meta(const cdt_dataset *d, const opts *o)
         rc |= cdt_meta_set(m, "labels", o->ds.fine ? "fine" : "coarse");
     if (cdt_dataset_path(d, 0)) {
         rc |= cdt_meta_set(m, "labels", cdt_dataset_classes(d) ? "folders" : "none");
-        rc |= cdt_meta_set(m, "fit", o->ds.fit == CDT_FIT_PAD ? "pad" : o->ds.fit == CDT_FIT_STRETCH
-                           || (!o->ds.fit && strcmp(cdt_dataset_name(d), "folder")) ? "stretch" : "crop");
+        static const char *const fits[] = {"", "crop", "pad", "stretch"};
+        int fit = o->ds.fit ? o->ds.fit /* else the datasets' defaults */
+                : strcmp(cdt_dataset_name(d), "folder") ? CDT_FIT_STRETCH : CDT_FIT_CROP;
+        rc |= cdt_meta_set(m, "fit", fits[fit]);
     }
     rc |= cdt_meta_set_i64(m, "classes", cdt_dataset_classes(d));
     rc |= cdt_meta_set(m, "class_names", cdt_dataset_class_names(d));
