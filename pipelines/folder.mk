@@ -5,7 +5,8 @@
 #   clusters.csv   path,c,dist,rank,y,id for every image (cdt-cat --csv)
 #   by-cluster/    cluster-NN/ with links to the files, most central first,
 #                  and cluster-NN-nSIZE.png, a sheet of the most central
-#   clusters.cdts  the clustered stream (c, dist, rank, path, f, y, id)
+#   clusters-*.cdts  the clustered stream (c, dist, rank, path, f, y, id),
+#                  named by the model and K; embed-*.cdts the embeddings
 #
 #   make -f pipelines/folder.mk DATA=~/photos [TIME=10m] [K=12] [MODEL=m.cdt]
 #
@@ -53,6 +54,11 @@ SHEET_N ?= 64
 INGEST := $(BIN)/cdt-ingest folder $(DATA) --size $(SIZE) --channels $(CHANNELS) --fit $(FIT) --skip-bad
 TRAINED := $(WORK)/model-$(ARCH)-w$(WIDTH)-px$(SIZE)c$(CHANNELS)-$(FIT)-b$(BATCH)-lr$(LR)-s$(SEED)-t$(TIME).cdt
 MODEL ?= $(TRAINED)
+# Intermediates are named by what made them, so another MODEL or K is a
+# new file (and clusters.csv follows the newest), never a stale one.
+MTAG := $(basename $(notdir $(MODEL)))
+EMBED := $(WORK)/embed-$(MTAG).cdts
+CLUSTERS := $(WORK)/clusters-$(MTAG)-k$(if $(K),$(K),$(K_RANGE)).cdts
 
 .PHONY: all clean-work
 all: $(WORK)/clusters.csv $(WORK)/by-cluster/.done
@@ -77,17 +83,17 @@ $(TRAINED): | $(WORK)
 
 # Every image once, no augmentation; a file that does not decode is named
 # on stderr and left out.
-$(WORK)/embed.cdts: $(MODEL) | $(WORK)
+$(EMBED): $(MODEL) | $(WORK)
 	$(INGEST) | $(BIN)/cdt-embed -m $< --threads $(THREADS) -o $@
 
-$(WORK)/clusters.cdts: $(WORK)/embed.cdts
+$(CLUSTERS): $(EMBED)
 	$(BIN)/cdt-cluster $(if $(K),-k $(K),--k-range $(K_RANGE)) -v --seed $(SEED) -o $@ $<
 
-$(WORK)/clusters.csv: $(WORK)/clusters.cdts
+$(WORK)/clusters.csv: $(CLUSTERS)
 	$(BIN)/cdt-cat --csv $< > $@
 
 # Made afresh each time the clusters change.
-$(WORK)/by-cluster/.done: $(WORK)/clusters.cdts
+$(WORK)/by-cluster/.done: $(CLUSTERS)
 	rm -rf $(WORK)/by-cluster
 	$(BIN)/cdt-cat --link-into $(WORK)/by-cluster $(LINK) --sheet-n $(SHEET_N) $<
 	touch $@

@@ -28,6 +28,11 @@ grep -q "pics/b/p9.png,[0-9]*,[-0-9.e]*,[0-9]*,1," w1/clusters.csv || fail "labe
 [ "$(find w1/by-cluster -type l | wc -l)" = 12 ] || fail "links: $(ls -R w1/by-cluster)"
 mk WORK=w1 TIME=2s K=2 >run2.txt 2>&1 || fail "second run failed"
 grep -q 'cdt-' run2.txt && fail "the second run ran tools: $(cat run2.txt)"
+# another K: new clusters, the CSV and the folders follow, no training
+mk WORK=w1 TIME=2s K=3 >run2b.txt 2>&1 || fail "K=3 failed"
+grep -q cdt-train run2b.txt && fail "K=3 trained again"
+[ "$(tail -n +2 w1/clusters.csv | cut -d, -f2 | sort -u | wc -l)" = 3 ] || fail "K=3: $(cat w1/clusters.csv)"
+[ "$(ls -d w1/by-cluster/cluster-0? | wc -l)" = 3 ] || fail "K=3 folders: $(ls w1/by-cluster)"
 model=$(ls w1/model-*.cdt)
 mk WORK=w2 MODEL="$model" >run3.txt 2>&1 || { cat run3.txt; fail "MODEL= failed"; }
 grep -q cdt-train run3.txt && fail "MODEL= trained anyway"
