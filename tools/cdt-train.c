@@ -528,7 +528,10 @@ static void announce(const run *R)
     long total = total_steps(R), left = total - R->t->step;
     char from[48] = "";
     if (R->t->step) snprintf(from, sizeof from, ", resuming after step %ld", R->t->step);
-    if (total > 0)
+    if (R->o->time_limit > 0)
+        fprintf(stderr, "%s: steps: as many as fit in --time-limit %gs (sized after %d steps)%s\n",
+                prog, R->o->time_limit, ETA_AFTER + TL_STEPS, from);
+    else if (total > 0)
         fprintf(stderr, "%s: %ld steps of %d images%s (%s)\n", prog, left > 0 ? left : 0,
                 R->m->batch, from, R->o->steps_given ? "--total-steps"
                                                   : "the stream's rows_total / batch");
