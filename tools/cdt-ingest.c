@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *prog = "cdt-ingest";
 
@@ -320,6 +321,11 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     o.ds.on_skip = warn_skip;
     o.ds.skip_ctx = &o.quiet;
+    /* Folders: later epochs reuse what the first decoded, when it all fits
+     * in a quarter of the memory. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (o.epochs > 1 && pages > 0 && page > 0)
+        o.ds.cache_bytes = (uint64_t)pages * (uint64_t)page / 4;
     cdt_dataset *d = NULL;
     int rc = cdt_dataset_open(&o.ds, &d);
     if (rc < 0)

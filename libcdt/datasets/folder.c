@@ -243,7 +243,11 @@ typedef struct folder {
     int *status;        /* (n) per row of a batch: 0, 1 skipped, < 0 */
     char (*msg)[MSG_LEN];
     size_t cap;
+    uint8_t *cache;     /* (n,oc,oh,ow) decoded samples, or NULL */
+    uint8_t *state;     /* (n) CACHE_*, with cache */
 } folder;
+
+enum { CACHE_NONE, CACHE_HELD, CACHE_BAD };
 
 static void folder_finish(cdt_dataset *d)
 {
@@ -260,6 +264,8 @@ static void folder_finish(cdt_dataset *d)
         free(f->w);
         free(f->status);
         free(f->msg);
+        free(f->cache);
+        free(f->state);
     }
     free(f);
 }
@@ -312,17 +318,30 @@ static int folder_batch(cdt_dataset *d, const uint64_t *idx, size_t n, uint8_t *
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        f->status[i] = decode_one(cd, &f->w[t], cd->files[idx[i]], x + i * one, f->msg[i]);
+        int held = f->cache ? f->state[idx[i]] : CACHE_NONE;
+        if (held == CACHE_HELD)
+            memcpy(x + i * one, f->cache + idx[i] * one, one);
+        f->status[i] = held == CACHE_HELD ? 0 : held == CACHE_BAD ? 1
+                     : decode_one(cd, &f->w[t], cd->files[idx[i]], x + i * one, f->msg[i]);
     }
     for (size_t i = 0; i < n; i++) {
         if (f->status[i] < 0)
             return ds_fail(d, f->status[i], "%s", f->msg[i]);
+        int first = !f->cache || f->state[idx[i]] == CACHE_NONE;
         if (f->status[i] == 1) {
             d->skipped++;
-            snprintf(d->skipmsg, sizeof d->skipmsg, "%s", f->msg[i]);
-            if (d->o.on_skip)
-                d->o.on_skip(d->o.skip_ctx, f->msg[i]);
+            if (first) { /* a file skipped again (a later epoch) is not named again */
+                snprintf(d->skipmsg, sizeof d->skipmsg, "%s", f->msg[i]);
+                if (d->o.on_skip)
+                    d->o.on_skip(d->o.skip_ctx, f->msg[i]);
+            }
+            if (f->cache)
+                f->state[idx[i]] = CACHE_BAD;
             continue;
+        }
+        if (f->cache && first) {
+            memcpy(f->cache + idx[i] * one, x + i * one, one);
+            f->state[idx[i]] = CACHE_HELD;
         }
         if (k != i)
             memmove(x + k * one, x + i * one, one);
@@ -369,6 +388,25 @@ static int make_workers(cdt_dataset *d)
         if (!(f->w[i].img = cdt_image_create()))
             return ds_fail(d, CDT_ENOMEM, "out of memory");
         cdt_image_set_min_size(f->w[i].img, pad ? 0 : s, pad ? s : 0);
+    }
+    return 0;
+}
+
+/* Pages are only touched as samples arrive, so a cache sized for the
+ * whole folder costs what has been read. */
+static int make_cache(cdt_dataset *d)
+{
+    folder *f = d->priv;
+    uint64_t bytes;
+    if (!d->o.cache_bytes || cdt_mul_u64(d->n, (uint64_t)d->oc * d->oh * d->ow, &bytes) ||
+        bytes > d->o.cache_bytes || bytes > SIZE_MAX / 2)
+        return 0;
+    f->cache = malloc(bytes ? (size_t)bytes : 1);
+    f->state = calloc((size_t)d->n, 1);
+    if (!f->cache || !f->state) { /* not worth failing for */
+        free(f->cache);
+        free(f->state);
+        f->cache = f->state = NULL;
     }
     return 0;
 }
@@ -422,7 +460,7 @@ int ds_open_folder(cdt_dataset *d)
     int size = d->o.size ? d->o.size : !strcmp(d->name, "imagenet10") ? 224 : 0;
     d->o.size = size;
     d->oh = d->ow = size;
-    if ((rc = make_workers(d)) < 0)
+    if ((rc = make_workers(d)) < 0 || (!size && (rc = probe_size(d)) < 0))
         return rc;
-    return size ? 0 : probe_size(d);
+    return make_cache(d);
 }

@@ -61,6 +61,10 @@ typedef struct cdt_dataset_opts {
      * order, with a one-line message naming the file; may be NULL */
     void (*on_skip)(void *ctx, const char *msg);
     void *skip_ctx;
+    /* folder: keep every decoded sample in memory when all of them fit in
+     * this many bytes, so that reading a sample again (the next epoch)
+     * does not decode it again; 0: never */
+    uint64_t cache_bytes;
 } cdt_dataset_opts;
 
 typedef struct cdt_dataset cdt_dataset;

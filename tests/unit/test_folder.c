@@ -191,6 +191,19 @@ static void test_bad_files(t_state *ts)
     T_CHECK(ts, strstr(e, "skipped: bad PNG") && strstr(e, "(bad/cut.png)"));
     T_CHECK(ts, strstr(e, "skipped 2 images") != NULL);
     cdt_meta_destroy(o.meta);
+    /* Three epochs: the decoded images are kept, a bad file is named once
+     * (and counted each time it is met), every epoch has the same rows. */
+    T_EQ_INT(ts, ingest("folder bad --size 4 --skip-bad --epochs 3", &o), 0);
+    T_EQ_INT(ts, o.n, 6);
+    e = err_text();
+    const char *once = strstr(e, "(bad/corrupt.jpg)");
+    T_CHECK(ts, once && !strstr(once + 1, "(bad/corrupt.jpg)\n"));
+    T_CHECK(ts, strstr(e, "skipped 6 images") != NULL);
+    for (int i = 2; i < 6 && o.n == 6; i++) {
+        T_STR(ts, o.path[i], o.path[i - 2]);
+        T_EQ_INT(ts, o.first[i], o.first[i - 2]);
+    }
+    cdt_meta_destroy(o.meta);
 }
 
 static void test_files(t_state *ts)
