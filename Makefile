@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets (clang);  make fuzz-smoke  a short run of each
 #   make install PREFIX=/usr/local   bin, lib, include, man
 #   make demo       Fashion-MNIST: train, embed, cluster, score (README "Results": how long, where)
+#   make folder-demo  Fashion-MNIST's test images as a folder of PNGs through pipelines/folder.mk
 SAN ?=
 FUZZ ?=
 ifeq ($(FUZZ),1)
@@ -58,7 +59,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 
 .SECONDARY:
-.PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean demo
+.PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean demo folder-demo
 all: $(LIB) $(TOOLS)
 
 # libcdt's private headers are reached by their path (nn/backend.h), from
@@ -117,6 +118,15 @@ fuzz-smoke: fuzz
 demo: deps
 	$(MAKE) all
 	$(MAKE) -f pipelines/fashion-mnist.mk BIN=$(abspath $(OUT))/bin BASELINE=1
+
+# Fashion-MNIST's 10,000 test images exported as PNG files into one flat
+# folder (the class only in the file name), clustered by pipelines/folder.mk
+# like any folder of photos (10 minutes of training; FOLDER_DEMO= passes
+# more variables, e.g. FOLDER_DEMO="TIME=3m"), then the NMI of clusters.csv
+# joined back to the file names next to cdt-score's on the same clusters.
+folder-demo: deps
+	$(MAKE) all
+	pipelines/folder-demo.sh $(abspath $(OUT))/bin work/folder-demo SIZE=16 CHANNELS=1 K=10 $(FOLDER_DEMO)
 
 # The references (PyTorch, torchvision, sklearn) are optional packages.
 bench:

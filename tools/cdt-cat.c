@@ -1,6 +1,8 @@
 /* cdt-cat: look inside a tensor stream, check it, and convert tensors to
- * and from NumPy .npy files or a PNG contact sheet. */
+ * and from NumPy .npy files, CSV, a PNG contact sheet, or a folder per
+ * cluster (table.c). */
 #include "cli.h"
+#include "table.h"
 #include "cdt_npy.h"
 #include "cdt_png.h"
 
@@ -13,14 +15,15 @@
 
 static const char *prog = "cdt-cat";
 
-enum { MODE_PRINT, MODE_CHECK, MODE_TO_NPY, MODE_FROM_NPY, MODE_GRID };
+enum { MODE_PRINT, MODE_CHECK, MODE_TO_NPY, MODE_FROM_NPY, MODE_GRID, MODE_CSV, MODE_LINK };
 
 typedef struct opts {
     int mode, verbose, progress, raw, free_form;
     uint64_t head;         /* 0: every frame */
     uint64_t rows;         /* rows per frame for --from-npy */
     uint64_t grid_n;
-    const char *output, *input, *to_npy, *grid;
+    const char *output, *input, *to_npy, *grid, *columns;
+    table_links links;
     char **pairs;          /* NAME=FILE for --from-npy */
     int npairs;
     cdt_meta *meta;        /* --meta KEY=VALUE */
@@ -51,6 +54,18 @@ static void usage(FILE *f)
 "      --grid FILE.png   draw the first images of tensor x (u8 [N,C,H,W] or\n"
 "                        [N,V,C,H,W], 1 or 3 channels) as a contact sheet\n"
 "      --grid-n N        images on the sheet (default 64)\n"
+"      --csv             print one CSV line per row (RFC 4180 quoting), a\n"
+"                        column per rank-1 tensor and per text column (u8\n"
+"                        [N,L], e.g. path), text columns first, header first\n"
+"      --columns A,B     --csv: these columns, in this order\n"
+"      --link-into DIR   for a clustered stream (c, path; rank or dist): make\n"
+"                        DIR/cluster-NN/ with a symlink to every file of the\n"
+"                        cluster, named RANK_NAME, most central first, and\n"
+"                        a contact sheet DIR/cluster-NN-nSIZE.png of its\n"
+"                        most central images (SIZE: the cluster's size)\n"
+"      --copy            --link-into: copy the files instead of linking\n"
+"      --sheet-n N       --link-into: images per sheet (default 64; 0: none)\n"
+"      --thumb N         --link-into: sheet cell size in pixels (default 96)\n"
 "  -o, --output FILE     where --to-npy and --from-npy write (default stdout)\n"
 "  -h, --help            print this help\n"
 "      --version         print the version\n");
@@ -480,7 +495,7 @@ static int cat_grid(const opts *o, cdt_reader *r)
 static void set_mode(opts *o, int mode)
 {
     if (o->mode != MODE_PRINT && o->mode != mode)
-        cli_die(prog, EX_USAGE_, "choose one of --check, --to-npy, --from-npy, --grid");
+        cli_die(prog, EX_USAGE_, "choose one of --check, --to-npy, --from-npy, --grid, --csv, --link-into");
     o->mode = mode;
 }
 
@@ -500,7 +515,8 @@ static void parse_meta(opts *o, const char *kv)
 }
 
 enum { OPT_HEAD = 256, OPT_TO_NPY, OPT_FROM_NPY, OPT_ROWS, OPT_FREE, OPT_META,
-       OPT_RAW, OPT_GRID, OPT_GRID_N, OPT_PROGRESS, OPT_VERSION };
+       OPT_RAW, OPT_GRID, OPT_GRID_N, OPT_PROGRESS, OPT_VERSION, OPT_CSV, OPT_COLUMNS,
+       OPT_LINK, OPT_COPY, OPT_SHEET_N, OPT_THUMB };
 
 static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},        {"check", no_argument, NULL, 'c'},
@@ -511,6 +527,9 @@ static const struct option longopts[] = {
     {"meta", required_argument, NULL, OPT_META}, {"raw", no_argument, NULL, OPT_RAW},
     {"grid", required_argument, NULL, OPT_GRID}, {"grid-n", required_argument, NULL, OPT_GRID_N},
     {"progress", no_argument, NULL, OPT_PROGRESS}, {"version", no_argument, NULL, OPT_VERSION},
+    {"csv", no_argument, NULL, OPT_CSV}, {"columns", required_argument, NULL, OPT_COLUMNS},
+    {"link-into", required_argument, NULL, OPT_LINK}, {"copy", no_argument, NULL, OPT_COPY},
+    {"sheet-n", required_argument, NULL, OPT_SHEET_N}, {"thumb", required_argument, NULL, OPT_THUMB},
     {NULL, 0, NULL, 0},
 };
 
@@ -541,6 +560,12 @@ static void parse_one(opts *o, int c, char *arg)
     case OPT_GRID_N: o->grid_n = cli_u64(prog, "--grid-n", arg, 1, 4096); break;
     case OPT_PROGRESS: o->progress = 1; break;
     case OPT_VERSION: cli_version(prog, 0); exit(0);
+    case OPT_CSV: set_mode(o, MODE_CSV); break;
+    case OPT_COLUMNS: o->columns = arg; break;
+    case OPT_LINK: set_mode(o, MODE_LINK); o->links.dir = arg; break;
+    case OPT_COPY: o->links.copy = 1; break;
+    case OPT_SHEET_N: o->links.sheet_n = cli_u64(prog, "--sheet-n", arg, 0, 4096); break;
+    case OPT_THUMB: o->links.thumb = (int)cli_int(prog, "--thumb", arg, 8, 1024); break;
     default: usage(stderr); exit(EX_USAGE_);
     }
 }
@@ -548,7 +573,8 @@ static void parse_one(opts *o, int c, char *arg)
 static void parse_args(opts *o, int argc, char **argv)
 {
     int c;
-    *o = (opts){.rows = 256, .grid_n = 64, .meta = cdt_meta_create()};
+    *o = (opts){.rows = 256, .grid_n = 64, .meta = cdt_meta_create(),
+                .links = {.sheet_n = 64, .thumb = 96}};
     if (!o->meta)
         cli_die(prog, EX_SOFT_, "out of memory");
     while ((c = getopt_long(argc, argv, "vco:h", longopts, NULL)) != -1)
@@ -563,6 +589,10 @@ static void parse_args(opts *o, int argc, char **argv)
     }
     if (o->mode != MODE_FROM_NPY && (o->free_form || o->raw || cdt_meta_count(o->meta)))
         cli_die(prog, EX_USAGE_, "--free, --raw and --meta go with --from-npy");
+    if (o->columns && o->mode != MODE_CSV)
+        cli_die(prog, EX_USAGE_, "--columns goes with --csv");
+    if (o->links.copy && o->mode != MODE_LINK)
+        cli_die(prog, EX_USAGE_, "--copy goes with --link-into");
     if (o->output && o->mode != MODE_FROM_NPY && o->mode != MODE_TO_NPY)
         cli_die(prog, EX_USAGE_, "-o goes with --to-npy or --from-npy (--grid names its own file)");
 }
@@ -581,6 +611,8 @@ int main(int argc, char **argv)
         case MODE_CHECK: rc = cat_check(&o, r, t0); break;
         case MODE_TO_NPY: rc = cat_to_npy(&o, r); break;
         case MODE_GRID: rc = cat_grid(&o, r); break;
+        case MODE_CSV: table_csv(prog, r, o.columns, o.head, stdout); rc = 0; break;
+        case MODE_LINK: table_link_into(prog, r, &o.links); rc = 0; break;
         default: rc = cat_print(&o, r); break;
         }
         cdt_reader_destroy(r);

@@ -1,5 +1,7 @@
 /* cdt-cluster: k-means on the embeddings of a stream (h or f); writes the
- * cluster of every row (c) with y and id passed through. */
+ * cluster of every row (c), its distance to the centre (dist) and its rank
+ * in the cluster (rank), with every other per-row tensor passed through,
+ * one output frame per input frame. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -15,7 +17,10 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: cdt-cluster [-k K] [options] [FILE]\n"
 "Cluster the rows of tensor h (or f) of a stream (FILE or stdin) with k-means\n"
-"and write c i32 [N] (the cluster, 0..K-1) with y and id passed through.\n"
+"and write c i32 [N] (the cluster, 0..K-1), dist f32 [N] (the distance to its\n"
+"centre) and rank i32 [N] (0 = the row nearest its centre in its cluster),\n"
+"with every other per-row tensor (y, id, path, ...) passed through; meta\n"
+"cluster.sizes lists the clusters' sizes.\n"
 "Seeding is sklearn's greedy k-means++ (2 + ln K candidates per centre);\n"
 "Lloyd iterations; the restart with the lowest inertia is kept.\n"
 "  -k, --k K             clusters; without it K is chosen over --k-range by the\n"
@@ -32,25 +37,34 @@ static void usage(FILE *f)
 "      --centroids FILE  also write the centres: a stream with one frame of K\n"
 "                        rows, tensors c i32 [K] and h (or f) f32 [K,D]\n"
 "  -o, --output FILE     where to write (default stdout)\n"
+"  -v, --verbose         print the silhouette of every k tried on stderr\n"
 "      --raw             write without zstd compression\n"
 "  -h, --help            print this help\n"
 "      --version         print the version\n");
 }
 
 typedef struct opts {
-    int k, klo, khi, restarts, max_iter, normalize, raw;
+    int k, klo, khi, restarts, max_iter, normalize, raw, verbose;
     uint64_t seed, sample;
     double tol;
     const char *on, *output, *centroids, *input;
 } opts;
 
-/* The rows read: x (n,d) of tensor on, y and id when the stream has them. */
+/* An input frame's per-row tensors but the clustered one and our own
+ * outputs, copied (the reader reuses its buffers), to pass through. */
+typedef struct kept {
+    uint64_t rows;
+    uint32_t count;
+    cdt_tensor *t;     /* [count], data owned */
+} kept;
+
+/* The rows read: x (n,d) of tensor on, and the frames to pass through. */
 typedef struct data {
     float *x;
-    int32_t *y;
-    int64_t *id;
     uint64_t n, cap;
-    int d, has_y, has_id;
+    int d;
+    kept *frames;
+    uint64_t nframes, fcap;
     cdt_meta *meta;
 } data;
 
@@ -62,30 +76,45 @@ static void *grow(void *p, uint64_t n, size_t size)
     return p;
 }
 
+static int is_ours(const char *name, const char *on)
+{
+    return !strcmp(name, on) || !strcmp(name, "c") || !strcmp(name, "dist") || !strcmp(name, "rank");
+}
+
+static void keep_frame(data *s, const cdt_frame *f, const char *on)
+{
+    if (s->nframes == s->fcap) {
+        s->fcap = s->fcap ? 2 * s->fcap : 64;
+        s->frames = grow(s->frames, s->fcap, sizeof *s->frames);
+    }
+    kept *k = &s->frames[s->nframes++];
+    *k = (kept){.rows = f->rows, .t = grow(NULL, f->count ? f->count : 1, sizeof *k->t)};
+    for (uint32_t i = 0; i < f->count; i++) {
+        const cdt_tensor *t = &f->tensors[i];
+        uint64_t nb;
+        if (is_ours(t->name, on) || cdt_tensor_nbytes(t, &nb) < 0)
+            continue;
+        k->t[k->count] = *t;
+        k->t[k->count].data = grow(NULL, nb ? nb : 1, 1);
+        memcpy(k->t[k->count++].data, t->data, (size_t)nb);
+    }
+}
+
 static void append(data *s, const cdt_frame *f, const cdt_tensor *x, const char *on,
                    uint64_t frame)
 {
-    const cdt_tensor *y = cdt_frame_find(f, "y"), *id = cdt_frame_find(f, "id");
     if (x->dtype != CDT_F32 || x->rank != 2 || x->dim[1] < 1 || x->dim[1] > 1u << 24)
         cli_die(prog, EX_DATA_, "tensor '%s' is %s rank %d, expected f32 [N,D] (frame %llu)",
                 on, cdt_dtype_name(x->dtype), x->rank, (unsigned long long)frame);
-    if (s->n == 0 && s->cap == 0) {
+    if (s->n == 0 && s->cap == 0)
         s->d = (int)x->dim[1];
-        s->has_y = y != NULL;
-        s->has_id = id != NULL;
-    }
-    if ((int)x->dim[1] != s->d || (y != NULL) != s->has_y || (id != NULL) != s->has_id)
-        cli_die(prog, EX_DATA_, "frame %llu differs from the first in D or in having y/id",
-                (unsigned long long)frame);
-    if ((y && (y->dtype != CDT_I32 || y->rank != 1)) || (id && (id->dtype != CDT_I64 || id->rank != 1)))
-        cli_die(prog, EX_DATA_, "y must be i32 [N] and id i64 [N] (frame %llu)", (unsigned long long)frame);
+    if ((int)x->dim[1] != s->d)
+        cli_die(prog, EX_DATA_, "frame %llu differs from the first in D", (unsigned long long)frame);
     if (s->n + f->rows > s->cap) {
         uint64_t cap = s->cap ? s->cap : 4096;
         while (cap < s->n + f->rows)
             cap *= 2;
         s->x = grow(s->x, cap * (uint64_t)s->d, sizeof *s->x);
-        s->y = s->has_y ? grow(s->y, cap, sizeof *s->y) : NULL;
-        s->id = s->has_id ? grow(s->id, cap, sizeof *s->id) : NULL;
         s->cap = cap;
     }
     memcpy(s->x + s->n * s->d, x->data, f->rows * s->d * sizeof *s->x);
@@ -93,10 +122,7 @@ static void append(data *s, const cdt_frame *f, const cdt_tensor *x, const char 
         if (!isfinite(s->x[s->n * s->d + i]))
             cli_die(prog, EX_DATA_, "%s has a value that is not finite at row %llu (frame %llu)",
                     on, (unsigned long long)(s->n + i / s->d), (unsigned long long)frame);
-    if (y)
-        memcpy(s->y + s->n, y->data, f->rows * sizeof *s->y);
-    if (id)
-        memcpy(s->id + s->n, id->data, f->rows * sizeof *s->id);
+    keep_frame(s, f, on);
     s->n += f->rows;
 }
 
@@ -142,6 +168,9 @@ typedef struct result {
     int k;
     int32_t *labels;  /* (n) */
     float *cen;       /* (k,d) */
+    float *dist;      /* (n) to the own centre */
+    int32_t *rank;    /* (n) within the own cluster, by dist */
+    uint64_t *sizes;  /* (k) */
     cdt_kmeans_result km;
     double silhouette;
     char *by_k;       /* "k:silhouette,..." when k was chosen */
@@ -212,6 +241,8 @@ static void choose_k(const opts *o, const data *s, result *best)
             cli_die(prog, EX_SOFT_, "out of memory for the silhouette");
         len += (size_t)snprintf(best->by_k + len, cap - len, "%s%d:%.4f", len ? "," : "", k,
                                 cur.silhouette);
+        if (o->verbose)
+            fprintf(stderr, "%s: k %d: silhouette %.4f\n", prog, k, cur.silhouette);
         if (cur.silhouette > best->silhouette) {
             result t = *best;
             *best = cur;
@@ -221,6 +252,49 @@ static void choose_k(const opts *o, const data *s, result *best)
         }
     }
     free(cur.labels); free(cur.cen); free(xs); free(dist); free(ls); free(pick);
+}
+
+/* Rows of one cluster sorted by (dist, row), for rank. */
+typedef struct row_dist { float d; uint64_t i; } row_dist;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const row_dist *x = a, *y = b;
+    if (x->d != y->d)
+        return x->d < y->d ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* dist, rank and sizes from the labels and centres. */
+static void place_rows(const data *s, result *r)
+{
+    r->dist = grow(NULL, s->n, sizeof *r->dist);
+    r->rank = grow(NULL, s->n, sizeof *r->rank);
+    r->sizes = grow(NULL, (uint64_t)r->k, sizeof *r->sizes);
+    uint64_t *start = grow(NULL, (uint64_t)r->k + 1, sizeof *start);
+    row_dist *order = grow(NULL, s->n, sizeof *order);
+    memset(r->sizes, 0, (size_t)r->k * sizeof *r->sizes);
+    for (uint64_t i = 0; i < s->n; i++) {
+        const float *x = s->x + i * s->d, *c = r->cen + (size_t)r->labels[i] * s->d;
+        double t = 0;
+        for (int j = 0; j < s->d; j++)
+            t += ((double)x[j] - c[j]) * ((double)x[j] - c[j]);
+        r->dist[i] = (float)sqrt(t);
+        r->sizes[r->labels[i]]++;
+    }
+    start[0] = 0;
+    for (int c = 0; c < r->k; c++)
+        start[c + 1] = start[c] + r->sizes[c];
+    for (uint64_t i = 0; i < s->n; i++)
+        order[start[r->labels[i]]++] = (row_dist){r->dist[i], i};
+    for (int c = 0; c < r->k; c++) {
+        row_dist *o = order + (start[c] - r->sizes[c]);
+        qsort(o, (size_t)r->sizes[c], sizeof *o, cmp_rows);
+        for (uint64_t j = 0; j < r->sizes[c]; j++)
+            r->rank[o[j].i] = (int32_t)j;
+    }
+    free(start);
+    free(order);
 }
 
 static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
@@ -238,6 +312,14 @@ static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
     rc |= cdt_meta_set_i64(m, "cluster.seed", (int64_t)o->seed);
     rc |= cdt_meta_set(m, "cluster.init", "k-means++ greedy");
     rc |= cdt_meta_set_i64(m, "cluster.normalize", o->normalize);
+    size_t cap = (size_t)r->k * 21 + 1, len = 0;
+    char *sizes = grow(NULL, cap, 1);
+    sizes[0] = '\0';
+    for (int c = 0; c < r->k; c++)
+        len += (size_t)snprintf(sizes + len, cap - len, "%s%llu", c ? "," : "",
+                                (unsigned long long)r->sizes[c]);
+    rc |= cdt_meta_set(m, "cluster.sizes", sizes);
+    free(sizes);
     if (r->by_k) {
         rc |= cdt_meta_set(m, "cluster.k_chosen_by", "silhouette");
         rc |= cdt_meta_setf(m, "cluster.silhouette", "%.6f", r->silhouette);
@@ -250,21 +332,23 @@ static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
         cli_die(prog, EX_SOFT_, "cannot set the output meta");
 }
 
+/* One output frame per input frame: c, dist, rank, then what was kept. */
 static void write_frames(cdt_writer *w, const data *s, const result *r)
 {
-    const uint64_t step = 65536;
-    for (uint64_t i = 0; i < s->n; i += step) {
-        uint64_t rows = s->n - i < step ? s->n - i : step;
-        cdt_tensor t[3];
-        uint32_t nt = 0;
-        cdt_tensor_set(&t[nt++], "c", CDT_I32, r->labels + i, 1, &rows);
-        if (s->has_y)
-            cdt_tensor_set(&t[nt++], "y", CDT_I32, s->y + i, 1, &rows);
-        if (s->has_id)
-            cdt_tensor_set(&t[nt++], "id", CDT_I64, s->id + i, 1, &rows);
-        int rc = cdt_writer_frame(w, rows, t, nt);
+    uint64_t i = 0;
+    for (uint64_t fi = 0; fi < s->nframes; fi++) {
+        const kept *k = &s->frames[fi];
+        uint64_t rows = k->rows;
+        cdt_tensor *t = grow(NULL, (uint64_t)k->count + 3, sizeof *t);
+        cdt_tensor_set(&t[0], "c", CDT_I32, r->labels + i, 1, &rows);
+        cdt_tensor_set(&t[1], "dist", CDT_F32, r->dist + i, 1, &rows);
+        cdt_tensor_set(&t[2], "rank", CDT_I32, r->rank + i, 1, &rows);
+        memcpy(t + 3, k->t, k->count * sizeof *t);
+        int rc = cdt_writer_frame(w, rows, t, k->count + 3);
+        free(t);
         if (rc < 0)
             cli_fail(prog, rc, cdt_writer_errmsg(w));
+        i += rows;
     }
 }
 
@@ -331,11 +415,12 @@ static void parse(int argc, char **argv, opts *o)
         {"tol", required_argument, 0, 't'}, {"seed", required_argument, 0, 's'},
         {"normalize", no_argument, 0, 'n'}, {"centroids", required_argument, 0, 'c'},
         {"output", required_argument, 0, 'o'}, {"raw", no_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
+        {"verbose", no_argument, 0, 'v'}, {0, 0, 0, 0}};
     *o = (opts){.klo = 2, .khi = 30, .restarts = 10, .max_iter = 300, .tol = 1e-4,
                 .sample = 3000, .on = "h"};
     int ch;
-    while ((ch = getopt_long(argc, argv, "k:o:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "k:o:hv", lo, NULL)) != -1) {
         switch (ch) {
         case 'k': o->k = (int)cli_int(prog, "-k", optarg, 1, 1 << 20); break;
         case 'K': parse_range(optarg, o); break;
@@ -349,6 +434,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'c': o->centroids = optarg; break;
         case 'o': o->output = optarg; break;
         case 'R': o->raw = 1; break;
+        case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         case 'V': cli_version(prog, 0); exit(0);
         default: usage(stderr); exit(EX_USAGE_);
@@ -377,11 +463,20 @@ int main(int argc, char **argv)
         run_kmeans(&o, &s, o.k, &r);
     else
         choose_k(&o, &s, &r);
+    if (o.verbose && !o.k)
+        fprintf(stderr, "%s: chose k %d (silhouette %.4f)\n", prog, r.k, r.silhouette);
+    place_rows(&s, &r);
     write_stream(o.output, &o, &s, &r, 0);
     if (o.centroids)
         write_stream(o.centroids, &o, &s, &r, 1);
-    free(r.labels); free(r.cen); free(r.by_k);
-    free(s.x); free(s.y); free(s.id);
+    free(r.labels); free(r.cen); free(r.by_k); free(r.dist); free(r.rank); free(r.sizes);
+    for (uint64_t i = 0; i < s.nframes; i++) {
+        for (uint32_t j = 0; j < s.frames[i].count; j++)
+            free(s.frames[i].t[j].data);
+        free(s.frames[i].t);
+    }
+    free(s.frames);
+    free(s.x);
     cdt_meta_destroy(s.meta);
     return 0;
 }

@@ -1,12 +1,13 @@
 /* cdt-ingest: read a dataset in its publisher's format and write it as a
  * tensor stream: x u8 [N,C,H,W], y i32 [N], id i64 [N] (and epoch i32 [N]
- * with --epochs > 1), in frames of --rows rows. */
+ * with --epochs > 1; path u8 [N,L] for folders), in frames of --rows rows. */
 #include "cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *prog = "cdt-ingest";
 
@@ -14,7 +15,7 @@ typedef struct opts {
     cdt_dataset_opts ds;
     uint64_t epochs, seed, rows;
     int shuffle, raw, progress, quiet;
-    const char *output;
+    const char *output, *labels;
 } opts;
 
 static void usage(FILE *f)
@@ -22,9 +23,11 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: cdt-ingest [options] DATASET [PATH]\n"
 "Read an image dataset and write it as a cdt stream (x u8 [N,C,H,W],\n"
-"y i32 [N], id i64 [N]; epoch i32 [N] too when --epochs > 1).\n"
+"y i32 [N], id i64 [N]; epoch i32 [N] too when --epochs > 1; for folders\n"
+"path u8 [N,L], each file's path, NUL-padded UTF-8).\n"
 "DATASET: fashion-mnist (PATH default /usr/share/datasets/fashion-mnist),\n"
-"  mnist, cifar10, cifar100, stl10, folder, imagenet10 (folder at 224x224).\n"
+"  mnist, cifar10, cifar100, stl10, imagenet10 (class folders at 224x224),\n"
+"  folder (.jpg/.jpeg/.png at any depth, hidden names skipped, sorted by path).\n"
 "      --split S         train, test, all (train then test; default) or, for\n"
 "                        stl10, unlabeled\n"
 "      --shuffle         a new order every epoch, from (seed, epoch) only\n"
@@ -32,9 +35,18 @@ static void usage(FILE *f)
 "      --seed N          seed for --shuffle (default 0)\n"
 "      --limit N         only the first N samples of the split (before shuffling)\n"
 "      --size N          resize every image to N x N (bilinear, antialiased)\n"
+"      --fit F           how --size treats another aspect: crop (the centred\n"
+"                        square; default for folder), pad (on black) or\n"
+"                        stretch (default for the others)\n"
 "      --channels C      1 or 3 (default: the dataset's own)\n"
-"      --labels L        cifar100: coarse (20 super-classes; default) or fine\n"
-"      --skip-bad        folders: skip images that fail to decode, count them\n"
+"      --labels L        cifar100: coarse (20 super-classes; default) or fine;\n"
+"                        folder: auto (from the first level of sub-folders\n"
+"                        when every image sits under one; default), folders\n"
+"                        or none (y = -1)\n"
+"      --files LIST      folder: read the image paths from LIST (one a line,\n"
+"                        \"-\" for stdin) instead of walking PATH\n"
+"      --skip-bad        folders: skip images that fail to decode, one line\n"
+"                        each on stderr and a count at the end\n"
 "      --rows N          rows per frame (default 256)\n"
 "  -o, --output FILE     write to FILE (default stdout)\n"
 "      --raw             write without zstd compression\n"
@@ -53,17 +65,43 @@ static int parse_split(const char *s)
     cli_die(prog, EX_USAGE_, "bad value for --split: '%s' (expected train, test, all or unlabeled)", s);
 }
 
+/* coarse|fine for cifar100, auto|folders|none for folders; the dataset
+ * says which it takes. */
+static void parse_labels(opts *o, const char *s)
+{
+    static const char *const names[] = {"coarse", "fine", "auto", "folders", "none"};
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(s, names[i])) {
+            o->ds.fine = i == 1;
+            o->ds.labels = i >= 3 ? i - 2 : CDT_LABELS_AUTO;
+            o->labels = s;
+            return;
+        }
+    cli_die(prog, EX_USAGE_, "bad value for --labels: '%s' (expected coarse, fine, auto, "
+            "folders or none)", s);
+}
+
+static int parse_fit(const char *s)
+{
+    static const char *const names[] = {"crop", "pad", "stretch"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, names[i]))
+            return CDT_FIT_CROP + i;
+    cli_die(prog, EX_USAGE_, "bad value for --fit: '%s' (expected crop, pad or stretch)", s);
+}
+
 static void parse(int argc, char **argv, opts *o)
 {
     enum { O_SPLIT = 256, O_SHUFFLE, O_EPOCHS, O_SEED, O_LIMIT, O_SIZE, O_CHANNELS,
-           O_LABELS, O_SKIP, O_ROWS, O_RAW, O_PROGRESS, O_VERSION };
+           O_LABELS, O_SKIP, O_ROWS, O_RAW, O_PROGRESS, O_VERSION, O_FIT, O_FILES };
     static const struct option lo[] = {
         {"split", 1, 0, O_SPLIT}, {"shuffle", 0, 0, O_SHUFFLE}, {"epochs", 1, 0, O_EPOCHS},
         {"seed", 1, 0, O_SEED}, {"limit", 1, 0, O_LIMIT}, {"size", 1, 0, O_SIZE},
         {"channels", 1, 0, O_CHANNELS}, {"labels", 1, 0, O_LABELS},
         {"skip-bad", 0, 0, O_SKIP}, {"rows", 1, 0, O_ROWS}, {"output", 1, 0, 'o'},
         {"raw", 0, 0, O_RAW}, {"progress", 0, 0, O_PROGRESS}, {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'}, {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"help", 0, 0, 'h'}, {"version", 0, 0, O_VERSION}, {"fit", 1, 0, O_FIT},
+        {"files", 1, 0, O_FILES}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->epochs = 1;
     o->rows = 256;
@@ -81,11 +119,9 @@ static void parse(int argc, char **argv, opts *o)
             if (o->ds.channels == 2)
                 cli_die(prog, EX_USAGE_, "bad value for --channels: '2' (expected 1 or 3)");
             break;
-        case O_LABELS:
-            if (strcmp(optarg, "coarse") && strcmp(optarg, "fine"))
-                cli_die(prog, EX_USAGE_, "bad value for --labels: '%s' (expected coarse or fine)", optarg);
-            o->ds.fine = !strcmp(optarg, "fine");
-            break;
+        case O_LABELS: parse_labels(o, optarg); break;
+        case O_FIT: o->ds.fit = parse_fit(optarg); break;
+        case O_FILES: o->ds.files = optarg; break;
         case O_SKIP: o->ds.skip_bad = 1; break;
         case O_ROWS: o->rows = cli_u64(prog, "--rows", optarg, 1, 1 << 20); break;
         case 'o': o->output = optarg; break;
@@ -103,6 +139,21 @@ static void parse(int argc, char **argv, opts *o)
     }
     o->ds.name = argv[optind];
     o->ds.path = optind + 1 < argc ? argv[optind + 1] : NULL;
+    int cifar100 = !strcmp(o->ds.name, "cifar100"), folder = !strcmp(o->ds.name, "folder");
+    int cf = o->labels && (!strcmp(o->labels, "coarse") || !strcmp(o->labels, "fine"));
+    if (o->labels && ((cifar100 && !cf) || (folder && cf)))
+        cli_die(prog, EX_USAGE_, "bad value for --labels: '%s' (%s)", o->labels,
+                cifar100 ? "expected coarse or fine" : "expected auto, folders or none");
+    if (o->ds.files && !folder)
+        cli_die(prog, EX_USAGE_, "--files goes with the folder dataset");
+    if (o->ds.files && o->ds.path)
+        cli_die(prog, EX_USAGE_, "give --files LIST or PATH, not both");
+}
+
+static void warn_skip(void *ctx, const char *msg)
+{
+    if (!*(const int *)ctx)
+        cli_warn(prog, "skipped: %s", msg);
 }
 
 static cdt_meta *make_meta(const cdt_dataset *d, const opts *o)
@@ -115,6 +166,13 @@ static cdt_meta *make_meta(const cdt_dataset *d, const opts *o)
     rc |= cdt_meta_set(m, "split", cdt_dataset_split_name(o->ds.split));
     if (!strcmp(cdt_dataset_name(d), "cifar100"))
         rc |= cdt_meta_set(m, "labels", o->ds.fine ? "fine" : "coarse");
+    if (cdt_dataset_path(d, 0)) {
+        rc |= cdt_meta_set(m, "labels", cdt_dataset_classes(d) ? "folders" : "none");
+        static const char *const fits[] = {"", "crop", "pad", "stretch"};
+        int fit = o->ds.fit ? o->ds.fit /* else the datasets' defaults */
+                : strcmp(cdt_dataset_name(d), "folder") ? CDT_FIT_STRETCH : CDT_FIT_CROP;
+        rc |= cdt_meta_set(m, "fit", fits[fit]);
+    }
     rc |= cdt_meta_set_i64(m, "classes", cdt_dataset_classes(d));
     rc |= cdt_meta_set(m, "class_names", cdt_dataset_class_names(d));
     /* Skipped images make the count unknowable in advance. */
@@ -135,7 +193,9 @@ typedef struct batch {
     int64_t *id;     /* (R) */
     int32_t *epoch;  /* (R) */
     uint64_t *perm;  /* (N) the epoch's order */
-    cdt_tensor t[4];
+    char *path;      /* (R,L) NUL-padded, for folders */
+    size_t path_cap;
+    cdt_tensor t[5];
     int count;
 } batch;
 
@@ -168,6 +228,31 @@ static void batch_free(batch *b)
     free(b->id);
     free(b->epoch);
     free(b->perm);
+    free(b->path);
+}
+
+/* The path column of the got rows just read: u8 [got,L], L the longest
+ * path among them, shorter ones NUL-padded. */
+static void set_paths(batch *b, const cdt_dataset *d, size_t got, cdt_tensor *t)
+{
+    size_t L = 1;
+    for (size_t i = 0; i < got; i++) {
+        size_t l = strlen(cdt_dataset_path(d, (uint64_t)b->id[i]));
+        L = l > L ? l : L;
+    }
+    if (got * L > b->path_cap) {
+        free(b->path);
+        if (!(b->path = malloc(got * L)))
+            cli_die(prog, EX_SOFT_, "out of memory");
+        b->path_cap = got * L;
+    }
+    memset(b->path, 0, got * L);
+    for (size_t i = 0; i < got; i++) {
+        const char *p = cdt_dataset_path(d, (uint64_t)b->id[i]);
+        memcpy(b->path + i * L, p, strlen(p));
+    }
+    uint64_t dim[2] = {got, L};
+    cdt_tensor_set(t, "path", CDT_U8, b->path, 2, dim);
 }
 
 typedef struct progress { int on; double t0, last; uint64_t done, total; } progress;
@@ -207,7 +292,10 @@ static int write_epochs(cdt_dataset *d, const opts *o, cdt_writer *w, batch *b, 
                 b->epoch[i] = (int32_t)e;
             for (int t = 0; t < b->count; t++)
                 b->t[t].dim[0] = got;
-            if ((rc = cdt_writer_frame(w, got, b->t, (uint32_t)b->count)) < 0)
+            int count = b->count;
+            if (cdt_dataset_path(d, 0))
+                set_paths(b, d, got, &b->t[count++]);
+            if ((rc = cdt_writer_frame(w, got, b->t, (uint32_t)count)) < 0)
                 return rc;
             progress_tick(pg, got, 0);
         }
@@ -231,6 +319,13 @@ int main(int argc, char **argv)
 {
     opts o;
     parse(argc, argv, &o);
+    o.ds.on_skip = warn_skip;
+    o.ds.skip_ctx = &o.quiet;
+    /* Folders: later epochs reuse what the first decoded, when it all fits
+     * in a quarter of the memory. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (o.epochs > 1 && pages > 0 && page > 0)
+        o.ds.cache_bytes = (uint64_t)pages * (uint64_t)page / 4;
     cdt_dataset *d = NULL;
     int rc = cdt_dataset_open(&o.ds, &d);
     if (rc < 0)

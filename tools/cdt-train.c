@@ -50,6 +50,9 @@ static void usage(FILE *f)
 "      --cosine          cosine learning-rate schedule over --total-steps, or\n"
 "                        over the stream's rows_total / batch\n"
 "      --total-steps N   the schedule's length in steps\n"
+"      --time-limit T    train for T (90s, 10m, 1.5h): the steps (and the\n"
+"                        --cosine schedule) are sized from the speed of the\n"
+"                        first steps, then a model file as usual\n"
 "      --seed N          initialisation seed (default: the stream's seed, else 0)\n"
 "      --init MODEL      start from these weights (architecture from the file)\n"
 "      --checkpoint FILE write model + Adam state here on SIGINT/SIGTERM and\n"
@@ -83,12 +86,26 @@ typedef struct opts {
     int steps_given;          /* --total-steps was given (else it may come from rows_total) */
     long total_steps, ck_every;
     double lr, wd, clip, ti, tf;
+    double time_limit;        /* seconds; 0: none */
     int64_t seed;
 } opts;
 
 enum { O_ARCH = 256, O_STEM, O_WIDTH, O_HIDDEN, O_FEAT, O_LR, O_WD, O_CLIP, O_TI, O_TF,
        O_COSINE, O_TOTAL, O_SEED, O_INIT, O_CKPT, O_CKEVERY, O_RESUME, O_LOG, O_DEVICE,
-       O_PRECISION, O_RAW, O_PROGRESS, O_VERSION };
+       O_PRECISION, O_RAW, O_PROGRESS, O_VERSION, O_TIME_LIMIT };
+
+/* "90s", "10m", "1.5h", "600" (seconds). */
+static double parse_duration(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end), unit = 1;
+    if (*end == 'm') unit = 60, end++;
+    else if (*end == 'h') unit = 3600, end++;
+    else if (*end == 's') end++;
+    if (end == s || *end || !(v > 0) || v * unit > 1e9)
+        cli_die(prog, EX_USAGE_, "bad value for --time-limit: '%s' (expected a duration such as 90s, 10m or 2h)", s);
+    return v * unit;
+}
 
 static void parse(int argc, char **argv, opts *o)
 {
@@ -102,7 +119,7 @@ static void parse(int argc, char **argv, opts *o)
         {"resume", 1, 0, O_RESUME}, {"log", 1, 0, O_LOG}, {"device", 1, 0, O_DEVICE},
         {"precision", 1, 0, O_PRECISION}, {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"raw", 0, 0, O_RAW},
         {"progress", 0, 0, O_PROGRESS}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"version", 0, 0, O_VERSION}, {"time-limit", 1, 0, O_TIME_LIMIT}, {0, 0, 0, 0}};
     *o = (opts){.width = -1, .hidden = -1, .features = -1, .batch = -1, .total_steps = -1,
                 .lr = NAN, .wd = NAN, .clip = NAN, .ti = NAN, .tf = NAN, .seed = -1};
     int c;
@@ -139,6 +156,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         case O_VERSION: o->version = 1; break;
+        case O_TIME_LIMIT: o->time_limit = parse_duration(optarg); break;
         default: usage(stderr); exit(EX_USAGE_);
         }
     }
@@ -347,8 +365,38 @@ static void check_x(run *R, const cdt_tensor *x)
                 "] like the first frame", cdt_reader_frames(R->r) - 1, R->shape[2], R->shape[3], R->shape[4]);
 }
 
+/* --time-limit: once TL_STEPS steps after the first ETA_AFTER are timed,
+ * the run is cut to the steps that fit in the time left at that speed
+ * (never more than it had), and the cosine schedule is stretched or shrunk
+ * to end there; the last steps see a learning rate near zero, as a run of
+ * that length would. Whatever the speed does later, the run stops once the
+ * time is spent; the model file is written as at any other end. */
+#define TL_STEPS 5
+static int time_up(run *R)
+{
+    opts *o = R->o;
+    if (o->time_limit <= 0) return 0;
+    double now = cli_now(), spent = now - R->t0;
+    long done = R->t->step - R->first_step;
+    if (spent >= o->time_limit) return 1;
+    if (done != ETA_AFTER + TL_STEPS || now <= R->t_eta) return 0;
+    double rate = (double)(R->t->step - R->step_eta) / (now - R->t_eta);
+    long fit = R->t->step + (long)((o->time_limit - spent) * rate);
+    if (o->total_steps > 0 && o->total_steps < fit) fit = o->total_steps;
+    o->total_steps = fit;
+    if (o->cosine) R->t->opts.total_steps = fit;
+    if (cdt_meta_set_i64(R->extra, "train.total_steps", fit) < 0 ||
+        cdt_meta_setf(R->extra, "train.time_limit_s", "%.17g", o->time_limit) < 0)
+        cli_die(prog, EX_SOFT_, "out of memory");
+    if (R->progress || o->verbose)
+        fprintf(stderr, "%s%s: %.2f steps/s: %ld steps fit in --time-limit %gs%s\n",
+                R->progress && R->tty ? "\n" : "", prog, rate, fit, o->time_limit,
+                o->cosine ? " (the cosine schedule ends there)" : "");
+    return R->t->step >= fit;
+}
+
 /* Feed a frame's rows into the batch; a step whenever it fills. Returns 1
- * when --total-steps is reached. */
+ * when --total-steps or --time-limit is reached. */
 static int feed(run *R, const cdt_frame *f)
 {
     const cdt_tensor *x = cdt_frame_find(f, "x");
@@ -362,6 +410,7 @@ static int feed(run *R, const cdt_frame *f)
         R->last_id = row_int(id, i);
         R->epoch = ep ? row_int(ep, i) : 0;
         take_step(R);
+        if (time_up(R)) return 1;
         if (R->o->total_steps > 0 && R->t->step >= R->o->total_steps) return 1;
     }
     stop_on_signal(R);
@@ -392,6 +441,10 @@ static void schedule(run *R)
     if (cdt_meta_get_i64(cdt_reader_meta(R->r), "rows_total", &rt) == 0 && rt > 0)
         R->rows_total = (uint64_t)rt;
     if (!o->cosine || o->total_steps > 0) return;
+    if (o->time_limit > 0 && R->rows_total < (uint64_t)o->batch) {
+        o->total_steps = 0; /* time_up sizes it */
+        return;
+    }
     if (R->rows_total < (uint64_t)o->batch)
         cli_die(prog, EX_USAGE_, "--cosine needs --total-steps (the stream has no rows_total of at least a batch)");
     o->total_steps = (long)(R->rows_total / (uint64_t)o->batch);
@@ -487,7 +540,10 @@ static void announce(const run *R)
     long total = total_steps(R), left = total - R->t->step;
     char from[48] = "";
     if (R->t->step) snprintf(from, sizeof from, ", resuming after step %ld", R->t->step);
-    if (total > 0)
+    if (R->o->time_limit > 0)
+        fprintf(stderr, "%s: steps: as many as fit in --time-limit %gs (sized after %d steps)%s\n",
+                prog, R->o->time_limit, ETA_AFTER + TL_STEPS, from);
+    else if (total > 0)
         fprintf(stderr, "%s: %ld steps of %d images%s (%s)\n", prog, left > 0 ? left : 0,
                 R->m->batch, from, R->o->steps_given ? "--total-steps"
                                                   : "the stream's rows_total / batch");

@@ -144,6 +144,12 @@ static int check_opts(cdt_dataset *d)
         return ds_fail(d, CDT_EINVAL, "unknown split %d", o->split);
     if (o->fine && strcmp(d->name, "cifar100"))
         return ds_fail(d, CDT_EINVAL, "fine labels exist only for cifar100");
+    if (o->fit < 0 || o->fit > CDT_FIT_STRETCH)
+        return ds_fail(d, CDT_EINVAL, "unknown fit %d", o->fit);
+    if ((o->labels || o->files) && strcmp(d->name, "folder"))
+        return ds_fail(d, CDT_EINVAL, "folder labels and file lists are for the folder dataset");
+    if (o->labels < 0 || o->labels > CDT_LABELS_NONE)
+        return ds_fail(d, CDT_EINVAL, "unknown labels mode %d", o->labels);
     return 0;
 }
 
@@ -162,6 +168,7 @@ int cdt_dataset_open(const cdt_dataset_opts *o, cdt_dataset **out)
         return ds_fail(d, CDT_EINVAL, "unknown dataset '%s'", o->name ? o->name : "");
     if (o->path && !(d->path = strdup(o->path)))
         return ds_fail(d, CDT_ENOMEM, "out of memory");
+    d->fit = o->fit ? o->fit : !strcmp(d->name, "folder") ? CDT_FIT_CROP : CDT_FIT_STRETCH;
     int rc = check_opts(d);
     for (size_t i = 0; rc == 0 && i < sizeof readers / sizeof readers[0]; i++)
         if (!strcmp(d->name, readers[i].name))
@@ -187,8 +194,7 @@ void cdt_dataset_destroy(cdt_dataset *d)
     free(d->class_names);
     free(d->pix);
     free(d->lab);
-    free(d->conv);
-    free(d->scratch);
+    ds_bufs_free(&d->buf);
     free(d);
 }
 
@@ -203,6 +209,10 @@ const char *cdt_dataset_errmsg(const cdt_dataset *d) { return d->err; }
 const char *cdt_dataset_hint(const cdt_dataset *d) { return d->hint; }
 uint64_t cdt_dataset_skipped(const cdt_dataset *d) { return d->skipped; }
 const char *cdt_dataset_skipmsg(const cdt_dataset *d) { return d->skipmsg; }
+const char *cdt_dataset_path(const cdt_dataset *d, uint64_t idx)
+{
+    return d->files && idx < d->n ? d->files[idx] : NULL;
+}
 
 void cdt_dataset_shape(const cdt_dataset *d, int *c, int *h, int *w)
 {
@@ -211,9 +221,17 @@ void cdt_dataset_shape(const cdt_dataset *d, int *c, int *h, int *w)
     *w = d->ow;
 }
 
-/* Deliver one image src (sc,sh,sw) as x (oc,oh,ow): channels first, then
- * resizing, as torchvision's Grayscale before Resize would. */
-int ds_deliver(cdt_dataset *d, const uint8_t *src, int sc, int sh, int sw, uint8_t *x)
+void ds_bufs_free(struct ds_bufs *b)
+{
+    free(b->conv);
+    free(b->scratch);
+    memset(b, 0, sizeof *b);
+}
+
+/* Channels first, then fitting, as torchvision's Grayscale before Resize
+ * would. */
+int ds_fit(const cdt_dataset *d, struct ds_bufs *b, const uint8_t *src, int sc, int sh,
+           int sw, uint8_t *x)
 {
     size_t hw = (size_t)sh * sw;
     int resize = sh != d->oh || sw != d->ow;
@@ -222,20 +240,26 @@ int ds_deliver(cdt_dataset *d, const uint8_t *src, int sc, int sh, int sw, uint8
             cdt_channels_u8(x, d->oc, src, sc, hw);
             return 0;
         }
-        if (ds_grow((void **)&d->conv, &d->conv_cap, hw * d->oc))
-            return ds_fail(d, CDT_ENOMEM, "out of memory");
-        cdt_channels_u8(d->conv, d->oc, src, sc, hw);
-        src = d->conv;
+        if (ds_grow((void **)&b->conv, &b->conv_cap, hw * d->oc))
+            return CDT_ENOMEM;
+        cdt_channels_u8(b->conv, d->oc, src, sc, hw);
+        src = b->conv;
     }
     if (!resize) {
         memcpy(x, src, hw * d->oc);
         return 0;
     }
-    size_t need = cdt_resize_scratch(d->oc, sh, sw, d->oh, d->ow) * sizeof(float);
-    if (ds_grow((void **)&d->scratch, &d->scratch_cap, need))
-        return ds_fail(d, CDT_ENOMEM, "out of memory");
-    cdt_resize_u8(x, d->oh, d->ow, src, d->oc, sh, sw, 0, 0, sh, sw, d->scratch);
+    size_t need = cdt_fit_scratch(d->oc, sh, sw, d->oh, d->ow) * sizeof(float);
+    if (ds_grow((void **)&b->scratch, &b->scratch_cap, need))
+        return CDT_ENOMEM;
+    cdt_fit_u8(x, d->oh, d->ow, src, d->oc, sh, sw, d->fit, b->scratch);
     return 0;
+}
+
+int ds_deliver(cdt_dataset *d, const uint8_t *src, int sc, int sh, int sw, uint8_t *x)
+{
+    int rc = ds_fit(d, &d->buf, src, sc, sh, sw, x);
+    return rc < 0 ? ds_fail(d, rc, "out of memory") : 0;
 }
 
 int cdt_dataset_read(cdt_dataset *d, const uint64_t *idx, size_t n, uint8_t *x,
@@ -251,10 +275,13 @@ int cdt_dataset_read(cdt_dataset *d, const uint64_t *idx, size_t n, uint8_t *x,
         if ((rc = d->wait(d, need)) < 0)
             return rc;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (idx[i] >= d->n)
             return ds_fail(d, CDT_EINVAL, "sample %llu out of range (%llu samples)",
                            (unsigned long long)idx[i], (unsigned long long)d->n);
+    if (d->read_batch)
+        return d->read_batch(d, idx, n, x, y, id, got);
+    for (size_t i = 0; i < n; i++) {
         if (d->read) {
             rc = d->read(d, idx[i], x + k * out, &y[k]);
             if (rc > 0)

@@ -17,6 +17,7 @@ struct cdt_dataset {
     int c, h, w;             /* as stored (folders: as decoded) */
     int oc, oh, ow;          /* as delivered */
     int classes;
+    int fit;                 /* CDT_FIT_*, resolved at open */
     char *class_names;       /* comma list, owned */
     /* in-memory formats */
     uint8_t *pix;            /* (n,c,h,w) */
@@ -24,12 +25,14 @@ struct cdt_dataset {
     /* folders */
     char **files;            /* [n] paths, owned */
     int32_t *flab;           /* (n) */
-    cdt_image *img;
+    void *priv;              /* the folder reader's worker state */
     /* per-read scratch; grows, never shrinks */
-    uint8_t *conv;           /* (oc,h,w) channel-converted, before resizing */
-    size_t conv_cap;
-    float *scratch;          /* cdt_resize_u8 scratch */
-    size_t scratch_cap;
+    struct ds_bufs {
+        uint8_t *conv;       /* (oc,h,w) channel-converted, before resizing */
+        size_t conv_cap;
+        float *scratch;      /* cdt_fit_u8 scratch */
+        size_t scratch_cap;
+    } buf;
     /* rows that arrive in the background (IDX): wait until [0, rows) are
      * in place */
     void *async;
@@ -38,6 +41,10 @@ struct cdt_dataset {
      * x (oc,oh,ow) and its label into *y: 0, 1 when skipped (skip_bad), or
      * < 0; NULL for the in-memory formats (pix, lab) */
     int (*read)(cdt_dataset *d, uint64_t idx, uint8_t *x, int32_t *y);
+    /* or a whole batch at once, as cdt_dataset_read (folders, in threads);
+     * idx already checked to be in range */
+    int (*read_batch)(cdt_dataset *d, const uint64_t *idx, size_t n, uint8_t *x,
+                      int32_t *y, int64_t *id, size_t *got);
     /* frees what the format's open function allocated beyond pix/lab
      * (called once by cdt_dataset_destroy, also after a failed open) */
     void (*finish)(cdt_dataset *d);
@@ -107,7 +114,12 @@ int ds_src_read_part(cdt_dataset *d, ds_src *s, const char *name, uint64_t off,
 void ds_src_where(const ds_src *s, const char *name, char *buf, size_t len);
 void ds_src_close(ds_src *s);
 
-/* One image src (sc,sh,sw) into x (oc,oh,ow): channels, then resizing. */
+/* One image src (sc,sh,sw) into x (oc,oh,ow): channels, then fitting.
+ * ds_fit uses the buffers b and touches nothing else of d (a worker thread
+ * may call it): 0 or CDT_ENOMEM. */
+int ds_fit(const cdt_dataset *d, struct ds_bufs *b, const uint8_t *src, int sc, int sh,
+           int sw, uint8_t *x);
+void ds_bufs_free(struct ds_bufs *b);
 int ds_deliver(cdt_dataset *d, const uint8_t *src, int sc, int sh, int sw, uint8_t *x);
 
 int ds_open_idx(cdt_dataset *d);

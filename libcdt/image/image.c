@@ -28,6 +28,7 @@ struct cdt_image {
     uint8_t *file;          /* the encoded bytes of cdt_image_load */
     size_t file_cap;
     const char *name;       /* for messages during one decode */
+    int min_short, min_long; /* JPEG DCT scaling may not go below these */
     jmp_buf jb;
     char err[512];
 };
@@ -49,6 +50,12 @@ void cdt_image_destroy(cdt_image *im)
 }
 
 const char *cdt_image_errmsg(const cdt_image *im) { return im->err; }
+
+void cdt_image_set_min_size(cdt_image *im, int min_short, int min_long)
+{
+    im->min_short = min_short > 0 ? min_short : 0;
+    im->min_long = min_long > 0 ? min_long : 0;
+}
 
 const uint8_t *cdt_image_pixels(const cdt_image *im, int *c, int *h, int *w)
 {
@@ -176,6 +183,101 @@ static void jpeg_message(j_common_ptr cinfo, int level)
         jpeg_fail(cinfo);
 }
 
+/* ---- EXIF orientation ---- */
+
+static unsigned rd16(const uint8_t *p, int le) { return le ? p[0] | p[1] << 8 : p[0] << 8 | p[1]; }
+static uint32_t rd32(const uint8_t *p, int le)
+{
+    return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+              : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The Orientation tag (0x0112) of IFD0 in an APP1 "Exif\0\0" payload:
+ * 1..8, or 1 when absent or malformed (a bad EXIF block is not a bad image,
+ * as for every viewer). */
+static int exif_orientation(const uint8_t *p, size_t n)
+{
+    if (n < 14 || memcmp(p, "Exif\0\0", 6))
+        return 1;
+    p += 6;
+    n -= 6;
+    int le = p[0] == 'I' && p[1] == 'I';
+    if ((!le && !(p[0] == 'M' && p[1] == 'M')) || rd16(p + 2, le) != 42)
+        return 1;
+    uint32_t ifd = rd32(p + 4, le);
+    if (ifd > n - 2)
+        return 1;
+    unsigned count = rd16(p + ifd, le);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+        if (e + 12 > n)
+            return 1;
+        if (rd16(p + e, le) == 0x0112 && rd16(p + e + 2, le) == 3) {
+            unsigned v = rd16(p + e + 8, le);
+            return v >= 1 && v <= 8 ? (int)v : 1;
+        }
+    }
+    return 1;
+}
+
+/* px (C,H,W) as stored -> as displayed, through tmp; the buffers swap.
+ * Orientations 5..8 exchange H and W. */
+static int orient(cdt_image *im, int o)
+{
+    if (o <= 1)
+        return 0;
+    size_t h = (size_t)im->h, w = (size_t)im->w, hw = h * w;
+    if (grow((void **)&im->tmp, &im->tmp_cap, hw * (size_t)im->c))
+        return fail(im, CDT_ENOMEM, "out of memory");
+    int swap = o >= 5;
+    size_t oh = swap ? w : h, ow = swap ? h : w;
+    for (int c = 0; c < im->c; c++) {
+        const uint8_t *s = im->px + c * hw;
+        uint8_t *d = im->tmp + c * hw;
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++) {
+                size_t sy, sx;
+                switch (o) {
+                case 2: sy = y; sx = w - 1 - x; break;
+                case 3: sy = h - 1 - y; sx = w - 1 - x; break;
+                case 4: sy = h - 1 - y; sx = x; break;
+                case 5: sy = x; sx = y; break;
+                case 6: sy = h - 1 - x; sx = y; break;
+                case 7: sy = h - 1 - x; sx = w - 1 - y; break;
+                default: sy = x; sx = w - 1 - y; break;
+                }
+                d[y * ow + x] = s[sy * w + sx];
+            }
+    }
+    uint8_t *t = im->px;
+    size_t cap = im->px_cap;
+    im->px = im->tmp;
+    im->px_cap = im->tmp_cap;
+    im->tmp = t;
+    im->tmp_cap = cap;
+    im->h = (int)oh;
+    im->w = (int)ow;
+    return 0;
+}
+
+/* The smallest M/8 (libjpeg-turbo's DCT scaling) that keeps the shorter
+ * side >= min_short and the longer >= min_long; 8/8 when none is set. */
+static void jpeg_pick_scale(const cdt_image *im, struct jpeg_decompress_struct *ci)
+{
+    ci->scale_num = 8;
+    ci->scale_denom = 8;
+    if (!im->min_short && !im->min_long)
+        return;
+    for (unsigned m = 1; m <= 8; m++) {
+        ci->scale_num = m;
+        jpeg_calc_output_dimensions(ci);
+        unsigned a = ci->output_width, b = ci->output_height;
+        unsigned lo = a < b ? a : b, hi = a < b ? b : a;
+        if (lo >= (unsigned)im->min_short && hi >= (unsigned)im->min_long)
+            return;
+    }
+}
+
 static int decode_jpeg(cdt_image *im, const uint8_t *buf, size_t len, int channels)
 {
     struct jpeg_decompress_struct cinfo;
@@ -190,10 +292,15 @@ static int decode_jpeg(cdt_image *im, const uint8_t *buf, size_t len, int channe
         return CDT_EDATA;
     }
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(&cinfo, TRUE);
+    int o = 1;
+    for (jpeg_saved_marker_ptr m = cinfo.marker_list; m && o == 1; m = m->next)
+        o = exif_orientation(m->data, m->data_length);
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK
                           : cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_pick_scale(im, &cinfo);
     jpeg_start_decompress(&cinfo);
     int k = cinfo.output_components, rc;
     if ((rc = reserve(im, cinfo.output_height, cinfo.output_width, k, channels)) < 0) {
@@ -208,7 +315,7 @@ static int decode_jpeg(cdt_image *im, const uint8_t *buf, size_t len, int channe
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     to_planar(im, k, cmyk);
-    return 0;
+    return orient(im, o);
 }
 
 /* ---- PNG ---- */

@@ -12,6 +12,7 @@
 #include "cdt_resize.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "cdt_core.h"
 
@@ -156,4 +157,70 @@ void cdt_resize_u8(uint8_t *dst, int oh, int ow,
     axis_weights(ty, bh, oh, ky);
     pass_x(tmp, src, c, h, w, top, left, bh, ow, tx, kx);
     pass_y(dst, tmp, c, bh, oh, ow, ty, ky, acc);
+}
+
+/* The box of (h, w) with the aspect of (oh, ow), centred. */
+static void crop_box(int h, int w, int oh, int ow, int *top, int *left, int *bh, int *bw)
+{
+    *bh = h;
+    *bw = w;
+    if ((int64_t)w * oh > (int64_t)h * ow)
+        *bw = (int)(((int64_t)h * ow + oh / 2) / oh);
+    else
+        *bh = (int)(((int64_t)w * oh + ow / 2) / ow);
+    *bw = *bw < 1 ? 1 : *bw;
+    *bh = *bh < 1 ? 1 : *bh;
+    *top = (h - *bh) / 2;
+    *left = (w - *bw) / 2;
+}
+
+/* The size of (h, w) scaled to fit inside (oh, ow), aspect kept. */
+static void pad_size(int h, int w, int oh, int ow, int *nh, int *nw)
+{
+    if ((int64_t)w * oh > (int64_t)h * ow) {
+        *nw = ow;
+        *nh = (int)(((int64_t)h * ow + w / 2) / w);
+    } else {
+        *nh = oh;
+        *nw = (int)(((int64_t)w * oh + h / 2) / h);
+    }
+    *nh = *nh < 1 ? 1 : *nh > oh ? oh : *nh;
+    *nw = *nw < 1 ? 1 : *nw > ow ? ow : *nw;
+}
+
+size_t cdt_fit_scratch(int c, int h, int w, int oh, int ow)
+{
+    int top, left, bh, bw, nh, nw;
+    crop_box(h, w, oh, ow, &top, &left, &bh, &bw);
+    size_t a = cdt_resize_scratch(c, bh, bw, oh, ow), b = cdt_resize_scratch(c, h, w, oh, ow);
+    pad_size(h, w, oh, ow, &nh, &nw);
+    /* pad: the resized image (C,NH,NW) in bytes, rounded up to floats */
+    size_t p = cdt_resize_scratch(c, h, w, nh, nw) + ((size_t)c * nh * nw + 3) / 4;
+    size_t m = a > b ? a : b;
+    return m > p ? m : p;
+}
+
+void cdt_fit_u8(uint8_t *dst, int oh, int ow, const uint8_t *src, int c, int h, int w,
+                int fit, float *scratch)
+{
+    CDT_ASSERT(fit == CDT_FIT_CROP || fit == CDT_FIT_PAD || fit == CDT_FIT_STRETCH);
+    if (fit == CDT_FIT_STRETCH) {
+        cdt_resize_u8(dst, oh, ow, src, c, h, w, 0, 0, h, w, scratch);
+    } else if (fit == CDT_FIT_CROP) {
+        int top, left, bh, bw;
+        crop_box(h, w, oh, ow, &top, &left, &bh, &bw);
+        cdt_resize_u8(dst, oh, ow, src, c, h, w, top, left, bh, bw, scratch);
+    } else {
+        int nh, nw;
+        pad_size(h, w, oh, ow, &nh, &nw);
+        size_t rs = cdt_resize_scratch(c, h, w, nh, nw);
+        uint8_t *img = (uint8_t *)(scratch + rs); /* (C,NH,NW) */
+        cdt_resize_u8(img, nh, nw, src, c, h, w, 0, 0, h, w, scratch);
+        memset(dst, 0, (size_t)c * oh * ow);
+        int y0 = (oh - nh) / 2, x0 = (ow - nw) / 2;
+        for (int k = 0; k < c; k++)
+            for (int y = 0; y < nh; y++)
+                memcpy(dst + ((size_t)k * oh + y0 + y) * ow + x0, img + ((size_t)k * nh + y) * nw,
+                       (size_t)nw);
+    }
 }

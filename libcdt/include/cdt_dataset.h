@@ -18,9 +18,13 @@
  *   stl10      train_X.bin, train_y.bin, test_X.bin, test_y.bin,
  *              unlabeled_X.bin: 3x96x96, each channel stored column-major;
  *              labels 1..10 become 0..9, unlabeled rows get y = -1
- *   folder     one sub-folder per class (sorted by name) of JPEG/PNG files;
- *              decoded lazily by cdt_dataset_read; imagenet10 is the same
- *              with size 224 and 3 channels by default
+ *   folder     JPEG/PNG files at any depth (hidden names skipped, symlinks
+ *              followed once, sorted by path), or the paths listed in a
+ *              file; labels from the first level of sub-folders (sorted by
+ *              name) when every image sits under one, else y = -1; decoded
+ *              lazily, in worker threads, by cdt_dataset_read;
+ *              cdt_dataset_path gives each sample's file; imagenet10 is
+ *              the same with size 224, fit stretch and class folders
  * The split `all` is train then test; sample ids index that concatenation.
  * In-memory formats load the (limited) split at open; folders keep only
  * their file list.
@@ -33,6 +37,10 @@
 
 enum { CDT_SPLIT_ALL = 0, CDT_SPLIT_TRAIN = 1, CDT_SPLIT_TEST = 2,
        CDT_SPLIT_UNLABELED = 3 };
+/* Folder labels: from the first level of sub-folders when every image sits
+ * under one (auto), always from them (folders: an image at the top is an
+ * error), or none (y = -1). */
+enum { CDT_LABELS_AUTO = 0, CDT_LABELS_FOLDERS = 1, CDT_LABELS_NONE = 2 };
 
 typedef struct cdt_dataset_opts {
     const char *name;  /* fashion-mnist, mnist, cifar10, cifar100, stl10,
@@ -44,6 +52,19 @@ typedef struct cdt_dataset_opts {
     int fine;          /* cifar100: the 100 fine labels, not the 20 coarse */
     int skip_bad;      /* folder: skip images that do not decode */
     uint64_t limit;    /* 0: all; else only the first `limit` samples */
+    int fit;           /* CDT_FIT_* (cdt_resize.h) for size; 0: crop for
+                          folder, stretch for the others */
+    int labels;        /* folder: CDT_LABELS_* */
+    const char *files; /* folder: the paths, one a line, in this file
+                          (instead of walking PATH; "-" is stdin) */
+    /* folder with skip_bad: called once per skipped image, in sample
+     * order, with a one-line message naming the file; may be NULL */
+    void (*on_skip)(void *ctx, const char *msg);
+    void *skip_ctx;
+    /* folder: keep every decoded sample in memory when all of them fit in
+     * this many bytes, so that reading a sample again (the next epoch)
+     * does not decode it again; 0: never */
+    uint64_t cache_bytes;
 } cdt_dataset_opts;
 
 typedef struct cdt_dataset cdt_dataset;
@@ -74,6 +95,9 @@ int cdt_dataset_read(cdt_dataset *d, const uint64_t *idx, size_t n,
                      int64_t *id, /* (n) */
                      size_t *got);
 uint64_t cdt_dataset_skipped(const cdt_dataset *d); /* bad images so far */
+/* Sample idx's file (folder datasets), or NULL for the formats that hold
+ * their images in a few big files. */
+const char *cdt_dataset_path(const cdt_dataset *d, uint64_t idx);
 /* The last skipped image's message, or "" if none. */
 const char *cdt_dataset_skipmsg(const cdt_dataset *d);
 

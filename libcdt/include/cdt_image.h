@@ -7,8 +7,11 @@
  *   RGB -> 1 channel: luma L = (19595 R + 38470 G + 7471 B + 32768) >> 16
  *                     (ITU-R 601-2, PIL's fixed-point "L" conversion);
  *   palettes are expanded to RGB; an alpha channel (or tRNS) is dropped,
- *   not composited; 16-bit samples keep their high byte; CMYK JPEGs (Adobe
- *   inverted) become RGB as R = C K / 255, the way PIL does it.
+ *   not composited; 16-bit samples keep their high byte; CMYK and YCCK
+ *   JPEGs (Adobe inverted) become RGB as R = C K / 255, the way PIL does it.
+ * A JPEG's EXIF Orientation (1..8) is applied, so pixels come out as a
+ * viewer shows them (PIL's ImageOps.exif_transpose); a malformed EXIF block
+ * is ignored.
  *
  *     cdt_image *im = cdt_image_create();
  *     if (cdt_image_load(im, "cat.jpg", 3) < 0) puts(cdt_image_errmsg(im));
@@ -42,6 +45,11 @@ int cdt_image_load(cdt_image *im, const char *path, int channels);
 /* The last decoded image, (C,H,W); valid until the next decode. */
 const uint8_t *cdt_image_pixels(const cdt_image *im, int *c, int *h, int *w);
 const char *cdt_image_errmsg(const cdt_image *im); /* "" if no error */
+/* Let later JPEG decodes use libjpeg-turbo's DCT scaling (M/8, M = 1..8,
+ * the smallest that fits): the decoded image keeps its shorter side >=
+ * min_short and its longer side >= min_long. 0, 0 (the default): full
+ * size. PNGs are always decoded whole. */
+void cdt_image_set_min_size(cdt_image *im, int min_short, int min_long);
 
 /* Planar channel conversion by the rules above: src (SC,HW) -> dst (DC,HW),
  * SC and DC in {1, 3}; dst and src must not overlap. */

@@ -21,7 +21,10 @@ blobs 600 4 3 30 1 b
 grep -q "^meta cluster.k=3$" list && grep -q "^meta cluster.k_chosen_by=given$" list &&
     grep -q "^meta cluster.inertia=" list && grep -q "^meta cluster.iterations=" list ||
     fail "meta: $(cat list)"
-grep -q "^frame 0 rows 600: c i32 \[600\], y i32 \[600\], id i64 \[600\]$" list || fail "frames: $(cat list)"
+# one output frame per input frame (128 rows each), our tensors first
+grep -q "^frame 0 rows 128: c i32 \[128\], dist f32 \[128\], rank i32 \[128\], y i32 \[128\], id i64 \[128\]$" list &&
+    grep -q "^frame 4 rows 88: c i32 \[88\]," list || fail "frames: $(cat list)"
+grep -q "^meta cluster.sizes=200,200,200$" list || fail "sizes: $(grep cluster.sizes list)"
 "$cat" cen.cdt | grep -q "^frame 0 rows 3: c i32 \[3\], h f32 \[3,4\]$" || fail "centroids: $("$cat" cen.cdt)"
 
 # No -k: four blobs, k chosen by the silhouette over 2..6.

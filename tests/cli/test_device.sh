@@ -1,6 +1,6 @@
 # --device and --precision on cdt-train and cdt-embed where no GPU is
 # usable (every machine `make check` runs on; the GPU itself is
-# tests/cuda/device-check.sh's, the emulated one tests/cuda/test_device_emu.sh's):
+# tests/cuda/device-check.sh's, the emulated one tests/cuda/test_device_tools.sh's):
 # --device auto runs on the CPU and gives --device cpu's bytes; --device
 # cuda without a library, with a library that is not cdt's, or of another
 # ABI: one line saying which, exit 69; tf32/bf16 on the CPU and unknown

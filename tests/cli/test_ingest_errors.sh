@@ -45,6 +45,7 @@ expect 66 "data_batch_1.bin" cifar10 "$TMPDIR/none"
 expect 66 "train.bin" cifar100 "$TMPDIR/none"
 expect 66 "train_X.bin" stl10 "$TMPDIR/none"
 expect 66 "one sub-folder per class" imagenet10 "$TMPDIR/none"
+expect 66 "must be a folder of .jpg/.jpeg/.png files" folder "$TMPDIR/none"
 idx part && rm part/t10k-labels-idx1-ubyte.gz
 expect 66 "part/t10k-labels-idx1-ubyte" fashion-mnist part
 
@@ -80,9 +81,14 @@ expect 0 "" cifar10 c10 --split train
 echo junk >cifar-10-binary.tar.gz
 expect 65 "not a gzip file" cifar10 cifar-10-binary.tar.gz
 
-# Folders: no classes at all.
+# Folders: no images at all; bad options and lists.
 mkdir -p empty
-expect 65 "no class folders" folder empty
+expect 65 "no .jpg/.jpeg/.png files in empty" folder empty
+expect 64 "--fit" folder empty --fit squash
+expect 64 "expected auto, folders or none" folder empty --labels fine
+expect 64 "expected coarse or fine" cifar100 ok --labels none
+expect 64 "--files goes with the folder" cifar10 ok --files list.txt
+expect 66 "cannot open the file list" folder --files "$TMPDIR/nolist"
 
 [ $fail -eq 0 ] || exit 1
 echo "all error cases behave"
