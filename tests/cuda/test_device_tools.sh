@@ -11,7 +11,8 @@
 #   tf32: losses 2e-2, parameters 1e-2;  bf16: losses 5e-2, parameters 5e-2
 #         (relative L2 over all parameters together)
 # and checkpoints cross devices: written on cuda, resumed on the cpu, and
-# the reverse, end within the fp32 bounds of the all-cpu run.
+# the reverse, end within the fp32 bounds of the all-cpu run; the imagenet
+# stem (max pooling) too, in fp32.
 set -eu
 out=$1 lib=$2
 case $out in /*) ;; *) out=$PWD/$out ;; esac
@@ -76,6 +77,25 @@ done
 "$BIN/cdt-cat" ck_cuda.cdt >info_cuda.txt && "$BIN/cdt-cat" ck_cpu.cdt >info_cpu.txt
 cmp -s info_cuda.txt info_cpu.txt || fail "checkpoints from cuda and cpu differ in layout: $(diff info_cuda.txt info_cpu.txt)"
 ./cmp_f32 ck_cuda.cdt ck_cpu.cdt 1e-4 || fail "checkpoints at step 3"
+
+# the imagenet stem (7x7/2 conv and max pooling) on 32x32 colour images
+python3 - <<'PY'
+import random, struct
+def npy(path, descr, shape, data):
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    head += " " * (63 - (10 + len(head)) % 64) + "\n"
+    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+r = random.Random(8)
+npy("x3.npy", "|u1", "(16, 3, 32, 32)", bytes(r.randrange(256) for _ in range(16 * 3 * 32 * 32)))
+npy("id3.npy", "<i8", "(16,)", b"".join(struct.pack("<q", i) for i in range(16)))
+PY
+"$BIN/cdt-cat" --from-npy x=x3.npy id=id3.npy -o x3.cdt
+"$BIN/cdt-augment" --seed 3 x3.cdt -o aug3.cdt
+stem="--arch resnet18 --stem imagenet --width 4 --hidden-dim 16 --feature-num 8 -b 8 --seed 2"
+"$BIN/cdt-train" $stem --device cpu --log stem_cpu.csv aug3.cdt -o stem_cpu.cdt
+"$BIN/cdt-train" $stem --device cuda --log stem_cuda.csv aug3.cdt -o stem_cuda.cdt
+losses_close stem_cuda.csv stem_cpu.csv 1e-5 || fail "imagenet stem losses"
+./cmp_f32 stem_cuda.cdt stem_cpu.cdt 1e-4 || fail "imagenet stem parameters"
 
 # cdt-embed
 "$BIN/cdt-embed" -m cpu.cdt --device cpu x.cdt -o e_cpu.cdt
