@@ -27,19 +27,25 @@ cc -std=c11 -O1 -D_DEFAULT_SOURCE -I"$top/libcdt/include" "$top/tests/cuda/cmp_f
     $(pkg-config --libs openblas libzstd libpng) -ljpeg -lz -lm -fopenmp -o cmp_f32
 export CDT_CUDA_LIB=$lib
 
-# 40 seeded random 8x8 grey images, two augmented views: 5 steps of batch 8
-# (fixed data, so the margins below are the same on every run)
-python3 - <<'PY'
-import random, struct
+# images NAME N C S SEED: NAME.npy, N seeded random C x S x S u8 images, and
+# NAME_id.npy, ids 0..N-1 (fixed data, so the margins below hold on every run)
+images() {
+    python3 - "$@" <<'PY'
+import random, struct, sys
+name, n, c, s, seed = sys.argv[1], *map(int, sys.argv[2:])
 def npy(path, descr, shape, data):
     head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
     head += " " * (63 - (10 + len(head)) % 64) + "\n"
     open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
-r = random.Random(7)
-npy("x.npy", "|u1", "(40, 1, 8, 8)", bytes(r.randrange(256) for _ in range(40 * 64)))
-npy("id.npy", "<i8", "(40,)", b"".join(struct.pack("<q", i) for i in range(40)))
+r = random.Random(seed)
+npy(name + ".npy", "|u1", "(%d, %d, %d, %d)" % (n, c, s, s), bytes(r.randrange(256) for _ in range(n * c * s * s)))
+npy(name + "_id.npy", "<i8", "(%d,)" % n, b"".join(struct.pack("<q", i) for i in range(n)))
 PY
-"$BIN/cdt-cat" --from-npy x=x.npy id=id.npy -o x.cdt
+}
+
+# 40 random 8x8 grey images, two augmented views: 5 steps of batch 8
+images x 40 1 8 7
+"$BIN/cdt-cat" --from-npy x=x.npy id=x_id.npy -o x.cdt
 "$BIN/cdt-augment" --seed 3 x.cdt -o aug.cdt
 tiny="--arch resnet18 --stem cifar --width 4 --hidden-dim 16 --feature-num 8 -b 8 --seed 1"
 
@@ -79,17 +85,8 @@ cmp -s info_cuda.txt info_cpu.txt || fail "checkpoints from cuda and cpu differ 
 ./cmp_f32 ck_cuda.cdt ck_cpu.cdt 1e-4 || fail "checkpoints at step 3"
 
 # the imagenet stem (7x7/2 conv and max pooling) on 32x32 colour images
-python3 - <<'PY'
-import random, struct
-def npy(path, descr, shape, data):
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
-    head += " " * (63 - (10 + len(head)) % 64) + "\n"
-    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
-r = random.Random(8)
-npy("x3.npy", "|u1", "(16, 3, 32, 32)", bytes(r.randrange(256) for _ in range(16 * 3 * 32 * 32)))
-npy("id3.npy", "<i8", "(16,)", b"".join(struct.pack("<q", i) for i in range(16)))
-PY
-"$BIN/cdt-cat" --from-npy x=x3.npy id=id3.npy -o x3.cdt
+images x3 16 3 32 8
+"$BIN/cdt-cat" --from-npy x=x3.npy id=x3_id.npy -o x3.cdt
 "$BIN/cdt-augment" --seed 3 x3.cdt -o aug3.cdt
 stem="--arch resnet18 --stem imagenet --width 4 --hidden-dim 16 --feature-num 8 -b 8 --seed 2"
 "$BIN/cdt-train" $stem --device cpu --log stem_cpu.csv aug3.cdt -o stem_cpu.cdt

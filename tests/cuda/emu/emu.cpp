@@ -15,6 +15,21 @@
 thread_local dim3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
 
+static cudaError_t last_error = cudaSuccess;
+
+/* A configuration a GPU would refuse is an error of the launch; else the
+ * launch's dimensions become the kernel's blockDim and gridDim. */
+static bool launch_ok(dim3 grid, dim3 block)
+{
+    if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
+        last_error = cudaErrorInvalidConfiguration;
+        return false;
+    }
+    gridDim = grid;
+    blockDim = block;
+    return true;
+}
+
 #ifdef EMU_FIBERS
 /* Fibers (-DEMU_FIBERS, the drop-in library's build): a block's threads
  * as coroutines on the launching thread; a barrier switches to the next
@@ -36,7 +51,6 @@ struct fib_block {
     const std::function<void()> *body = nullptr;
 };
 static thread_local fib_block *fb;
-static cudaError_t last_error = cudaSuccess;
 
 static void fib_wait(int why)
 {
@@ -117,12 +131,7 @@ void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
                 const std::function<void()> &body)
 {
     (void)s; (void)shmem;
-    if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
-        last_error = cudaErrorInvalidConfiguration;
-        return;
-    }
-    gridDim = grid;
-    blockDim = block;
+    if (!launch_ok(grid, block)) return;
     static thread_local fib_block b;
     b.n = block.x;
     b.body = &body;
@@ -151,7 +160,6 @@ struct emu_block {
     }
 };
 static thread_local emu_block *cur;
-static cudaError_t last_error = cudaSuccess;
 
 void __syncthreads() { cur->all.arrive_and_wait(); }
 
@@ -230,12 +238,7 @@ void emu_launch(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
                 const std::function<void()> &body)
 {
     (void)s; (void)shmem;
-    if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
-        last_error = cudaErrorInvalidConfiguration;
-        return;
-    }
-    gridDim = grid;
-    blockDim = block;
+    if (!launch_ok(grid, block)) return;
     std::barrier<> step((std::ptrdiff_t)block.x);
     std::unique_ptr<emu_block> eb;
     pool.run(block.x, [&](unsigned t) {
@@ -273,12 +276,7 @@ void emu_launch_serial(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
                        const std::function<void()> &body)
 {
     (void)s; (void)shmem;
-    if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || block.y != 1) {
-        last_error = cudaErrorInvalidConfiguration;
-        return;
-    }
-    gridDim = grid;
-    blockDim = block;
+    if (!launch_ok(grid, block)) return;
     for (unsigned b = 0; b < grid.x; b++)
         for (unsigned t = 0; t < block.x; t++) {
             threadIdx = dim3(t);
