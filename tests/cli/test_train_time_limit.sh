@@ -19,8 +19,13 @@ total=$("$B/cdt-cat" m.cdt | sed -n 's/^meta train.total_steps=//p')
 "$B/cdt-cat" m.cdt | grep -q "^meta train.time_limit_s=3$" || fail "no train.time_limit_s"
 steps=$(($(wc -l <log.csv) - 1))
 [ "$steps" -le "$total" ] && [ "$steps" -ge 10 ] || fail "$steps steps logged, schedule $total"
-# The learning rate came down the cosine: the last is under half the first.
-awk -F, 'NR == 2 { a = $6 } END { exit !($6 < a / 2) }' log.csv || fail "no cosine decay: $(tail -n 2 log.csv)"
+# The learning rate follows the cosine schedule of the cut length (how far
+# down it got depends on how the speed held up after the sizing, which on
+# a shared machine is not for a test to assert): the last step's is
+# 3e-4 (1 + cos(pi (step - 1) / total)) / 2.
+awk -F, -v total="$total" 'END { pi = atan2(0, -1); want = 3e-4 * (1 + cos(pi * ($1 - 1) / total)) / 2;
+    d = $6 - want; if (d < 0) d = -d; exit !(d <= 1e-6 * 3e-4 && total > 0) }' log.csv ||
+    fail "the last learning rate is not the cosine of $total steps: $(tail -n 1 log.csv)"
 # The model embeds.
 mknpy '|u1' "64, 1, 8, 8" few.npy
 "$B/cdt-cat" --from-npy x=few.npy -o few.cdt
