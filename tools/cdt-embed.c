@@ -123,8 +123,8 @@ static void load_model(embedder *e, const opts *o)
     }
     if (rc < 0) cli_fail(prog, rc, mf && *cdt_modelfile_errmsg(mf) ? cdt_modelfile_errmsg(mf) : NULL);
     cdt_modelfile_close(mf);
-    e->size = e->m->cfg.image_size;
-    e->ch = e->m->cfg.in_channels;
+    e->size = cdt_model_cfg(e->m)->image_size;
+    e->ch = cdt_model_cfg(e->m)->in_channels;
     size_t img = (size_t)e->ch * e->size * e->size;
     e->x = malloc((size_t)o->batch * img * sizeof(float));
     e->resized = malloc(img);
@@ -168,7 +168,7 @@ static void load_batch(embedder *e, const cdt_tensor *x, uint64_t first, int n)
 
 static void embed_frame(embedder *e, const cdt_frame *f, const cdt_tensor *x)
 {
-    int D = e->m->rep_dim, F = e->m->cfg.feature_num;
+    int D = cdt_model_rep_dim(e->m), F = cdt_model_cfg(e->m)->feature_num;
     if (f->rows > e->out_rows) {
         free(e->h); free(e->f);
         e->h = malloc(f->rows * (size_t)D * sizeof(float));
@@ -176,8 +176,8 @@ static void embed_frame(embedder *e, const cdt_frame *f, const cdt_tensor *x)
         if (!e->h || !e->f) cli_die(prog, EX_SOFT_, "out of memory for a frame of %" PRIu64 " rows", f->rows);
         e->out_rows = f->rows;
     }
-    for (uint64_t i = 0; i < f->rows; i += (uint64_t)e->m->batch) {
-        int n = f->rows - i < (uint64_t)e->m->batch ? (int)(f->rows - i) : e->m->batch;
+    for (uint64_t i = 0; i < f->rows; i += (uint64_t)cdt_model_batch(e->m)) {
+        int n = f->rows - i < (uint64_t)cdt_model_batch(e->m) ? (int)(f->rows - i) : cdt_model_batch(e->m);
         load_batch(e, x, i, n);
         const float *h = NULL, *f = NULL;
         if (cdt_model_forward(e->m, e->x, n, 0, 0) == 0 && (h = cdt_model_h(e->m, 0)))
@@ -193,7 +193,7 @@ static void write_frame(cdt_writer *w, const embedder *e, const opts *o, const c
     cdt_tensor *t = malloc((f->count + 2) * sizeof *t);
     if (!t) cli_die(prog, EX_SOFT_, "out of memory");
     uint32_t n = 0;
-    uint64_t dh[2] = {f->rows, (uint64_t)e->m->rep_dim}, df[2] = {f->rows, (uint64_t)e->m->cfg.feature_num};
+    uint64_t dh[2] = {f->rows, (uint64_t)cdt_model_rep_dim(e->m)}, df[2] = {f->rows, (uint64_t)cdt_model_cfg(e->m)->feature_num};
     if (o->want_h) cdt_tensor_set(&t[n++], "h", CDT_F32, e->h, 2, dh);
     if (o->want_f) cdt_tensor_set(&t[n++], "f", CDT_F32, e->f, 2, df);
     for (uint32_t i = 0; i < f->count; i++) {
@@ -209,8 +209,8 @@ static cdt_meta *out_meta(const cdt_meta *in, const opts *o, const cdt_model *m)
 {
     cdt_meta *meta = cdt_meta_clone(in);
     if (!meta || cdt_meta_set(meta, "producer", prog) || cdt_meta_set(meta, "embed.model", o->model) ||
-        cdt_meta_set(meta, "embed.arch", cdt_arch_name(m->cfg.depth)) ||
-        cdt_meta_set_i64(meta, "embed.image_size", m->cfg.image_size))
+        cdt_meta_set(meta, "embed.arch", cdt_arch_name(cdt_model_cfg(m)->depth)) ||
+        cdt_meta_set_i64(meta, "embed.image_size", cdt_model_cfg(m)->image_size))
         cli_die(prog, EX_SOFT_, "out of memory or a model path with a newline");
     return meta;
 }

@@ -253,8 +253,8 @@ typedef struct run {
 
 static void save_to(run *R, int fd, int with_state, const char *what)
 {
-    cdt_modelfile_state st = {R->t->step, R->epoch, R->seed, R->rows, R->last_id,
-                              with_state ? R->t->adam_m : NULL, with_state ? R->t->adam_v : NULL};
+    cdt_modelfile_state st = {cdt_trainer_steps(R->t), R->epoch, R->seed, R->rows, R->last_id,
+                              with_state ? cdt_trainer_adam_m(R->t) : NULL, with_state ? cdt_trainer_adam_v(R->t) : NULL};
     char err[512];
     if (with_state && cdt_trainer_pull(R->t) < 0) // the moments of a device
         cli_die(prog, EX_SOFT_, "%s: %s", what, cdt_trainer_errmsg(R->t));
@@ -278,7 +278,7 @@ static void stop_on_signal(run *R)
     int sig = got_signal;
     if (R->o->checkpoint) write_checkpoint(R);
     cli_out_abort(&R->out);
-    fprintf(stderr, "%s: stopped by signal %d after step %ld%s%s\n", prog, sig, R->t->step,
+    fprintf(stderr, "%s: stopped by signal %d after step %ld%s%s\n", prog, sig, cdt_trainer_steps(R->t),
             R->o->checkpoint ? ", checkpoint written to " : "",
             R->o->checkpoint ? R->o->checkpoint : "");
     exit(128 + sig);
@@ -289,7 +289,7 @@ static void stop_on_signal(run *R)
 static long total_steps(const run *R)
 {
     return R->o->total_steps > 0 ? R->o->total_steps
-         : R->rows_total ? (long)(R->rows_total / (uint64_t)R->m->batch) : 0;
+         : R->rows_total ? (long)(R->rows_total / (uint64_t)cdt_model_batch(R->m)) : 0;
 }
 
 /* Seconds between progress lines when stderr is not a terminal (make's
@@ -300,28 +300,28 @@ static long total_steps(const run *R)
 
 static void report(run *R, const cdt_train_stats *s)
 {
-    double ips = R->m->batch / R->step_time;
+    double ips = cdt_model_batch(R->m) / R->step_time;
     if (R->log) {
-        fprintf(R->log, "%ld,%.9g,%.9g,%.9g,%.9g,%.9g,%.2f\n", R->t->step, s->loss.instance,
+        fprintf(R->log, "%ld,%.9g,%.9g,%.9g,%.9g,%.9g,%.2f\n", cdt_trainer_steps(R->t), s->loss.instance,
                 s->loss.feature, s->loss.entropy, s->loss.total, s->lr, ips);
         fflush(R->log);
     }
     double t = cli_now();
-    long done = R->t->step - R->first_step, total = total_steps(R);
+    long done = cdt_trainer_steps(R->t) - R->first_step, total = total_steps(R);
     if (done == ETA_AFTER) { // the rate from here on leaves the first steps out
         R->t_eta = t;
-        R->step_eta = R->t->step;
+        R->step_eta = cdt_trainer_steps(R->t);
     }
     if (!R->progress || t - R->t_print < (R->tty ? 0.5 : PROGRESS_EVERY)) return;
     R->t_print = t;
     char step[64], eta[64] = "";
     if (total)
-        snprintf(step, sizeof step, "step %ld/%ld", R->t->step, total);
+        snprintf(step, sizeof step, "step %ld/%ld", cdt_trainer_steps(R->t), total);
     else
-        snprintf(step, sizeof step, "step %ld", R->t->step);
-    if (done > ETA_AFTER && total > R->t->step && t > R->t_eta) {
-        double rate = (double)(R->t->step - R->step_eta) / (t - R->t_eta);
-        double left = (double)(total - R->t->step) / rate;
+        snprintf(step, sizeof step, "step %ld", cdt_trainer_steps(R->t));
+    if (done > ETA_AFTER && total > cdt_trainer_steps(R->t) && t > R->t_eta) {
+        double rate = (double)(cdt_trainer_steps(R->t) - R->step_eta) / (t - R->t_eta);
+        double left = (double)(total - cdt_trainer_steps(R->t)) / rate;
         snprintf(eta, sizeof eta, "  ETA %dm%02ds", (int)(left / 60), (int)fmod(left, 60));
     }
     fprintf(stderr, "%s%s  %.1f img/s  loss %.4f (instance %.4f feature %.4f H %.4f)%s%s",
@@ -341,10 +341,10 @@ static void take_step(run *R)
                 R->o->checkpoint ? ", the last good checkpoint is " : " (no checkpoint)",
                 R->o->checkpoint ? R->o->checkpoint : "");
     }
-    R->rows += (uint64_t)R->m->batch;
+    R->rows += (uint64_t)cdt_model_batch(R->m);
     R->fill = 0;
     report(R, &s);
-    if (R->o->ck_every && R->t->step % R->o->ck_every == 0) write_checkpoint(R);
+    if (R->o->ck_every && cdt_trainer_steps(R->t) % R->o->ck_every == 0) write_checkpoint(R);
     stop_on_signal(R);
 }
 
@@ -377,14 +377,14 @@ static int time_up(run *R)
     opts *o = R->o;
     if (o->time_limit <= 0) return 0;
     double now = cli_now(), spent = now - R->t0;
-    long done = R->t->step - R->first_step;
+    long done = cdt_trainer_steps(R->t) - R->first_step;
     if (spent >= o->time_limit) return 1;
     if (done != ETA_AFTER + TL_STEPS || now <= R->t_eta) return 0;
-    double rate = (double)(R->t->step - R->step_eta) / (now - R->t_eta);
-    long fit = R->t->step + (long)((o->time_limit - spent) * rate);
+    double rate = (double)(cdt_trainer_steps(R->t) - R->step_eta) / (now - R->t_eta);
+    long fit = cdt_trainer_steps(R->t) + (long)((o->time_limit - spent) * rate);
     if (o->total_steps > 0 && o->total_steps < fit) fit = o->total_steps;
     o->total_steps = fit;
-    if (o->cosine) R->t->opts.total_steps = fit;
+    if (o->cosine) cdt_trainer_set_total_steps(R->t, fit);
     if (cdt_meta_set_i64(R->extra, "train.total_steps", fit) < 0 ||
         cdt_meta_setf(R->extra, "train.time_limit_s", "%.17g", o->time_limit) < 0)
         cli_die(prog, EX_SOFT_, "out of memory");
@@ -392,7 +392,7 @@ static int time_up(run *R)
         fprintf(stderr, "%s%s: %.2f steps/s: %ld steps fit in --time-limit %gs%s\n",
                 R->progress && R->tty ? "\n" : "", prog, rate, fit, o->time_limit,
                 o->cosine ? " (the cosine schedule ends there)" : "");
-    return R->t->step >= fit;
+    return cdt_trainer_steps(R->t) >= fit;
 }
 
 /* Feed a frame's rows into the batch; a step whenever it fills. Returns 1
@@ -406,12 +406,12 @@ static int feed(run *R, const cdt_frame *f)
         if (R->skip) { R->skip--; continue; }
         memcpy(R->batch + (size_t)R->fill * R->row_bytes,
                (const uint8_t *)x->data + i * R->row_bytes, R->row_bytes);
-        if (++R->fill < R->m->batch) continue;
+        if (++R->fill < cdt_model_batch(R->m)) continue;
         R->last_id = row_int(id, i);
         R->epoch = ep ? row_int(ep, i) : 0;
         take_step(R);
         if (time_up(R)) return 1;
-        if (R->o->total_steps > 0 && R->t->step >= R->o->total_steps) return 1;
+        if (R->o->total_steps > 0 && cdt_trainer_steps(R->t) >= R->o->total_steps) return 1;
     }
     stop_on_signal(R);
     return 0;
@@ -482,8 +482,8 @@ static void make_model(run *R, cdt_modelfile_state *st)
     schedule(R);
     cdt_train_opts to = {o->lr, o->wd, o->clip, o->ti, o->tf, o->cosine ? o->total_steps : 0};
     if ((rc = cdt_trainer_create(R->m, &to, &R->t)) < 0) cli_fail(prog, rc, cdt_model_errmsg(R->m));
-    st->adam_m = o->resume ? R->t->adam_m : NULL;
-    st->adam_v = o->resume ? R->t->adam_v : NULL;
+    st->adam_m = o->resume ? cdt_trainer_adam_m(R->t) : NULL;
+    st->adam_v = o->resume ? cdt_trainer_adam_v(R->t) : NULL;
     if (!path) {
         cdt_model_init(R->m, R->seed);
         return;
@@ -517,35 +517,35 @@ static void set_meta(run *R)
 
 static void print_config(const run *R, size_t bytes)
 {
-    const cdt_model_config *c = &R->m->cfg;
+    const cdt_model_config *c = cdt_model_cfg(R->m);
     const opts *o = R->o;
     double mib = 1.0 / (1 << 20);
     fprintf(stderr, "%s: %s %s stem, width %d, %dx%dx%d images, hidden %d, %d feature heads, "
             "batch %d, lr %g%s, weight decay %g, clip %g, seed %" PRIu64 ", %d threads\n", prog,
             cdt_arch_name(c->depth), c->stem == CDT_STEM_CIFAR ? "cifar" : "imagenet", c->width,
-            c->in_channels, c->image_size, c->image_size, c->hidden_dim, c->feature_num, R->m->batch,
+            c->in_channels, c->image_size, c->image_size, c->hidden_dim, c->feature_num, cdt_model_batch(R->m),
             o->lr, o->cosine ? " cosine" : "", o->wd, o->clip, R->seed, omp_get_max_threads());
     char blas[256];
     cli_blas_describe(blas, sizeof blas);
     fprintf(stderr, "%s: %s\n", prog, blas);
     fprintf(stderr, "%s: device %s\n", prog, cdt_device_describe(R->dev));
     fprintf(stderr, "%s: host memory %.1f MiB: %zu parameters (%.1f MiB with gradients and Adam "
-            "moments), activations and the rest %.1f MiB\n", prog, bytes * mib, R->m->nparams,
-            R->m->nparams * 16.0 * mib, (bytes - R->m->nparams * 16.0) * mib);
+            "moments), activations and the rest %.1f MiB\n", prog, bytes * mib, cdt_model_nparams(R->m),
+            cdt_model_nparams(R->m) * 16.0 * mib, (bytes - cdt_model_nparams(R->m) * 16.0) * mib);
 }
 
 /* Before the first step: how many steps, so that a long run says so up front. */
 static void announce(const run *R)
 {
-    long total = total_steps(R), left = total - R->t->step;
+    long total = total_steps(R), left = total - cdt_trainer_steps(R->t);
     char from[48] = "";
-    if (R->t->step) snprintf(from, sizeof from, ", resuming after step %ld", R->t->step);
+    if (cdt_trainer_steps(R->t)) snprintf(from, sizeof from, ", resuming after step %ld", cdt_trainer_steps(R->t));
     if (R->o->time_limit > 0)
         fprintf(stderr, "%s: steps: as many as fit in --time-limit %gs (sized after %d steps)%s\n",
                 prog, R->o->time_limit, ETA_AFTER + TL_STEPS, from);
     else if (total > 0)
         fprintf(stderr, "%s: %ld steps of %d images%s (%s)\n", prog, left > 0 ? left : 0,
-                R->m->batch, from, R->o->steps_given ? "--total-steps"
+                cdt_model_batch(R->m), from, R->o->steps_given ? "--total-steps"
                                                   : "the stream's rows_total / batch");
     else
         fprintf(stderr, "%s: steps: as many full batches as the stream holds (it has no "
@@ -596,7 +596,7 @@ int main(int argc, char **argv)
     if (o.verbose)
         print_config(&R, (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd));
     if (o.resume) {
-        R.t->step = st.step;
+        cdt_trainer_set_steps(R.t, st.step);
         R.rows = R.skip = st.rows;
         R.epoch = st.epoch;
         R.last_id = st.last_id;
@@ -607,9 +607,9 @@ int main(int argc, char **argv)
     R.progress = cli_progress_wanted(o.progress);
     R.tty = isatty(2);
     if (R.progress || o.verbose) announce(&R);
-    R.first_step = R.t->step;
+    R.first_step = cdt_trainer_steps(R.t);
     R.t0 = cli_now();
-    int rc = 1, done = o.total_steps > 0 && R.t->step >= o.total_steps;
+    int rc = 1, done = o.total_steps > 0 && cdt_trainer_steps(R.t) >= o.total_steps;
     while (!done && rc > 0) {
         done = feed(&R, f);
         if (!done && (rc = cdt_reader_next(R.r, &f)) < 0) {
@@ -625,7 +625,7 @@ int main(int argc, char **argv)
     cli_out_commit(prog, &R.out);
     if (R.log && fclose(R.log)) cli_die(prog, EX_IO_, "cannot write %s:", o.log);
     if (o.verbose)
-        fprintf(stderr, "%s: %ld steps, %" PRIu64 " rows consumed\n", prog, R.t->step, R.rows);
+        fprintf(stderr, "%s: %ld steps, %" PRIu64 " rows consumed\n", prog, cdt_trainer_steps(R.t), R.rows);
     free(R.batch);
     cdt_meta_destroy(R.extra);
     cdt_trainer_destroy(R.t);

@@ -14,15 +14,16 @@
  *     cdt_loss_terms l = cdt_model_loss(m, 0.5, 1.0);
  *     cdt_model_backward(m, 0);
  *     cdt_model_backward(m, 1);                  // grads now hold dL/dparams
- *     cdt_adam_step(m->params, adam_m, adam_v, m->grads, m->nparams, t, &opt);
+ *     cdt_adam_step(cdt_model_params(m), adam_m, adam_v, cdt_model_grads(m),
+ *                   cdt_model_nparams(m), t, &opt);
  *     cdt_model_destroy(m);
  *
  * (A trainer, cdt_train.h, does the same on whatever device the model was
  * made on.)
  *
  * Devices (cdt_device.h): a model made with cdt_model_create_on lives on
- * that device; every layer runs there. params, grads and buffers below are
- * then host copies: cdt_model_pull brings them up to date, cdt_model_push
+ * that device; every layer runs there. cdt_model_params, _grads and
+ * _buffers are then host copies: cdt_model_pull brings them up to date, cdt_model_push
  * sends them back after the host changed them (cdt_modelfile does both
  * itself). On the CPU they are the model's own arrays and push/pull do
  * nothing, so a model file or checkpoint is the same whichever device
@@ -30,9 +31,10 @@
  * CDT_E* code (the CPU never fails); cdt_model_errmsg says why; after one
  * failure the model is unusable.
  *
- * Every trainable tensor lives in one allocation (params, and grads in the
- * same layout, so Adam and clipping see one buffer); BatchNorm running
- * statistics live in a second one (buffers). tensors[] names each one as
+ * Every trainable tensor lives in one allocation (cdt_model_params, and
+ * cdt_model_grads in the same layout, so Adam and clipping see one
+ * buffer); BatchNorm running statistics live in a second one
+ * (cdt_model_buffers). cdt_model_tensor_at names each one as
  * the authors' PyTorch state_dict does (resnet.conv1.weight,
  * resnet.layer1.0.bn1.running_mean, instance_projector.0.weight,
  * feature_predictor.4.bias, ...), in state_dict order and PyTorch layouts.
@@ -71,21 +73,8 @@ typedef struct cdt_model_tensor {
 
 typedef struct cdt_loss_terms { float instance, feature, entropy, total; } cdt_loss_terms;
 
-struct cdt_model_graph;
-
-typedef struct cdt_model {
-    cdt_model_config cfg;
-    int batch;                /* activations are sized for this many images */
-    int inference;            /* made by cdt_model_create_inference */
-    int rep_dim;              /* h width: 8 width (x4 for Bottleneck) */
-    int ntensors;
-    cdt_model_tensor *tensors;
-    float *params, *grads;    /* (nparams) each, host; grads NULL for inference */
-    size_t nparams;
-    float *buffers;           /* (nbuffers) */
-    size_t nbuffers;
-    struct cdt_model_graph *graph; /* layers, activations, scratch: model.c */
-} cdt_model;
+/* Opaque: what a caller needs is read through the functions below. */
+typedef struct cdt_model cdt_model;
 
 /* CDT_EINVAL for an unsupported config, CDT_ENOMEM, CDT_ELIMIT when the
  * sizes overflow. */
@@ -106,6 +95,22 @@ int cdt_model_pull(const cdt_model *m);
 const char *cdt_model_errmsg(const cdt_model *m);
 /* "cpu" or "cuda" */
 const char *cdt_model_device(const cdt_model *m);
+
+const cdt_model_config *cdt_model_cfg(const cdt_model *m);
+int cdt_model_batch(const cdt_model *m);    /* activations are sized for this many images */
+int cdt_model_rep_dim(const cdt_model *m);  /* h width: 8 width (x4 for Bottleneck) */
+int cdt_model_is_inference(const cdt_model *m);
+/* The named tensors, in state_dict order: 0 <= i < cdt_model_ntensors. */
+int cdt_model_ntensors(const cdt_model *m);
+const cdt_model_tensor *cdt_model_tensor_at(const cdt_model *m, int i);
+size_t cdt_model_nparams(const cdt_model *m);
+size_t cdt_model_nbuffers(const cdt_model *m);
+/* The host copies: every trainable tensor in one array (nparams), their
+ * gradients in the same layout (NULL for inference), the BatchNorm
+ * running statistics (nbuffers). */
+float *cdt_model_params(cdt_model *m);
+float *cdt_model_grads(cdt_model *m);
+float *cdt_model_buffers(cdt_model *m);
 /* PyTorch's default initialisation, drawn from (seed, CDT_RNG_INIT, tensor
  * index): conv kaiming normal (fan_out, relu), BN 1/0 with running stats
  * 0/1, Linear weight and bias uniform(+-1/sqrt(fan_in)). Pushes. */

@@ -24,8 +24,9 @@
  * is uploaded once through page-locked memory (two buffers, used in
  * turn), nothing is allocated, and the host waits once per step, for the
  * loss and the gradient norm, before Adam is queued. Adam's moments live
- * on the device; adam_m/adam_v are host copies that cdt_trainer_pull
- * fills and cdt_trainer_push sends (on the CPU they are the moments).
+ * on the device; cdt_trainer_adam_m/_v are host copies that
+ * cdt_trainer_pull fills and cdt_trainer_push sends (on the CPU they are
+ * the moments).
  */
 #ifndef CDT_TRAIN_H
 #define CDT_TRAIN_H
@@ -49,17 +50,8 @@ typedef struct cdt_train_stats {
     double grad_norm;    /* before clipping */
 } cdt_train_stats;
 
-struct cdt_trainer_dev;
-
-typedef struct cdt_trainer {
-    cdt_model *m;        /* not owned */
-    cdt_train_opts opts;
-    long step;           /* steps taken; Adam's t of the next step is step + 1 */
-    float *adam_m;       // (nparams) host copy
-    float *adam_v;       // (nparams) host copy
-    struct cdt_trainer_dev *dev; /* device buffers: train.c */
-    char err[256];
-} cdt_trainer;
+/* Opaque; see the functions below. */
+typedef struct cdt_trainer cdt_trainer;
 
 cdt_train_opts cdt_train_defaults(void);
 /* CDT_EINVAL for options out of range, CDT_ENOMEM. */
@@ -72,10 +64,19 @@ void cdt_trainer_destroy(cdt_trainer *t);
  * failure returns its code, with its message in errmsg. */
 int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s);
 const char *cdt_trainer_errmsg(const cdt_trainer *t);
-/* Adam's moments device -> adam_m/adam_v (before a checkpoint is written),
- * and back (after one was read). */
+/* Adam's moments device -> the host copies (before a checkpoint is
+ * written), and back (after one was read). */
 int cdt_trainer_pull(cdt_trainer *t);
 int cdt_trainer_push(cdt_trainer *t);
+/* The host copies of Adam's moments (nparams each). */
+float *cdt_trainer_adam_m(cdt_trainer *t);
+float *cdt_trainer_adam_v(cdt_trainer *t);
+/* Steps taken; Adam's t of the next step is this + 1. set: after a resume. */
+long cdt_trainer_steps(const cdt_trainer *t);
+void cdt_trainer_set_steps(cdt_trainer *t, long steps);
+/* The cosine schedule's length from now on (0: a constant rate), e.g.
+ * once a time limit has said how many steps fit. */
+void cdt_trainer_set_total_steps(cdt_trainer *t, long total);
 /* The learning rate of step number `step` (0-based). */
 double cdt_trainer_lr(const cdt_trainer *t, long step);
 

@@ -496,6 +496,22 @@ static float *act(const cdt_model *m, int view, int s)
 }
 
 const cdt_backend *cdt_model_backend(const cdt_model *m) { return &m->graph->be; }
+const cdt_model_config *cdt_model_cfg(const cdt_model *m) { return &m->cfg; }
+int cdt_model_batch(const cdt_model *m) { return m->batch; }
+int cdt_model_rep_dim(const cdt_model *m) { return m->rep_dim; }
+int cdt_model_is_inference(const cdt_model *m) { return m->inference; }
+int cdt_model_ntensors(const cdt_model *m) { return m->ntensors; }
+size_t cdt_model_nparams(const cdt_model *m) { return m->nparams; }
+size_t cdt_model_nbuffers(const cdt_model *m) { return m->nbuffers; }
+float *cdt_model_params(cdt_model *m) { return m->params; }
+float *cdt_model_grads(cdt_model *m) { return m->grads; }
+float *cdt_model_buffers(cdt_model *m) { return m->buffers; }
+
+const cdt_model_tensor *cdt_model_tensor_at(const cdt_model *m, int i)
+{
+    CDT_ASSERT(i >= 0 && i < m->ntensors);
+    return &m->tensors[i];
+}
 float *cdt_model_input(cdt_model *m, int view) { return act(m, view, 0); }
 float *cdt_model_dev_params(cdt_model *m) { return m->graph->params; }
 float *cdt_model_dev_grads(cdt_model *m) { return m->graph->grads; }

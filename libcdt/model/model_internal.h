@@ -1,10 +1,27 @@
-/* model_internal.h: what train.c needs of model.c beyond cdt_model.h: the
- * device pointers, so that a training step stays on the device. */
+/* model_internal.h: the model's struct, for model.c and modelfile.c, and
+ * what train.c needs of model.c beyond cdt_model.h: the device pointers,
+ * so that a training step stays on the device. */
 #ifndef CDT_MODEL_INTERNAL_H
 #define CDT_MODEL_INTERNAL_H
 
 #include "cdt_model.h"
 #include "nn/backend.h"
+
+struct cdt_model_graph;
+
+struct cdt_model {
+    cdt_model_config cfg;
+    int batch;                /* activations are sized for this many images */
+    int inference;            /* made by cdt_model_create_inference */
+    int rep_dim;              /* h width: 8 width (x4 for Bottleneck) */
+    int ntensors;
+    cdt_model_tensor *tensors;
+    float *params, *grads;    /* (nparams) each, host; grads NULL for inference */
+    size_t nparams;
+    float *buffers;           /* (nbuffers) */
+    size_t nbuffers;
+    struct cdt_model_graph *graph; /* layers, activations, scratch: model.c */
+};
 
 const cdt_backend *cdt_model_backend(const cdt_model *m);
 /* View `view`'s input slot on the device: (batch, C, H, W). */

@@ -3,6 +3,7 @@
  * from the meta, then every tensor of the file must name one of its
  * tensors with the same shape and dtype, and every one must be there. */
 #include "cdt_modelfile.h"
+#include "model/model_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -18,6 +18,16 @@ struct cdt_trainer_dev {
     int next;                /* which pair the next step uses */
 };
 
+struct cdt_trainer {
+    cdt_model *m;        /* not owned */
+    cdt_train_opts opts;
+    long step;           /* steps taken; Adam's t of the next step is step + 1 */
+    float *adam_m;       // (nparams) host copy
+    float *adam_v;       // (nparams) host copy
+    struct cdt_trainer_dev *dev; /* device buffers */
+    char err[256];
+};
+
 cdt_train_opts cdt_train_defaults(void)
 {
     return (cdt_train_opts){.lr = 3e-4, .weight_decay = 0, .clip = 0,
@@ -103,6 +113,11 @@ void cdt_trainer_destroy(cdt_trainer *t)
 }
 
 const char *cdt_trainer_errmsg(const cdt_trainer *t) { return t->err; }
+float *cdt_trainer_adam_m(cdt_trainer *t) { return t->adam_m; }
+float *cdt_trainer_adam_v(cdt_trainer *t) { return t->adam_v; }
+long cdt_trainer_steps(const cdt_trainer *t) { return t->step; }
+void cdt_trainer_set_steps(cdt_trainer *t, long steps) { t->step = steps; }
+void cdt_trainer_set_total_steps(cdt_trainer *t, long total) { t->opts.total_steps = total; }
 
 int cdt_trainer_pull(cdt_trainer *t)
 {

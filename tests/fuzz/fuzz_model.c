@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     if ((rc = cdt_model_create(cfg, 1, &m)) < 0)
         goto out;
-    float *am = calloc(m->nparams + 1, sizeof *am), *av = calloc(m->nparams + 1, sizeof *av);
+    float *am = calloc(cdt_model_nparams(m) + 1, sizeof *am), *av = calloc(cdt_model_nparams(m) + 1, sizeof *av);
     CDT_ASSERT(am && av);
     cdt_modelfile_state st = {.adam_m = am, .adam_v = av};
     rc = cdt_modelfile_load(f, m, &st);
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CDT_ASSERT(cdt_modelfile_errmsg(f)[0] != '\0');
     } else {
         CDT_ASSERT(rc == 0 || rc == 1);
-        volatile float sink = m->params[0] + m->params[m->nparams - 1] + am[0] + av[m->nparams - 1];
+        volatile float sink = cdt_model_params(m)[0] + cdt_model_params(m)[cdt_model_nparams(m) - 1] + am[0] + av[cdt_model_nparams(m) - 1];
         (void)sink;
     }
     free(am), free(av);

@@ -413,7 +413,7 @@ static void model_seed(const char *name, int level, int checkpoint)
     if (cdt_model_create(&cfg, 1, &m) < 0)
         die("cdt_model_create");
     cdt_model_init(m, 1);
-    float *am = calloc(m->nparams, sizeof *am), *av = calloc(m->nparams, sizeof *av);
+    float *am = calloc(cdt_model_nparams(m), sizeof *am), *av = calloc(cdt_model_nparams(m), sizeof *av);
     cdt_modelfile_state st = {.step = 3, .epoch = 0, .seed = 1, .rows = 6, .last_id = 5,
                               .adam_m = checkpoint ? am : NULL, .adam_v = checkpoint ? av : NULL};
     cdt_writer_opts wo = {level};

@@ -36,7 +36,7 @@ static cdt_model *make(uint64_t seed)
     cdt_model *m;
     if (cdt_model_create(&tiny, 4, &m) < 0) return NULL;
     cdt_model_init(m, seed);
-    for (size_t i = 0; i < m->nbuffers; i++) m->buffers[i] = 0.5f + (float)i / 7;
+    for (size_t i = 0; i < cdt_model_nbuffers(m); i++) cdt_model_buffers(m)[i] = 0.5f + (float)i / 7;
     return m;
 }
 
@@ -73,10 +73,10 @@ static void test_roundtrip(t_state *ts)
     T_EQ_INT(ts, save(tmp("mf_model.cdt"), a, &st, err), 0);
     cdt_modelfile_state got = {0};
     T_EQ_INT(ts, load(tmp("mf_model.cdt"), &b, &got, err), 0);
-    T_CHECK(ts, b && !memcmp(&a->cfg, &b->cfg, sizeof a->cfg));
+    T_CHECK(ts, b && !memcmp(cdt_model_cfg(a), cdt_model_cfg(b), sizeof *cdt_model_cfg(a)));
     if (b) {
-        T_CHECK(ts, !memcmp(a->params, b->params, a->nparams * sizeof(float)));
-        T_CHECK(ts, !memcmp(a->buffers, b->buffers, a->nbuffers * sizeof(float)));
+        T_CHECK(ts, !memcmp(cdt_model_params(a), cdt_model_params(b), cdt_model_nparams(a) * sizeof(float)));
+        T_CHECK(ts, !memcmp(cdt_model_buffers(a), cdt_model_buffers(b), cdt_model_nbuffers(a) * sizeof(float)));
     }
     T_EQ_INT(ts, got.step, 17);
     T_EQ_INT(ts, got.epoch, 3);
@@ -90,7 +90,7 @@ static void test_checkpoint(t_state *ts)
 {
     char err[512] = "";
     cdt_model *a = make(6), *b;
-    size_t n = a->nparams;
+    size_t n = cdt_model_nparams(a);
     float *m = malloc(n * 4), *v = malloc(n * 4), *m2 = calloc(n, 4), *v2 = calloc(n, 4);
     for (size_t i = 0; i < n; i++) { m[i] = (float)i * 1e-3f; v[i] = 1.0f / (1 + (float)i); }
     cdt_modelfile_state st = {42, 2, 6, 336, 12345, m, v};
@@ -105,7 +105,7 @@ static void test_checkpoint(t_state *ts)
     cdt_model_destroy(b);
     // a checkpoint loads as a plain model, and a model is no checkpoint
     T_EQ_INT(ts, load(tmp("mf_ck.cdt"), &b, NULL, err), 0);
-    T_CHECK(ts, b && !memcmp(a->params, b->params, n * 4));
+    T_CHECK(ts, b && !memcmp(cdt_model_params(a), cdt_model_params(b), n * 4));
     cdt_model_destroy(b);
     st.adam_m = st.adam_v = NULL;
     T_EQ_INT(ts, save(tmp("mf_ck.cdt"), a, &st, err), 0);
@@ -201,13 +201,13 @@ static void test_pytorch(t_state *ts)
     snprintf(p, sizeof p, "%sx.npy", dir); T_EQ_INT(ts, cdt_npy_load(p, "x", &x, err, 512), 0);
     snprintf(p, sizeof p, "%sh.npy", dir); T_EQ_INT(ts, cdt_npy_load(p, "h", &h, err, 512), 0);
     snprintf(p, sizeof p, "%sf.npy", dir); T_EQ_INT(ts, cdt_npy_load(p, "f", &f, err, 512), 0);
-    int n = (int)x.dim[0], img = 3 * 12 * 12, D = m->rep_dim, F = m->cfg.feature_num;
-    T_EQ_INT(ts, m->cfg.image_size, 12);
+    int n = (int)x.dim[0], img = 3 * 12 * 12, D = cdt_model_rep_dim(m), F = cdt_model_cfg(m)->feature_num;
+    T_EQ_INT(ts, cdt_model_cfg(m)->image_size, 12);
     float *in = malloc((size_t)n * img * sizeof *in), *hs = malloc((size_t)n * D * 4), *fs = malloc((size_t)n * F * 4);
     for (int i = 0; i < n * img; i++) in[i] = ((uint8_t *)x.data)[i] / 255.0f;
     // the model holds 3 images a pass, so 10 take four, the last one short
-    for (int i = 0; i < n; i += m->batch) {
-        int k = n - i < m->batch ? n - i : m->batch;
+    for (int i = 0; i < n; i += cdt_model_batch(m)) {
+        int k = n - i < cdt_model_batch(m) ? n - i : cdt_model_batch(m);
         cdt_model_forward(m, in + (size_t)i * img, k, 0, 0);
         memcpy(hs + (size_t)i * D, cdt_model_h(m, 0), (size_t)k * D * 4);
         memcpy(fs + (size_t)i * F, cdt_model_f(m, 0), (size_t)k * F * 4);

@@ -116,7 +116,7 @@ static void load_init(t_state *ts, cdt_model *m, const golden *g)
     int k = 0;
     for (int i = 0; i < g->n; i++) {
         if (strncmp(g->r[i].name, "init.", 5) != 0) continue;
-        const cdt_model_tensor *t = k < m->ntensors ? &m->tensors[k] : NULL;
+        const cdt_model_tensor *t = k < cdt_model_ntensors(m) ? cdt_model_tensor_at(m, k) : NULL;
         k++;
         T_CHECK(ts, t != NULL);
         if (!t) break;
@@ -125,25 +125,25 @@ static void load_init(t_state *ts, cdt_model *m, const golden *g)
         if (g->r[i].numel == t->numel)
             memcpy(cdt_model_tensor_data(m, t), g->r[i].data, t->numel * sizeof(float));
     }
-    T_EQ_INT(ts, k, m->ntensors);
+    T_EQ_INT(ts, k, cdt_model_ntensors(m));
 }
 
 static void check_step1(t_state *ts, cdt_model *m, const golden *g, cdt_loss_terms l)
 {
-    size_t n = (size_t)m->batch;
+    size_t n = (size_t)cdt_model_batch(m);
     for (int v = 0; v < 2; v++) {
         char h[4] = {'h', (char)('0' + v), 0}, z[4] = {'z', h[1], 0}, f[4] = {'f', h[1], 0};
-        check_close(ts, g, "out.", h, cdt_model_h(m, v), n * m->rep_dim);
-        check_close(ts, g, "out.", z, cdt_model_z(m, v), n * m->cfg.hidden_dim);
-        check_close(ts, g, "out.", f, cdt_model_f(m, v), n * m->cfg.feature_num);
+        check_close(ts, g, "out.", h, cdt_model_h(m, v), n * cdt_model_rep_dim(m));
+        check_close(ts, g, "out.", z, cdt_model_z(m, v), n * cdt_model_cfg(m)->hidden_dim);
+        check_close(ts, g, "out.", f, cdt_model_f(m, v), n * cdt_model_cfg(m)->feature_num);
     }
     float terms[4] = {l.instance, l.feature, l.entropy, l.total};
     const rec *lr = find(g, "", "loss");
     T_CHECK(ts, lr && lr->numel == 4);
     for (int i = 0; lr && lr->numel == 4 && i < 4; i++)
         T_NEAR(ts, terms[i], lr->data[i], TOL * fabs(lr->data[i]));
-    for (int i = 0; i < m->ntensors; i++) {
-        const cdt_model_tensor *t = &m->tensors[i];
+    for (int i = 0; i < cdt_model_ntensors(m); i++) {
+        const cdt_model_tensor *t = cdt_model_tensor_at(m, i);
         if (!t->buffer) check_close(ts, g, "grad.", t->name, cdt_model_tensor_grad(m, t), t->numel);
     }
 }
@@ -167,10 +167,10 @@ static int train_step(t_state *ts, cdt_model *m, const golden *g, const golden_c
     cdt_model_backward(m, 0);
     cdt_model_backward(m, 1);
     if (step == 0) check_step1(ts, m, g, l);
-    cdt_clip_grad_norm(m->grads, m->nparams, 1.0);
+    cdt_clip_grad_norm(cdt_model_grads(m), cdt_model_nparams(m), 1.0);
     cdt_adam_params a = {.lr = cdt_cosine_lr(1e-2, step, c->steps), .beta1 = 0.9,
                          .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-4};
-    cdt_adam_step(m->params, am, av, m->grads, m->nparams, step + 1, &a);
+    cdt_adam_step(cdt_model_params(m), am, av, cdt_model_grads(m), cdt_model_nparams(m), step + 1, &a);
     return 0;
 }
 
@@ -178,14 +178,14 @@ static int train_step(t_state *ts, cdt_model *m, const golden *g, const golden_c
 static void check_inference(t_state *ts, cdt_model *m, const float *x, int n)
 {
     cdt_model *e;
-    T_EQ_INT(ts, cdt_model_create_inference(&m->cfg, m->batch, &e), 0);
+    T_EQ_INT(ts, cdt_model_create_inference(cdt_model_cfg(m), cdt_model_batch(m), &e), 0);
     if (!e) return;
-    T_CHECK(ts, e->grads == NULL && e->nparams == m->nparams && e->nbuffers == m->nbuffers);
-    memcpy(e->params, m->params, m->nparams * sizeof(float));
-    memcpy(e->buffers, m->buffers, m->nbuffers * sizeof(float));
+    T_CHECK(ts, cdt_model_grads(e) == NULL && cdt_model_nparams(e) == cdt_model_nparams(m) && cdt_model_nbuffers(e) == cdt_model_nbuffers(m));
+    memcpy(cdt_model_params(e), cdt_model_params(m), cdt_model_nparams(m) * sizeof(float));
+    memcpy(cdt_model_buffers(e), cdt_model_buffers(m), cdt_model_nbuffers(m) * sizeof(float));
     cdt_model_forward(e, x, n, 0, 0);
-    T_CHECK(ts, memcmp(cdt_model_h(e, 0), cdt_model_h(m, 0), (size_t)n * m->rep_dim * sizeof(float)) == 0);
-    T_CHECK(ts, memcmp(cdt_model_f(e, 0), cdt_model_f(m, 0), (size_t)n * m->cfg.feature_num * sizeof(float)) == 0);
+    T_CHECK(ts, memcmp(cdt_model_h(e, 0), cdt_model_h(m, 0), (size_t)n * cdt_model_rep_dim(m) * sizeof(float)) == 0);
+    T_CHECK(ts, memcmp(cdt_model_f(e, 0), cdt_model_f(m, 0), (size_t)n * cdt_model_cfg(m)->feature_num * sizeof(float)) == 0);
     cdt_model_destroy(e);
 }
 
@@ -200,13 +200,13 @@ static void run_golden(t_state *ts, const golden_case *c)
     }
     T_EQ_INT(ts, cdt_model_create(&c->cfg, c->batch, &m), 0);
     load_init(ts, m, &g);
-    float *am = calloc(m->nparams, sizeof(float)), *av = calloc(m->nparams, sizeof(float));
+    float *am = calloc(cdt_model_nparams(m), sizeof(float)), *av = calloc(cdt_model_nparams(m), sizeof(float));
     int rc = 0;
     for (int step = 0; step < c->steps && rc == 0; step++) rc = train_step(ts, m, &g, c, step, am, av);
     char pre[16];
     snprintf(pre, sizeof pre, "step%d.", c->steps);
-    for (int i = 0; i < m->ntensors && rc == 0; i++) {
-        const cdt_model_tensor *t = &m->tensors[i];
+    for (int i = 0; i < cdt_model_ntensors(m) && rc == 0; i++) {
+        const cdt_model_tensor *t = cdt_model_tensor_at(m, i);
         if (t->buffer || c->params_after)
             check_close(ts, &g, pre, t->name, cdt_model_tensor_data(m, t), t->numel);
     }
@@ -215,8 +215,8 @@ static void run_golden(t_state *ts, const golden_case *c)
     if (rc == 0 && x) {
         int n = c->batch - 1;
         cdt_model_forward(m, x->data, n, 0, 0);
-        check_close(ts, &g, "eval.", "h", cdt_model_h(m, 0), (size_t)n * m->rep_dim);
-        check_close(ts, &g, "eval.", "f", cdt_model_f(m, 0), (size_t)n * m->cfg.feature_num);
+        check_close(ts, &g, "eval.", "h", cdt_model_h(m, 0), (size_t)n * cdt_model_rep_dim(m));
+        check_close(ts, &g, "eval.", "f", cdt_model_f(m, 0), (size_t)n * cdt_model_cfg(m)->feature_num);
         check_inference(ts, m, x->data, n);
     }
     free(am); free(av);
@@ -252,8 +252,8 @@ static void test_resnet34(t_state *ts)
     cdt_model *m;
     T_EQ_INT(ts, cdt_model_create(&c, 2, &m), 0);
     if (!m) return;
-    T_EQ_INT(ts, m->ntensors, 16 * 10 + 3 * 5 + 5 + 7 + 10);
-    T_EQ_INT(ts, m->rep_dim, 64);
+    T_EQ_INT(ts, cdt_model_ntensors(m), 16 * 10 + 3 * 5 + 5 + 7 + 10);
+    T_EQ_INT(ts, cdt_model_rep_dim(m), 64);
     T_CHECK(ts, cdt_model_find(m, "resnet.layer3.5.conv2.weight") != NULL);
     T_CHECK(ts, cdt_model_find(m, "resnet.layer3.6.conv1.weight") == NULL);
     T_CHECK(ts, cdt_model_find(m, "resnet.layer1.0.downsample.0.weight") == NULL);
@@ -296,7 +296,7 @@ static void test_init(t_state *ts)
     if (!m || !m2) return;
     cdt_model_init(m, 7);
     cdt_model_init(m2, 7);
-    T_CHECK(ts, memcmp(m->params, m2->params, m->nparams * sizeof(float)) == 0);
+    T_CHECK(ts, memcmp(cdt_model_params(m), cdt_model_params(m2), cdt_model_nparams(m) * sizeof(float)) == 0);
     const cdt_model_tensor *t = cdt_model_find(m, "resnet.layer4.1.conv2.weight"); // 128x128x3x3
     const float *w = cdt_model_tensor_data(m, t);
     double s = 0, q = 0;

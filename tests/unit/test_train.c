@@ -54,7 +54,7 @@ static void test_loss_decreases(t_state *ts)
     }
     fprintf(stderr, "loss step 1: %.4f (instance %.4f), step 40: %.4f (instance %.4f)\n",
             first.loss.total, first.loss.instance, s.loss.total, s.loss.instance);
-    T_EQ_INT(ts, t->step, 40);
+    T_EQ_INT(ts, cdt_trainer_steps(t), 40);
     T_CHECK(ts, s.loss.instance < first.loss.instance - 0.5);
     T_CHECK(ts, s.loss.total < first.loss.total - 0.5);
     T_CHECK(ts, s.grad_norm > 0 && isfinite(s.grad_norm));
@@ -77,7 +77,7 @@ static void test_cosine(t_state *ts)
     T_NEAR(ts, cdt_trainer_lr(t, 0), 3e-4, 1e-15);
     T_NEAR(ts, cdt_trainer_lr(t, 50), 1.5e-4, 1e-15);
     T_NEAR(ts, cdt_trainer_lr(t, 100), 0, 1e-15);
-    t->opts.total_steps = 0;
+    cdt_trainer_set_total_steps(t, 0);
     T_NEAR(ts, cdt_trainer_lr(t, 50), 3e-4, 1e-15);
     cdt_trainer_destroy(t);
     o.t_instance = 0;
@@ -101,7 +101,7 @@ static void test_diverges(t_state *ts)
     for (i = 0; i < 10 && rc == 0; i++) rc = cdt_trainer_step(t, x, &s);
     T_EQ_INT(ts, rc, CDT_EDATA);
     T_CHECK(ts, strstr(cdt_trainer_errmsg(t), "not finite") && !strchr(cdt_trainer_errmsg(t), '\n'));
-    T_EQ_INT(ts, t->step, i - 1); // the refused step is not counted
+    T_EQ_INT(ts, cdt_trainer_steps(t), i - 1); // the refused step is not counted
     cdt_trainer_destroy(t);
     cdt_model_destroy(m);
 }
@@ -158,8 +158,8 @@ static void test_pytorch(t_state *ts)
         T_NEAR(ts, s.loss.entropy, l[2], 5e-5);
         T_NEAR(ts, s.loss.total, l[3], 5e-5);
     }
-    double ep = rel_err(m->params, ref->params, m->nparams);
-    double eb = rel_err(m->buffers, ref->buffers, m->nbuffers);
+    double ep = rel_err(cdt_model_params(m), cdt_model_params(ref), cdt_model_nparams(m));
+    double eb = rel_err(cdt_model_buffers(m), cdt_model_buffers(ref), cdt_model_nbuffers(m));
     fprintf(stderr, "after 4 steps: weights %.2e, running statistics %.2e from PyTorch\n", ep, eb);
     T_NEAR(ts, ep, 0, 1e-4);
     T_NEAR(ts, eb, 0, 1e-4);
