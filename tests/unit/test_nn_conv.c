@@ -277,6 +277,40 @@ static void test_split_gemm(t_state *ts)
     free(x); free(w); free(s); free(rdx); free(rdw); free(cc.x); free(cc.w);
 }
 
+/* The weight gradient on Winograd's tiles (128 input channels and more):
+ * against finite differences in double on a sample of the entries, and in
+ * float against the definition, with odd sizes (tiles over the edges) and
+ * two images per group. */
+static void test_winograd_dw(t_state *ts)
+{
+    cdt_conv2d_params p = {.n = 3, .c = 128, .h = 5, .w = 3, .oc = 16,
+                           .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+    conv_case cc;
+    conv_case_init(&cc, p, 81);
+    double *dx = malloc(cc.nx * sizeof(double)), *dw = calloc(cc.nw, sizeof(double));
+    cdt_conv2d_backward_f64(dx, dw, cc.r, cc.x, cc.w, cc.scratch, &cc.p);
+    unsigned char *skw = malloc(cc.nw), *skx = malloc(cc.nx);
+    for (size_t i = 0; i < cc.nw; i++) skw[i] = i % 29 != 0;
+    for (size_t i = 0; i < cc.nx; i++) skx[i] = i % 7 != 0;
+    double ew = fd_check(conv_loss, &cc, cc.w, dw, cc.nw, skw);
+    double ex = fd_check(conv_loss, &cc, cc.x, dx, cc.nx, skx);
+    T_CHECK(ts, ew < FD_TOL);
+    T_CHECK(ts, ex < FD_TOL);
+    float *xf = malloc(cc.nx * 4), *wf = malloc(cc.nw * 4), *df = malloc(cc.nout * 4);
+    float *dxf = malloc(cc.nx * 4), *dwf = calloc(cc.nw, 4), *sf = malloc(cdt_conv2d_scratch(&p) * 4);
+    double *rdx = malloc(cc.nx * 8), *rdw = malloc(cc.nw * 8);
+    for (size_t i = 0; i < cc.nx; i++) xf[i] = (float)cc.x[i];
+    for (size_t i = 0; i < cc.nw; i++) wf[i] = (float)cc.w[i];
+    for (size_t i = 0; i < cc.nout; i++) df[i] = (float)cc.r[i];
+    cdt_conv2d_backward(dxf, dwf, df, xf, wf, sf, &p);
+    naive_conv_backward(rdx, rdw, df, xf, wf, &p);
+    T_NEAR(ts, max_rel(dwf, rdw, cc.nw), 0, 1e-5);
+    T_NEAR(ts, max_rel(dxf, rdx, cc.nx), 0, 1e-5);
+    free(dx); free(dw); free(skw); free(skx); free(xf); free(wf); free(df); free(dxf);
+    free(dwf); free(sf); free(rdx); free(rdw);
+    conv_case_free(&cc);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -285,5 +319,6 @@ int main(void)
     T_RUN(&ts, test_backward_fd);
     T_RUN(&ts, test_groups);
     T_RUN(&ts, test_split_gemm);
+    T_RUN(&ts, test_winograd_dw);
     return T_END(&ts);
 }

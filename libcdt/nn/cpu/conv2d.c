@@ -31,6 +31,7 @@
  * the Winograd path: below, its 16 gemms are too small to pay for the
  * transforms (the stems, 1 or 3 channels). */
 #define WINO_MIN_C 16
+#define WINO_DW_MIN_C 128
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
@@ -44,6 +45,7 @@ static int conv_group(const cdt_conv2d_params *p)
 
 static size_t conv_lane_size(const cdt_conv2d_params *p);
 static int conv_wino(const cdt_conv2d_params *p);
+static int conv_wino_dw(const cdt_conv2d_params *p);
 static size_t wino_tiles(const cdt_conv2d_params *p);
 static size_t wino_rows_size(const cdt_conv2d_params *p);
 
@@ -58,16 +60,17 @@ static int conv_lanes(const cdt_conv2d_params *p)
 }
 
 /* Elements of one lane's scratch: col (K, G*OHW), result (OC, G*OHW) and
- * a dW partial (OC, K); on the Winograd path at least its two buffers
- * V (16, C, T) and M (16, OC, T) for G images' T tiles before the partial. */
+ * a dW partial (OC, K); on the Winograd path its two buffers V (16, C, T)
+ * and M (16, OC, T) for G images' T tiles, the transforms' rows, and a
+ * partial of dW in the transformed space (16, OC, C). */
 static size_t conv_lane_size(const cdt_conv2d_params *p)
 {
     size_t cols = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p) * conv_group(p);
-    size_t k = (size_t)p->c * p->kh * p->kw, nw = (size_t)p->oc * k;
-    size_t gemm = (k + p->oc) * cols + nw;
+    size_t k = (size_t)p->c * p->kh * p->kw, nw = (size_t)p->oc * k, gemm = (k + p->oc) * cols + nw;
     if (!conv_wino(p)) return gemm;
-    size_t wino = 16 * (size_t)(p->c + p->oc) * wino_tiles(p) * conv_group(p) + wino_rows_size(p) + nw;
-    return wino > gemm ? wino : gemm;
+    size_t buf = 16 * (size_t)(p->c + p->oc) * wino_tiles(p) * conv_group(p) + wino_rows_size(p);
+    if (conv_wino_dw(p)) return buf + 16 * (size_t)p->oc * p->c;
+    return buf + nw > gemm ? buf + nw : gemm; // dW on im2col, dx on Winograd
 }
 
 /* Elements before the lanes: the Winograd path's transformed weights
@@ -294,6 +297,13 @@ static int conv_wino(const cdt_conv2d_params *p)
            p->oc >= WINO_MIN_C;
 }
 
+/* The weight gradient too, from WINO_DW_MIN_C input channels: below, its
+ * 16 gemms (OC, C) += (OC, T) (T, C) are too small for their long T. */
+static int conv_wino_dw(const cdt_conv2d_params *p)
+{
+    return conv_wino(p) && p->c >= WINO_DW_MIN_C;
+}
+
 /* Tiles of one image. */
 static size_t wino_tiles(const cdt_conv2d_params *p)
 {
@@ -466,6 +476,103 @@ static void wino_group(real *out, const real *x, const real *u, real *lane, int 
     wino_output(out, m, tmp, g, tt, p);
 }
 
+/* dx (G,C,H,W) of one group: dout convolved with the turned kernels uf
+ * (16, C, OC), the channels swapped. */
+static void wino_dx_group(real *dx, const real *dout, const real *uf, real *lane, int g,
+                          const cdt_conv2d_params *p)
+{
+    cdt_conv2d_params q = *p;
+    q.c = p->oc;
+    q.oc = p->c;
+    wino_group(dx, dout, uf, lane, g, &q);
+}
+
+/* The weight gradient on the same tiles: with Y = A^T (U . V) A and
+ * U = G g G^T, dU[xi] (OC, C) = sum over tiles of (A dY A^T)[xi] V[xi]^T,
+ * 16 gemms, and dg = G^T dU G. Here Mdy (16, OC, T) = A dY A^T for each
+ * tile's 2x2 block dY of dout (G,OC,H,W) (outputs past an odd edge do not
+ * exist: zeros); tmp holds wino_rows_size(p). */
+WINO_CLONES
+static void wino_dout(real *mdy, const real *dout, real *tmp, int g, size_t tt,
+                      const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2;
+    size_t xstride = (size_t)p->oc * tt, t1 = (size_t)th * tw;
+    real *e0 = tmp, *o0 = tmp + tw, *e1 = tmp + 2 * (size_t)tw, *o1 = tmp + 3 * (size_t)tw;
+    for (int b = 0; b < g; b++)
+        for (int o = 0; o < p->oc; o++) {
+            const real *pl = dout + ((size_t)b * p->oc + o) * h * w;
+            for (int ty = 0; ty < th; ty++) {
+                for (int a = 0; a < 2; a++) { // block rows, columns split even and odd
+                    real *e = a ? e1 : e0, *od = a ? o1 : o0;
+                    int y = 2 * ty + a;
+                    if (y >= h) {
+                        memset(e, 0, tw * sizeof(real));
+                        memset(od, 0, tw * sizeof(real));
+                        continue;
+                    }
+                    const real *row = pl + (size_t)y * w;
+                    #pragma omp simd
+                    for (int t = 0; t < tw; t++) {
+                        e[t] = row[2 * t];
+                        od[t] = 2 * t + 1 < w ? row[2 * t + 1] : 0;
+                    }
+                }
+                real *q = mdy + (size_t)o * tt + b * t1 + (size_t)ty * tw;
+                #pragma omp simd
+                for (int t = 0; t < tw; t++) {
+                    // rows of A dY: (y0, y0 + y1, y0 - y1, -y1), then the same along each row
+                    real r0[4] = {e0[t], e0[t] + e1[t], e0[t] - e1[t], -e1[t]};
+                    real r1[4] = {o0[t], o0[t] + o1[t], o0[t] - o1[t], -o1[t]};
+                    for (int i = 0; i < 4; i++) {
+                        q[(size_t)(4 * i) * xstride + t] = r0[i];
+                        q[(size_t)(4 * i + 1) * xstride + t] = r0[i] + r1[i];
+                        q[(size_t)(4 * i + 2) * xstride + t] = r0[i] - r1[i];
+                        q[(size_t)(4 * i + 3) * xstride + t] = -r1[i];
+                    }
+                }
+            }
+        }
+}
+
+/* dw (OC,C,3,3) += G^T dU G for each (o, c) of dU (16, OC, C). */
+static void wino_weights_grad(real *dw, const real *du, const cdt_conv2d_params *p)
+{
+    size_t plane = (size_t)p->oc * p->c;
+    for (size_t oc = 0; oc < plane; oc++) {
+        real u[4][4], t[3][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) u[i][j] = du[(size_t)(4 * i + j) * plane + oc];
+        for (int j = 0; j < 4; j++) { // t = G^T u
+            t[0][j] = u[0][j] + (u[1][j] + u[2][j]) * (real)0.5;
+            t[1][j] = (u[1][j] - u[2][j]) * (real)0.5;
+            t[2][j] = (u[1][j] + u[2][j]) * (real)0.5 + u[3][j];
+        }
+        real *k = dw + oc * 9;
+        for (int a = 0; a < 3; a++) { // dg = t G
+            k[a * 3] += t[a][0] + (t[a][1] + t[a][2]) * (real)0.5;
+            k[a * 3 + 1] += (t[a][1] - t[a][2]) * (real)0.5;
+            k[a * 3 + 2] += (t[a][1] + t[a][2]) * (real)0.5 + t[a][3];
+        }
+    }
+}
+
+/* One group of backward on the Winograd path: the lane's dU partial
+ * (16, OC, C) += Mdy V^T, and dx through the turned kernels uf. */
+static void wino_backward_group(real *dx, real *du, const real *dout, const real *x,
+                                const real *uf, real *lane, int g, const cdt_conv2d_params *p)
+{
+    size_t tt = wino_tiles(p) * g;
+    real *v = lane, *mdy = lane + 16 * (size_t)p->c * tt, *tmp = mdy + 16 * (size_t)p->oc * tt;
+    wino_input(v, x, tmp, g, tt, p);
+    wino_dout(mdy, dout, tmp, g, tt, p);
+    for (int xi = 0; xi < 16; xi++)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, p->c, (int)tt, 1,
+             mdy + (size_t)xi * p->oc * tt, (int)tt, v + (size_t)xi * p->c * tt, (int)tt, 1,
+             du + (size_t)xi * p->oc * p->c, p->c);
+    if (dx) wino_dx_group(dx, dout, uf, lane, g, p);
+}
+
 /* Threads for the lanes: one when OpenBLAS threads its own gemms (its
  * threads and ours would fight over the cores). */
 static int conv_threads(int lanes)
@@ -533,7 +640,6 @@ static void conv_backward_group(real *dx,         // (G,C,H,W) or NULL
                                 const real *dout, // (G,OC,OHW)
                                 const real *x,    // (G,C,H,W)
                                 const real *w,    // (OC,K)
-                                const real *uf,   // (16,C,OC) turned weights, Winograd
                                 real *lane,       // conv_lane_size(p)
                                 int g, const cdt_conv2d_params *p)
 {
@@ -547,13 +653,6 @@ static void conv_backward_group(real *dx,         // (G,C,H,W) or NULL
     // dW (OC, K) += dout (OC, G*OHW) col^T (G*OHW, K)
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, k, ld, 1, d, ld, col, ld, 1, dw, k);
     if (!dx) return;
-    if (uf) { // dx = dout convolved with the turned kernels, channels swapped
-        cdt_conv2d_params q = *p;
-        q.c = p->oc;
-        q.oc = p->c;
-        wino_group(dx, dout, uf, lane, g, &q);
-        return;
-    }
     // dcol (K, G*OHW) = W^T (K, OC) dout (OC, G*OHW); for a pointwise image
     // that is dx, else it goes over col and back through col2im
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, k, ld, p->oc, 1, w, k, d, ld, 0,
@@ -573,20 +672,36 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t k = (size_t)p->c * p->kh * p->kw, nw = p->oc * k, lsz = conv_lane_size(p);
     size_t work = (size_t)p->n * ohw * p->oc * k;
-    real *uf = dx && conv_wino(p) ? scratch : NULL, *lanes0 = scratch + conv_shared_size(p);
+    int wino = conv_wino(p);
+    real *uf = dx && wino ? scratch : NULL, *lanes0 = scratch + conv_shared_size(p);
+    int wdw = conv_wino_dw(p);
+    size_t np = wdw ? 16 * (size_t)p->oc * p->c : nw; // a lane's dW partial
     if (uf) wino_weights(uf, w, p, 1);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++) {
-        real *lane = lanes0 + l * lsz, *part = lane + lsz - nw;
-        memset(part, 0, nw * sizeof(real));
+        real *lane = lanes0 + l * lsz, *part = lane + lsz - np;
+        memset(part, 0, np * sizeof(real));
         for (int gi = l; gi < groups; gi += lanes) {
             int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
-            conv_backward_group(dx ? dx + b0 * in_sz : NULL, part, dout + b0 * p->oc * ohw,
-                                x + b0 * in_sz, w, uf, lane, g, p);
+            real *dxg = dx ? dx + b0 * in_sz : NULL;
+            const real *dg = dout + b0 * p->oc * ohw, *xg = x + b0 * in_sz;
+            if (wdw) {
+                wino_backward_group(dxg, part, dg, xg, uf, lane, g, p);
+                continue;
+            }
+            conv_backward_group(wino ? NULL : dxg, part, dg, xg, w, lane, g, p);
+            if (wino && dxg) wino_dx_group(dxg, dg, uf, lane, g, p);
         }
     }
-    for (int l = 0; l < lanes; l++) { // in lane order: the same sums for any thread count
-        const real *part = lanes0 + (l + 1) * lsz - nw;
-        for (size_t i = 0; i < nw; i++) dw[i] += part[i];
+    // in lane order: the same sums for any thread count
+    real *sum = lanes0 + lsz - np;
+    for (int l = 1; l < lanes; l++) {
+        const real *part = lanes0 + (l + 1) * lsz - np;
+        for (size_t i = 0; i < np; i++) sum[i] += part[i];
     }
+    if (wdw) {
+        wino_weights_grad(dw, sum, p);
+        return;
+    }
+    for (size_t i = 0; i < nw; i++) dw[i] += sum[i];
 }
