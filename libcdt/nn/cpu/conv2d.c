@@ -1,5 +1,8 @@
 /* conv2d.c: 2-D convolution without bias, as im2col plus gemm (darknet's
- * layout: the BLAS seam is the GEMM macro of real.h).
+ * layout: the BLAS seam is the GEMM macro of real.h), and for the stride-1
+ * 3x3 convolutions of a ResNet's body as Winograd F(2x2,3x3) (see "Winograd"
+ * below): forward and input gradient from 16 channels each way, the weight
+ * gradient from 128 input channels.
  *
  * Images are done in groups: im2col lays a group of G images side by side,
  * col (C*KH*KW, G*OH*OW), and one gemm does the group. G is the fewest
@@ -9,7 +12,8 @@
  * The gemm's result is (OC, G*OH*OW) and is copied out to NCHW.
  *
  * Groups are dealt round-robin to CONV_LANES lanes, each with its own
- * scratch (col, result, and a weight-gradient partial), and one OpenMP
+ * scratch (col, result, and a weight-gradient partial; on the Winograd path
+ * its transformed tiles), and one OpenMP
  * region runs the lanes, handed out dynamically (a thread the busy machine
  * preempts holds up less): no gemm is split and no im2col waits on another
  * thread. A lane's work is the same whatever thread runs it and dW adds the
