@@ -33,8 +33,11 @@
 #define CONV_LANES 4
 /* Input and output channels from which a stride-1 3x3 convolution takes
  * the Winograd path: below, its 16 gemms are too small to pay for the
- * transforms (the stems, 1 or 3 channels). */
+ * transforms (the stems, 1 or 3 channels; at 16 channels it about breaks
+ * even). An odd side takes it only from WINO_MIN_ODD pixels: at 7x7 the
+ * tiles cover 8x8, and the wasted quarter makes it slower than im2col. */
 #define WINO_MIN_C 16
+#define WINO_MIN_ODD 15
 #define WINO_DW_MIN_C 128
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
@@ -294,11 +297,12 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
  * tolerance). Tiles past an odd edge read zeros and write nothing.
  * The input gradient of such a convolution is the same convolution of
  * dout with the kernels turned by 180 degrees and the channels swapped,
- * so backward runs it through this path too; dW stays on im2col. */
+ * so backward runs it through this path too. */
 static int conv_wino(const cdt_conv2d_params *p)
 {
     return p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c >= WINO_MIN_C &&
-           p->oc >= WINO_MIN_C;
+           p->oc >= WINO_MIN_C && (p->h % 2 == 0 || p->h >= WINO_MIN_ODD) &&
+           (p->w % 2 == 0 || p->w >= WINO_MIN_ODD);
 }
 
 /* The weight gradient too, from WINO_DW_MIN_C input channels: below, its
