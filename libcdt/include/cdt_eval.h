@@ -90,13 +90,16 @@ typedef struct cdt_kmeans_result {
 /* Cluster n rows of d floats. Seeding is sklearn's greedy k-means++
  * (2 + floor(ln k) candidates per centre, the one that lowers the potential
  * most is kept); run r draws from cdt_rng_init(seed, CDT_RNG_KMEANS, r, 0, 0).
- * All runs advance together, so one sgemm per block of rows serves every
- * run. Results depend on the seed only, not on the thread count (OpenMP).
+ * All runs advance together, so one read of a block of rows serves every
+ * run; Hamerly's bounds skip the distances that cannot change a label, with
+ * exactly the labels of computing them all. Results depend on the seed
+ * only, not on the thread count (OpenMP) or the CPU's vector width.
  * While it runs, OpenBLAS is set to one thread (its threads would compete
  * with ours) and set back afterwards: do not call BLAS from other threads
  * meanwhile. labels (n) and centroids (k,d) are the caller's.
- * CDT_EINVAL for bad sizes or options, CDT_ELIMIT when the work buffers
- * (16 x restarts x k x d doubles) would pass 64 TiB, CDT_ENOMEM. */
+ * CDT_EINVAL for bad sizes or options or a value that is not finite,
+ * CDT_ELIMIT when the work buffers (16 x restarts x k x d 64-bit sums)
+ * would pass 64 TiB, CDT_ENOMEM. */
 int cdt_kmeans(const float *x /* (n,d) */, uint64_t n, int d,
                const cdt_kmeans_opts *o, int32_t *labels /* (n) */,
                float *centroids /* (k,d) */, cdt_kmeans_result *res);

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """The sklearn side of tests/bench/kmeans_bench.sh.
 
-    kmeans_bench.py data OUT.npy N D K SEED   write the bench data set
+    kmeans_bench.py data OUT.npy N D K SEED [SPREAD]   write a bench data set
     kmeans_bench.py sklearn IN.npy K          time KMeans(n_init=10) on it
 
-The data: K centres drawn from N(0, 0.25^2 I) in D dimensions, each row a
-centre (row i gets centre i % K) plus N(0, I) noise, float32: blobs that
-overlap, as embeddings of similar classes do, so Lloyd needs many
-iterations. sklearn prints, for fit() alone
+The data: K centres drawn from N(0, SPREAD^2 I) in D dimensions, each row a
+centre (row i gets centre i % K) plus N(0, I) noise, float32. SPREAD 0.25
+(the default): blobs that overlap, as embeddings of similar classes do, so
+Lloyd needs many iterations (some restarts 50 and more). SPREAD 1: blobs
+far apart, found in a few iterations (the easy case). sklearn prints, for fit() alone
 (the data already in memory), with the threads OMP_NUM_THREADS allows:
 "wall_seconds cpu_seconds inertia iterations", the inertia recomputed in
 float64 from sklearn's labels and centres.
@@ -18,9 +19,9 @@ import time
 import numpy as np
 
 
-def make(out, n, d, k, seed):
+def make(out, n, d, k, seed, spread):
     rng = np.random.default_rng(seed)
-    cen = rng.normal(0, 0.25, (k, d))
+    cen = rng.normal(0, spread, (k, d))
     x = cen[np.arange(n) % k] + rng.normal(0, 1, (n, d))
     np.save(out, x.astype(np.float32))
 
@@ -40,7 +41,8 @@ def run_sklearn(path, k):
 
 def main(argv):
     if argv[1] == "data":
-        make(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]))
+        make(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]),
+             float(argv[7]) if len(argv) > 7 else 0.25)
     elif argv[1] == "sklearn":
         run_sklearn(argv[2], int(argv[3]))
     else:

@@ -50,42 +50,53 @@ int main(int argc, char **argv)
 }
 EOF
 cc -O2 $(pkg-config --cflags openblas) "$tmp/peak.c" -o "$tmp/peak" $(pkg-config --libs openblas)
-peak1=$("$tmp/peak" 1)
-peakn=$("$tmp/peak" "$thr")
+peak1=$(env -u OPENBLAS_CORETYPE "$tmp/peak" 1)
+peakn=$(env -u OPENBLAS_CORETYPE "$tmp/peak" "$thr")
 # OpenBLAS picks its kernels by CPU unless OPENBLAS_CORETYPE names one (an
 # AVX2 kernel on an AVX-512 machine halves the peak); PyTorch's convolutions
 # (oneDNN) choose their own, so say which one cdt-train gets.
-core=$(OPENBLAS_VERBOSE=2 "$tmp/peak" 1 2>&1 | sed -n 's/^Core: //p' | head -1)
+core=$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$tmp/peak" 1 2>&1 | sed -n 's/^Core: //p' | head -1)
 echo "train: sgemm peak (2048^3, OpenBLAS, core ${core:-?}) $peak1 GFLOP/s on 1 thread, $peakn on $thr"
-echo "train: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
-echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; images/s (2 views each)"
-printf '%-20s %10s %10s %8s %8s %11s %11s %12s %12s\n' case "cdt img/s" "torch" "ms cdt" "torch" \
-    "GFLOP/s cdt" "torch" "cpu-ms cdt" "torch"
+echo "train: sgemm peak with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_CORETYPE=Haswell "$tmp/peak" 1) GFLOP/s on 1 thread"
+echo "train: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; cdt-train runs twice per case: with OpenBLAS's own"
+echo "train: kernel choice (OPENBLAS_CORETYPE unset) and with OPENBLAS_CORETYPE=Haswell (AVX2), each named"
+echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; ratio = torch time / cdt time"
+printf '%-18s %-10s %8s %8s %7s %9s %9s %7s %8s\n' case "core" "ms cdt" "torch" "ratio" "cpu-ms cdt" "torch" "ratio" "GFLOP/s"
 
-# case WIDTH C SIZE WARM STEPS
+# cdt_run WIDTH C SIZE WARM STEPS CORETYPE: "median_step_ms cpu_ms_per_step core"
+cdt_run() {
+    w=$1 c=$2 s=$3 warm=$4 steps=$5 ct=$6
+    if [ "$ct" = auto ]; then set -- env -u OPENBLAS_CORETYPE; else set -- env OPENBLAS_CORETYPE="$ct"; fi
+    OMP_NUM_THREADS=$thr OPENBLAS_VERBOSE=2 "$@" /usr/bin/time -f "%U %S" -o "$tmp/time" "$bin/cdt-train" \
+        --arch resnet18 --stem cifar --width $w -b 128 --log "$tmp/log.csv" "$tmp/in.cdt" \
+        -o "$tmp/m.cdt" 2>"$tmp/err" >/dev/null
+    got=$(sed -n 's/^Core: //p' "$tmp/err" | tail -1)
+    ms=$(tail -n +$((warm + 2)) "$tmp/log.csv" | cut -d, -f7 | sort -g |
+         awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", 128000 / m }')
+    # CPU per step: the whole run's, warm-up and setup included, over its steps
+    cpu=$(awk -v n=$((warm + steps)) '{ printf "%.0f", ($1 + $2) * 1000 / n }' "$tmp/time")
+    echo "$ms $cpu ${got:-?}"
+}
+
+# case_ WIDTH C SIZE WARM STEPS
 case_() {
     w=$1 c=$2 s=$3 warm=$4 steps=$5
     n=$(((warm + steps) * 128))
     mknpy '|u1' "$n, 2, $c, $s, $s" "$tmp/x.npy"
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in.cdt"
-    OMP_NUM_THREADS=$thr /usr/bin/time -f "%U %S" -o "$tmp/time" "$bin/cdt-train" --arch resnet18 \
-        --stem cifar --width $w -b 128 --log "$tmp/log.csv" "$tmp/in.cdt" -o "$tmp/m.cdt"
-    ours=$(tail -n +$((warm + 2)) "$tmp/log.csv" | cut -d, -f7 | sort -g |
-           awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-    # CPU per step: the whole run's, warm-up and setup included, over its steps
-    ourcpu=$(awk -v n=$((warm + steps)) '{ printf "%.0f", ($1 + $2) * 1000 / n }' "$tmp/time")
-    ref="0 0 0 0"
+    ref="0 0 0"
     [ $torch = 1 ] && ref=$($py "$top/tests/bench/train_ref.py" $w $c $s 128 $thr $warm $steps |
-                            awk '{ print $6, $2, $4, $8 }')
-    set -- $ref
-    # fields: width, shape, cdt images/s, cdt cpu ms, torch images/s, torch ms, GFLOP per step, torch cpu ms
-    echo "$w ${c}x${s}x${s} $ours $ourcpu $1 $2 $3 $4" | awk '{
-        ms = 128000 / $3
-        printf "%-20s %10.1f %10s %8.0f %8s %11s %11s %12s %12s\n", "width " $1 " " $2, $3,
-               ($5 > 0 ? $5 : "-"), ms, ($6 > 0 ? sprintf("%.0f", $6) : "-"),
-               ($7 > 0 ? sprintf("%.1f", $7 / ms * 1000) : "-"),
-               ($6 > 0 ? sprintf("%.1f", $7 / $6 * 1000) : "-"), $4, ($8 > 0 ? sprintf("%.0f", $8) : "-") }'
-    [ "$3" = 0 ] || echo "  ($3 GFLOP per step: conv and linear, forward + both backward gemms, two views)"
+                            awk '{ print $2, $4, $8 }')
+    for ct in auto Haswell; do
+        # fields: case, cdt ms, cdt cpu, core, torch ms, gflop, torch cpu
+        echo "case $(cdt_run $w $c $s $warm $steps $ct) $ref" | awk -v w=$w -v sh="${c}x${s}x${s}" '{
+            r = ($5 > 0) ? sprintf("%.2fx", $5 / $2) : "-"
+            rc = ($7 > 0) ? sprintf("%.2fx", $7 / $3) : "-"
+            printf "%-18s %-10s %8.0f %8s %7s %9.0f %9s %7s %8s\n", "width " w " " sh, $4, $2,
+                   ($5 > 0 ? sprintf("%.0f", $5) : "-"), r, $3, ($7 > 0 ? sprintf("%.0f", $7) : "-"), rc,
+                   ($6 > 0 ? sprintf("%.1f", $6 / $2 * 1000) : "-") }'
+    done
+    [ "$ref" = "0 0 0" ] || echo "  (torch: $(echo $ref | cut -d' ' -f2) GFLOP per step: conv and linear, forward + both backward gemms, two views)"
 }
 case_ 16 1 28 "${WARM:-2}" "${STEPS:-10}"
 case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"

@@ -1,7 +1,10 @@
 /* test_kmeans.c: k-means recovers separated blobs, matches sklearn's
  * inertia on a fixed data set (tests/golden/eval/kmeans.txt), gives the same
- * bytes whatever the thread count; silhouette against a hand example. */
+ * bytes whatever the thread count, and with Hamerly's bounds exactly the
+ * labels and centres of passes over every distance, on every distance
+ * kernel the CPU runs; silhouette against a hand example. */
 #include "cdt.h"
+#include "eval/eval.h"
 #include "t.h"
 
 #include <omp.h>
@@ -162,6 +165,67 @@ static void test_threads(t_state *ts)
     free(x); free(l1); free(l2); free(c1); free(c2);
 }
 
+/* Overlapping blobs (centres 0.25 apart per feature, unit noise, as
+ * tests/bench/kmeans_bench.py), where Lloyd takes many iterations and many
+ * rows sit near a boundary: the bounds must change nothing, and every
+ * kernel must give the same bits. d = 37 leaves a partial vector. */
+static void test_bounds_exact(t_state *ts)
+{
+    int n = 3000, d = 37, k = 6;
+    float *x = malloc((size_t)n * d * sizeof *x);
+    cdt_rng r;
+    cdt_rng_init(&r, 5, CDT_RNG_KMEANS, 2000, 0, 0);
+    float cen0[6 * 37];
+    for (int i = 0; i < k * d; i++)
+        cen0[i] = (float)(0.25 * cdt_rng_normal(&r));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++)
+            x[(size_t)i * d + j] = cen0[(i % k) * d + j] + (float)cdt_rng_normal(&r);
+    cdt_kmeans_opts o = cdt_kmeans_defaults(k);
+    o.restarts = 3;
+    o.tol = 0; /* to the end: every iteration is compared */
+    int32_t *l0 = malloc((size_t)n * 4), *l1 = malloc((size_t)n * 4);
+    float *c0 = malloc((size_t)k * d * 4), *c1 = malloc((size_t)k * d * 4);
+    cdt_kmeans_result r0, r1;
+    T_EQ_INT(ts, cdt_kmeans_ex(x, (uint64_t)n, d, &o, l0, c0, &r0, 0, CDT_KM_ISA_PLAIN), 0);
+    fprintf(stderr, "overlapping blobs: %d iterations, inertia %.6f\n", r0.iterations, r0.inertia);
+    T_CHECK(ts, r0.iterations >= 20); /* a long way for the bounds to go wrong */
+    int isas[] = {CDT_KM_ISA_PLAIN, CDT_KM_ISA_AVX2, CDT_KM_ISA_AVX512}, ran = 0;
+    for (int b = 0; b < 2; b++)
+        for (int j = 0; j < 3; j++) {
+            int rc = cdt_kmeans_ex(x, (uint64_t)n, d, &o, l1, c1, &r1, b, isas[j]);
+            if (rc == CDT_EINVAL && isas[j] != CDT_KM_ISA_PLAIN)
+                continue; /* the CPU lacks it */
+            T_EQ_INT(ts, rc, 0);
+            ran++;
+            T_CHECK(ts, !memcmp(l0, l1, (size_t)n * 4));
+            T_CHECK(ts, !memcmp(c0, c1, (size_t)k * d * 4));
+            T_CHECK(ts, r0.iterations == r1.iterations && r0.inertia == r1.inertia &&
+                        r0.restart == r1.restart);
+        }
+    fprintf(stderr, "overlapping blobs: %d of 6 bounds/kernel pairs ran\n", ran);
+    T_CHECK(ts, ran >= 2);
+    /* A converged result is a fixed point of Lloyd: every row is nearest
+     * (in double) to its own centre, up to float rounding of a near tie. */
+    T_EQ_INT(ts, cdt_kmeans(x, (uint64_t)n, d, &o, l1, c1, &r1), 0);
+    int wrong = 0;
+    for (int i = 0; i < n; i++) {
+        double best = 1e300, own = 0;
+        for (int c = 0; c < k; c++) {
+            double s = 0;
+            for (int j = 0; j < d; j++) {
+                double e = (double)x[(size_t)i * d + j] - c1[c * d + j];
+                s += e * e;
+            }
+            best = s < best ? s : best;
+            own = c == l1[i] ? s : own;
+        }
+        wrong += own > best * (1 + 1e-5);
+    }
+    T_EQ_INT(ts, wrong, 0);
+    free(x); free(l0); free(l1); free(c0); free(c1);
+}
+
 static void test_edges(t_state *ts)
 {
     float x[] = {1, 1, 1, 1, 5, 5, 1, 1}; /* (4,2): rows 0,1,3 equal */
@@ -207,5 +271,6 @@ int main(void)
     T_RUN(&ts, test_blobs);
     T_RUN(&ts, test_golden_inertia);
     T_RUN(&ts, test_threads);
+    T_RUN(&ts, test_bounds_exact);
     return T_END(&ts);
 }

@@ -273,6 +273,63 @@ static void test_split_gemm(t_state *ts)
     free(x); free(w); free(s); free(rdx); free(rdw); free(cc.x); free(cc.w);
 }
 
+/* Winograd's path (stride-1 3x3, 16 channels and more each way), sides
+ * odd (from 15 pixels: tiles over the edge) or even: forward against the
+ * definition in double and in float, backward against finite differences
+ * in double on a sample of the entries (every dw_every-th weight, every
+ * dx_every-th input) and in float against the definition. */
+static void wino_case(t_state *ts, cdt_conv2d_params p, int dw_every, int dx_every, uint64_t seed)
+{
+    conv_case cc;
+    conv_case_init(&cc, p, seed);
+    int oh = cdt_conv2d_out_h(&p), ow = cdt_conv2d_out_w(&p);
+    cdt_conv2d_forward_f64(cc.out, cc.x, cc.w, cc.scratch, &cc.p);
+    double ef = 0;
+    for (int b = 0; b < p.n; b++)
+        for (int o = 0; o < p.oc; o++)
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++)
+                    ef = fmax(ef, fabs(cc.out[((size_t)(b * p.oc + o) * oh + y) * ow + x] -
+                                       naive_conv_at(&cc, b, o, y, x)));
+    T_NEAR(ts, ef, 0, 1e-12);
+    double *dx = malloc(cc.nx * sizeof(double)), *dw = calloc(cc.nw, sizeof(double));
+    cdt_conv2d_backward_f64(dx, dw, cc.r, cc.x, cc.w, cc.scratch, &cc.p);
+    unsigned char *skw = malloc(cc.nw), *skx = malloc(cc.nx);
+    for (size_t i = 0; i < cc.nw; i++) skw[i] = i % dw_every != 0;
+    for (size_t i = 0; i < cc.nx; i++) skx[i] = i % dx_every != 0;
+    double ew = fd_check(conv_loss, &cc, cc.w, dw, cc.nw, skw);
+    double ex = fd_check(conv_loss, &cc, cc.x, dx, cc.nx, skx);
+    T_CHECK(ts, ew < FD_TOL);
+    T_CHECK(ts, ex < FD_TOL);
+    float *xf = malloc(cc.nx * 4), *wf = malloc(cc.nw * 4), *df = malloc(cc.nout * 4);
+    float *of = malloc(cc.nout * 4), *dxf = malloc(cc.nx * 4), *dwf = calloc(cc.nw, 4);
+    float *sf = malloc(cdt_conv2d_scratch(&p) * 4);
+    double *rdx = malloc(cc.nx * 8), *rdw = malloc(cc.nw * 8);
+    for (size_t i = 0; i < cc.nx; i++) xf[i] = (float)cc.x[i];
+    for (size_t i = 0; i < cc.nw; i++) wf[i] = (float)cc.w[i];
+    for (size_t i = 0; i < cc.nout; i++) df[i] = (float)cc.r[i];
+    cdt_conv2d_forward(of, xf, wf, sf, &p);
+    cdt_conv2d_backward(dxf, dwf, df, xf, wf, sf, &p);
+    T_NEAR(ts, max_rel(of, cc.out, cc.nout), 0, 1e-5);
+    naive_conv_backward(rdx, rdw, df, xf, wf, &p);
+    T_NEAR(ts, max_rel(dwf, rdw, cc.nw), 0, 1e-5);
+    T_NEAR(ts, max_rel(dxf, rdx, cc.nx), 0, 1e-5);
+    free(dx); free(dw); free(skw); free(skx); free(xf); free(wf); free(df); free(of);
+    free(dxf); free(dwf); free(sf); free(rdx); free(rdw);
+    conv_case_free(&cc);
+}
+
+static void test_winograd(t_state *ts)
+{
+    // forward and dx on Winograd, dW on im2col; odd height, three images
+    // per group, the last group short
+    wino_case(ts, (cdt_conv2d_params){.n = 4, .c = 32, .h = 15, .w = 6, .oc = 33,
+                                      .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 37, 11, 81);
+    // dW on Winograd's tiles too (128 input channels), odd width
+    wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 128, .h = 4, .w = 15, .oc = 32,
+                                      .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 151, 97, 82);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -281,5 +338,6 @@ int main(void)
     T_RUN(&ts, test_backward_fd);
     T_RUN(&ts, test_groups);
     T_RUN(&ts, test_split_gemm);
+    T_RUN(&ts, test_winograd);
     return T_END(&ts);
 }

@@ -77,6 +77,32 @@ static void test_bn_forward_hand(t_state *ts)
     T_NEAR(ts, out[1], (3 - 0.2) / sqrt(1.1 + 1e-5) * 2 + 0.5, 1e-6);
 }
 
+/* Both moments come from one pass about a shift taken from the data (the
+ * channel's first value): on values far from zero with a small spread, and
+ * with that first value an outlier 500 standard deviations out, the mean
+ * and variance must still match a two-pass sum in double. */
+static void test_bn_forward_offset(t_state *ts)
+{
+    enum { N = 4, C = 2, HW = 50 };
+    cdt_bn_params p = {N, C, HW, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    float x[N * C * HW], out[N * C * HW], mean[C], invstd[C], g[C] = {1, 1}, b[C] = {0, 0};
+    fd_rng r = {5};
+    for (int i = 0; i < N * C * HW; i++) x[i] = (float)(1000 + 0.01 * (fd_uniform(&r) - 0.5));
+    x[HW] = 1005; // channel 1's first value
+    cdt_batchnorm_forward(out, mean, invstd, NULL, NULL, x, g, b, &p);
+    for (int c = 0; c < C; c++) {
+        double sum = 0, sq = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) sum += x[(n * C + c) * HW + i];
+        double mu = sum / (N * HW);
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < HW; i++) sq += (x[(n * C + c) * HW + i] - mu) * (x[(n * C + c) * HW + i] - mu);
+        double is = 1 / sqrt(sq / (N * HW) + CDT_BN_EPS);
+        T_NEAR(ts, mean[c], mu, 1e-4);
+        T_NEAR(ts, invstd[c] / is, 1, 1e-6);
+    }
+}
+
 /* Per-channel statistics over N and HW, against a naive loop. */
 static void test_bn_forward_naive(t_state *ts)
 {
@@ -266,6 +292,7 @@ int main(void)
 {
     t_state ts = {0};
     T_RUN(&ts, test_bn_backward);
+    T_RUN(&ts, test_bn_forward_offset);
     T_RUN(&ts, test_bn_forward_hand);
     T_RUN(&ts, test_bn_forward_naive);
     T_RUN(&ts, test_elementwise);

@@ -1,5 +1,8 @@
 /* conv2d.c: 2-D convolution without bias, as im2col plus gemm (darknet's
- * layout: the BLAS seam is the GEMM macro of real.h).
+ * layout: the BLAS seam is the GEMM macro of real.h), and for the stride-1
+ * 3x3 convolutions of a ResNet's body as Winograd F(2x2,3x3) (see "Winograd"
+ * below): forward and input gradient from 16 channels each way, the weight
+ * gradient from 128 input channels.
  *
  * Images are done in groups: im2col lays a group of G images side by side,
  * col (C*KH*KW, G*OH*OW), and one gemm does the group. G is the fewest
@@ -9,7 +12,8 @@
  * The gemm's result is (OC, G*OH*OW) and is copied out to NCHW.
  *
  * Groups are dealt round-robin to CONV_LANES lanes, each with its own
- * scratch (col, result, and a weight-gradient partial), and one OpenMP
+ * scratch (col, result, and a weight-gradient partial; on the Winograd path
+ * its transformed tiles), and one OpenMP
  * region runs the lanes, handed out dynamically (a thread the busy machine
  * preempts holds up less): no gemm is split and no im2col waits on another
  * thread. A lane's work is the same whatever thread runs it and dW adds the
@@ -27,6 +31,14 @@
 #define CONV_MIN_COLS 256
 /* Lanes: the most threads a conv uses. */
 #define CONV_LANES 4
+/* Input and output channels from which a stride-1 3x3 convolution takes
+ * the Winograd path: below, its 16 gemms are too small to pay for the
+ * transforms (the stems, 1 or 3 channels; at 16 channels it about breaks
+ * even). An odd side takes it only from WINO_MIN_ODD pixels: at 7x7 the
+ * tiles cover 8x8, and the wasted quarter makes it slower than im2col. */
+#define WINO_MIN_C 16
+#define WINO_MIN_ODD 15
+#define WINO_DW_MIN_C 128
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
@@ -39,6 +51,10 @@ static int conv_group(const cdt_conv2d_params *p)
 }
 
 static size_t conv_lane_size(const cdt_conv2d_params *p);
+static int conv_wino(const cdt_conv2d_params *p);
+static int conv_wino_dw(const cdt_conv2d_params *p);
+static size_t wino_tiles(const cdt_conv2d_params *p);
+static size_t wino_rows_size(const cdt_conv2d_params *p);
 
 /* Lanes: at most one per group, and no more than fit CONV_SCRATCH_BUDGET
  * (a very large image takes one lane, as much scratch as it must). */
@@ -51,12 +67,24 @@ static int conv_lanes(const cdt_conv2d_params *p)
 }
 
 /* Elements of one lane's scratch: col (K, G*OHW), result (OC, G*OHW) and
- * a dW partial (OC, K). */
+ * a dW partial (OC, K); on the Winograd path its two buffers V (16, C, T)
+ * and M (16, OC, T) for G images' T tiles, the transforms' rows, and a
+ * partial of dW in the transformed space (16, OC, C). */
 static size_t conv_lane_size(const cdt_conv2d_params *p)
 {
     size_t cols = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p) * conv_group(p);
-    size_t k = (size_t)p->c * p->kh * p->kw;
-    return (k + p->oc) * cols + (size_t)p->oc * k;
+    size_t k = (size_t)p->c * p->kh * p->kw, nw = (size_t)p->oc * k, gemm = (k + p->oc) * cols + nw;
+    if (!conv_wino(p)) return gemm;
+    size_t buf = 16 * (size_t)(p->c + p->oc) * wino_tiles(p) * conv_group(p) + wino_rows_size(p);
+    if (conv_wino_dw(p)) return buf + 16 * (size_t)p->oc * p->c;
+    return buf + nw > gemm ? buf + nw : gemm; // dW on im2col, dx on Winograd
+}
+
+/* Elements before the lanes: the Winograd path's transformed weights
+ * (16, OC, C), shared by the lanes. */
+static size_t conv_shared_size(const cdt_conv2d_params *p)
+{
+    return conv_wino(p) ? 16 * (size_t)p->oc * p->c : 0;
 }
 
 #ifndef CDT_NN_F64
@@ -72,7 +100,7 @@ int cdt_conv2d_out_w(const cdt_conv2d_params *p)
 
 size_t cdt_conv2d_scratch(const cdt_conv2d_params *p)
 {
-    return conv_lane_size(p) * conv_lanes(p);
+    return conv_shared_size(p) + conv_lane_size(p) * conv_lanes(p);
 }
 #endif
 
@@ -256,6 +284,303 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
         }
 }
 
+/* ---- Winograd F(2x2, 3x3) for the stride-1 3x3 "same" convolutions ----
+ * (Lavin and Gray 2016.) Each 2x2 block of outputs ("tile") is computed
+ * from the 4x4 input patch around it as Y = A^T [(G g G^T) . (B^T d B)] A:
+ * with the transformed weights U = G g G^T and patches V = B^T d B, the
+ * sum over input channels of the elementwise product is, for each of the
+ * 16 positions xi of the 4x4 transform, one gemm M[xi] (OC, T) =
+ * U[xi] (OC, C) V[xi] (C, T) over the T tiles of a group of images: 16
+ * multiply-adds per tile and channel pair where the direct form takes 36,
+ * 2.25x fewer. The transforms are adds and halvings; the result differs
+ * from the direct sum by rounding only (the tests hold it to the same
+ * tolerance). Tiles past an odd edge read zeros and write nothing.
+ * The input gradient of such a convolution is the same convolution of
+ * dout with the kernels turned by 180 degrees and the channels swapped,
+ * so backward runs it through this path too. */
+static int conv_wino(const cdt_conv2d_params *p)
+{
+    return p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c >= WINO_MIN_C &&
+           p->oc >= WINO_MIN_C && (p->h % 2 == 0 || p->h >= WINO_MIN_ODD) &&
+           (p->w % 2 == 0 || p->w >= WINO_MIN_ODD);
+}
+
+/* The weight gradient too, from WINO_DW_MIN_C input channels: below, its
+ * 16 gemms (OC, C) += (OC, T) (T, C) are too small for their long T. */
+static int conv_wino_dw(const cdt_conv2d_params *p)
+{
+    return conv_wino(p) && p->c >= WINO_DW_MIN_C;
+}
+
+/* Tiles of one image. */
+static size_t wino_tiles(const cdt_conv2d_params *p)
+{
+    return (size_t)((p->h + 1) / 2) * ((p->w + 1) / 2);
+}
+
+/* U (16, OC, C) = G g G^T for each kernel g of w (OC,C,3,3), or with flip
+ * for the input gradient: U (16, C, OC) from w turned by 180 degrees. */
+static void wino_weights(real *u, const real *w, const cdt_conv2d_params *p, int flip)
+{
+    int rows = flip ? p->c : p->oc, cols = flip ? p->oc : p->c;
+    size_t plane = (size_t)rows * cols;
+    #pragma omp parallel for if (plane * 16 > NN_OMP_MIN)
+    for (int o = 0; o < p->oc; o++)
+        for (int c = 0; c < p->c; c++) {
+            const real *k = w + ((size_t)o * p->c + c) * 9;
+            real g[3][3], t[4][3];
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++) g[i][j] = flip ? k[(2 - i) * 3 + 2 - j] : k[i * 3 + j];
+            for (int j = 0; j < 3; j++) { // t = G g
+                t[0][j] = g[0][j];
+                t[1][j] = (g[0][j] + g[1][j] + g[2][j]) * (real)0.5;
+                t[2][j] = (g[0][j] - g[1][j] + g[2][j]) * (real)0.5;
+                t[3][j] = g[2][j];
+            }
+            size_t at = flip ? (size_t)c * cols + o : (size_t)o * cols + c;
+            for (int i = 0; i < 4; i++) { // U = t G^T
+                real *ui = u + (size_t)(4 * i) * plane + at;
+                ui[0] = t[i][0];
+                ui[plane] = (t[i][0] + t[i][1] + t[i][2]) * (real)0.5;
+                ui[2 * plane] = (t[i][0] - t[i][1] + t[i][2]) * (real)0.5;
+                ui[3 * plane] = t[i][2];
+            }
+        }
+}
+
+/* The transforms run along whole rows of tiles, split into even and odd
+ * columns so that every loop is unit-stride (vector code); each element is
+ * the same sum of the same terms as in the 4x4 form, whatever the vector
+ * width. Built also for AVX2 and AVX-512, picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define WINO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WINO_CLONES
+#endif
+
+/* Scratch of the transforms, per lane: 16 rows of (tiles across + 1). */
+static size_t wino_rows_size(const cdt_conv2d_params *p)
+{
+    return 16 * (size_t)((p->w + 1) / 2 + 1);
+}
+
+/* V (16, C, T) = B^T d B for each 4x4 patch d (padding reads zeros) of
+ * the G images of x (G,C,H,W); tmp holds wino_rows_size(p). */
+WINO_CLONES
+static void wino_input(real *v, const real *x, real *tmp, int g, size_t tt,
+                       const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2, n = tw + 1;
+    size_t xstride = (size_t)p->c * tt, t1 = (size_t)th * tw;
+    real *e[4], *o[4]; // patch row i at padded columns 2k (x = 2k - 1) and 2k + 1 (x = 2k)
+    for (int i = 0; i < 4; i++) {
+        e[i] = tmp + (size_t)(2 * i) * n;
+        o[i] = tmp + (size_t)(2 * i + 1) * n;
+    }
+    for (int b = 0; b < g; b++)
+        for (int c = 0; c < p->c; c++) {
+            const real *pl = x + ((size_t)b * p->c + c) * h * w;
+            real *vc = v + (size_t)c * tt + b * t1;
+            for (int ty = 0; ty < th; ty++) {
+                for (int i = 0; i < 4; i++) {
+                    int y = 2 * ty - 1 + i;
+                    if (y < 0 || y >= h) {
+                        memset(e[i], 0, n * sizeof(real));
+                        memset(o[i], 0, n * sizeof(real));
+                        continue;
+                    }
+                    const real *row = pl + (size_t)y * w;
+                    e[i][0] = 0;
+                    #pragma omp simd
+                    for (int k = 1; k < n; k++) e[i][k] = 2 * k - 1 < w ? row[2 * k - 1] : 0;
+                    #pragma omp simd
+                    for (int k = 0; k < n; k++) o[i][k] = 2 * k < w ? row[2 * k] : 0;
+                }
+                // B^T along the column, in place: rows become t0..t3
+                for (int pass = 0; pass < 2; pass++) {
+                    real **r = pass ? o : e;
+                    #pragma omp simd
+                    for (int k = 0; k < n; k++) {
+                        real d0 = r[0][k], d1 = r[1][k], d2 = r[2][k], d3 = r[3][k];
+                        r[0][k] = d0 - d2;
+                        r[1][k] = d1 + d2;
+                        r[2][k] = d2 - d1;
+                        r[3][k] = d1 - d3;
+                    }
+                }
+                // then B along the row: tile tx reads e[tx], o[tx], e[tx+1], o[tx+1]
+                for (int i = 0; i < 4; i++) {
+                    real *v0 = vc + (size_t)(4 * i) * xstride + (size_t)ty * tw;
+                    real *v1 = v0 + xstride, *v2 = v1 + xstride, *v3 = v2 + xstride;
+                    const real *ei = e[i], *oi = o[i];
+                    #pragma omp simd
+                    for (int t = 0; t < tw; t++) {
+                        v0[t] = ei[t] - ei[t + 1];
+                        v1[t] = oi[t] + ei[t + 1];
+                        v2[t] = ei[t + 1] - oi[t];
+                        v3[t] = oi[t] - oi[t + 1];
+                    }
+                }
+            }
+        }
+}
+
+/* out (G,OC,H,W) = A^T m A for each tile's 4x4 m of M (16, OC, T); tmp
+ * holds wino_rows_size(p). */
+WINO_CLONES
+static void wino_output(real *out, const real *m, real *tmp, int g, size_t tt,
+                        const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2;
+    size_t xstride = (size_t)p->oc * tt, t1 = (size_t)th * tw;
+    real *y[2][2]; // y[i][j][t]: output row 2 ty + i, column 2 t + j
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) y[i][j] = tmp + (size_t)(2 * i + j) * tw;
+    for (int b = 0; b < g; b++)
+        for (int o = 0; o < p->oc; o++) {
+            real *pl = out + ((size_t)b * p->oc + o) * h * w;
+            for (int ty = 0; ty < th; ty++) {
+                const real *q = m + (size_t)o * tt + b * t1 + (size_t)ty * tw;
+                real *y00 = y[0][0], *y01 = y[0][1], *y10 = y[1][0], *y11 = y[1][1];
+                #pragma omp simd
+                for (int t = 0; t < tw; t++) {
+                    real r0[4], r1[4]; // A^T m, then A along the rows
+                    for (int j = 0; j < 4; j++) {
+                        real m0 = q[(size_t)j * xstride + t], m1 = q[(size_t)(4 + j) * xstride + t];
+                        real m2 = q[(size_t)(8 + j) * xstride + t], m3 = q[(size_t)(12 + j) * xstride + t];
+                        r0[j] = m0 + m1 + m2;
+                        r1[j] = m1 - m2 - m3;
+                    }
+                    y00[t] = r0[0] + r0[1] + r0[2];
+                    y01[t] = r0[1] - r0[2] - r0[3];
+                    y10[t] = r1[0] + r1[1] + r1[2];
+                    y11[t] = r1[1] - r1[2] - r1[3];
+                }
+                for (int i = 0; i < 2 && 2 * ty + i < h; i++) {
+                    real *row = pl + (size_t)(2 * ty + i) * w;
+                    const real *a0 = y[i][0], *a1 = y[i][1];
+                    for (int t = 0; t < w / 2; t++) {
+                        row[2 * t] = a0[t];
+                        row[2 * t + 1] = a1[t];
+                    }
+                    if (w % 2) row[w - 1] = a0[tw - 1];
+                }
+            }
+        }
+}
+
+/* One group through the Winograd path: out (G,OC,H,W) from x (G,C,H,W)
+ * and U (16, OC, C); p may be the swapped one of an input gradient. */
+static void wino_group(real *out, const real *x, const real *u, real *lane, int g,
+                       const cdt_conv2d_params *p)
+{
+    size_t tt = wino_tiles(p) * g;
+    real *v = lane, *m = lane + 16 * (size_t)p->c * tt, *tmp = m + 16 * (size_t)p->oc * tt;
+    wino_input(v, x, tmp, g, tt, p);
+    for (int xi = 0; xi < 16; xi++)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->oc, (int)tt, p->c, 1,
+             u + (size_t)xi * p->oc * p->c, p->c, v + (size_t)xi * p->c * tt, (int)tt, 0,
+             m + (size_t)xi * p->oc * tt, (int)tt);
+    wino_output(out, m, tmp, g, tt, p);
+}
+
+/* dx (G,C,H,W) of one group: dout convolved with the turned kernels uf
+ * (16, C, OC), the channels swapped. */
+static void wino_dx_group(real *dx, const real *dout, const real *uf, real *lane, int g,
+                          const cdt_conv2d_params *p)
+{
+    cdt_conv2d_params q = *p;
+    q.c = p->oc;
+    q.oc = p->c;
+    wino_group(dx, dout, uf, lane, g, &q);
+}
+
+/* The weight gradient on the same tiles: with Y = A^T (U . V) A and
+ * U = G g G^T, dU[xi] (OC, C) = sum over tiles of (A dY A^T)[xi] V[xi]^T,
+ * 16 gemms, and dg = G^T dU G. Here Mdy (16, OC, T) = A dY A^T for each
+ * tile's 2x2 block dY of dout (G,OC,H,W) (outputs past an odd edge do not
+ * exist: zeros); tmp holds wino_rows_size(p). */
+WINO_CLONES
+static void wino_dout(real *mdy, const real *dout, real *tmp, int g, size_t tt,
+                      const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2;
+    size_t xstride = (size_t)p->oc * tt, t1 = (size_t)th * tw;
+    real *e0 = tmp, *o0 = tmp + tw, *e1 = tmp + 2 * (size_t)tw, *o1 = tmp + 3 * (size_t)tw;
+    for (int b = 0; b < g; b++)
+        for (int o = 0; o < p->oc; o++) {
+            const real *pl = dout + ((size_t)b * p->oc + o) * h * w;
+            for (int ty = 0; ty < th; ty++) {
+                for (int a = 0; a < 2; a++) { // block rows, columns split even and odd
+                    real *e = a ? e1 : e0, *od = a ? o1 : o0;
+                    int y = 2 * ty + a;
+                    if (y >= h) {
+                        memset(e, 0, tw * sizeof(real));
+                        memset(od, 0, tw * sizeof(real));
+                        continue;
+                    }
+                    const real *row = pl + (size_t)y * w;
+                    #pragma omp simd
+                    for (int t = 0; t < tw; t++) {
+                        e[t] = row[2 * t];
+                        od[t] = 2 * t + 1 < w ? row[2 * t + 1] : 0;
+                    }
+                }
+                real *q = mdy + (size_t)o * tt + b * t1 + (size_t)ty * tw;
+                #pragma omp simd
+                for (int t = 0; t < tw; t++) {
+                    // rows of A dY: (y0, y0 + y1, y0 - y1, -y1), then the same along each row
+                    real r0[4] = {e0[t], e0[t] + e1[t], e0[t] - e1[t], -e1[t]};
+                    real r1[4] = {o0[t], o0[t] + o1[t], o0[t] - o1[t], -o1[t]};
+                    for (int i = 0; i < 4; i++) {
+                        q[(size_t)(4 * i) * xstride + t] = r0[i];
+                        q[(size_t)(4 * i + 1) * xstride + t] = r0[i] + r1[i];
+                        q[(size_t)(4 * i + 2) * xstride + t] = r0[i] - r1[i];
+                        q[(size_t)(4 * i + 3) * xstride + t] = -r1[i];
+                    }
+                }
+            }
+        }
+}
+
+/* dw (OC,C,3,3) += G^T dU G for each (o, c) of dU (16, OC, C). */
+static void wino_weights_grad(real *dw, const real *du, const cdt_conv2d_params *p)
+{
+    size_t plane = (size_t)p->oc * p->c;
+    for (size_t oc = 0; oc < plane; oc++) {
+        real u[4][4], t[3][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) u[i][j] = du[(size_t)(4 * i + j) * plane + oc];
+        for (int j = 0; j < 4; j++) { // t = G^T u
+            t[0][j] = u[0][j] + (u[1][j] + u[2][j]) * (real)0.5;
+            t[1][j] = (u[1][j] - u[2][j]) * (real)0.5;
+            t[2][j] = (u[1][j] + u[2][j]) * (real)0.5 + u[3][j];
+        }
+        real *k = dw + oc * 9;
+        for (int a = 0; a < 3; a++) { // dg = t G
+            k[a * 3] += t[a][0] + (t[a][1] + t[a][2]) * (real)0.5;
+            k[a * 3 + 1] += (t[a][1] - t[a][2]) * (real)0.5;
+            k[a * 3 + 2] += (t[a][1] + t[a][2]) * (real)0.5 + t[a][3];
+        }
+    }
+}
+
+/* One group of backward on the Winograd path: the lane's dU partial
+ * (16, OC, C) += Mdy V^T, and dx through the turned kernels uf. */
+static void wino_backward_group(real *dx, real *du, const real *dout, const real *x,
+                                const real *uf, real *lane, int g, const cdt_conv2d_params *p)
+{
+    size_t tt = wino_tiles(p) * g;
+    real *v = lane, *mdy = lane + 16 * (size_t)p->c * tt, *tmp = mdy + 16 * (size_t)p->oc * tt;
+    wino_input(v, x, tmp, g, tt, p);
+    wino_dout(mdy, dout, tmp, g, tt, p);
+    for (int xi = 0; xi < 16; xi++)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, p->oc, p->c, (int)tt, 1,
+             mdy + (size_t)xi * p->oc * tt, (int)tt, v + (size_t)xi * p->c * tt, (int)tt, 1,
+             du + (size_t)xi * p->oc * p->c, p->c);
+    if (dx) wino_dx_group(dx, dout, uf, lane, g, p);
+}
+
 /* Threads for the lanes: one when OpenBLAS threads its own gemms (its
  * threads and ours would fight over the cores). */
 static int conv_threads(int lanes)
@@ -304,12 +629,16 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t work = (size_t)p->n * ohw * p->oc * p->c * p->kh * p->kw;
+    int wino = conv_wino(p);
+    real *u = scratch, *lanes0 = scratch + conv_shared_size(p);
+    if (wino) wino_weights(u, w, p, 0);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++)
         for (int gi = l; gi < groups; gi += lanes) {
             int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
-            conv_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, w,
-                               scratch + l * conv_lane_size(p), g, p);
+            real *lane = lanes0 + l * conv_lane_size(p);
+            if (wino) wino_group(out + b0 * p->oc * ohw, x + b0 * in_sz, u, lane, g, p);
+            else conv_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, w, lane, g, p);
         }
 }
 
@@ -351,18 +680,36 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t k = (size_t)p->c * p->kh * p->kw, nw = p->oc * k, lsz = conv_lane_size(p);
     size_t work = (size_t)p->n * ohw * p->oc * k;
+    int wino = conv_wino(p);
+    real *uf = dx && wino ? scratch : NULL, *lanes0 = scratch + conv_shared_size(p);
+    int wdw = conv_wino_dw(p);
+    size_t np = wdw ? 16 * (size_t)p->oc * p->c : nw; // a lane's dW partial
+    if (uf) wino_weights(uf, w, p, 1);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++) {
-        real *lane = scratch + l * lsz, *part = lane + lsz - nw;
-        memset(part, 0, nw * sizeof(real));
+        real *lane = lanes0 + l * lsz, *part = lane + lsz - np;
+        memset(part, 0, np * sizeof(real));
         for (int gi = l; gi < groups; gi += lanes) {
             int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
-            conv_backward_group(dx ? dx + b0 * in_sz : NULL, part, dout + b0 * p->oc * ohw,
-                                x + b0 * in_sz, w, lane, g, p);
+            real *dxg = dx ? dx + b0 * in_sz : NULL;
+            const real *dg = dout + b0 * p->oc * ohw, *xg = x + b0 * in_sz;
+            if (wdw) {
+                wino_backward_group(dxg, part, dg, xg, uf, lane, g, p);
+                continue;
+            }
+            conv_backward_group(wino ? NULL : dxg, part, dg, xg, w, lane, g, p);
+            if (wino && dxg) wino_dx_group(dxg, dg, uf, lane, g, p);
         }
     }
-    for (int l = 0; l < lanes; l++) { // in lane order: the same sums for any thread count
-        const real *part = scratch + (l + 1) * lsz - nw;
-        for (size_t i = 0; i < nw; i++) dw[i] += part[i];
+    // in lane order: the same sums for any thread count
+    real *sum = lanes0 + lsz - np;
+    for (int l = 1; l < lanes; l++) {
+        const real *part = lanes0 + (l + 1) * lsz - np;
+        for (size_t i = 0; i < np; i++) sum[i] += part[i];
     }
+    if (wdw) {
+        wino_weights_grad(dw, sum, p);
+        return;
+    }
+    for (size_t i = 0; i < nw; i++) dw[i] += sum[i];
 }
