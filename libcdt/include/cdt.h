@@ -35,6 +35,8 @@
 #include "cdt_npy.h"
 #include "cdt_nn.h"
 #include "cdt_eval.h"
+#include "cdt_tsne.h"
+#include "cdt_plot.h"
 #include "cdt_model.h"
 #include "cdt_modelfile.h"
 #include "cdt_train.h"
