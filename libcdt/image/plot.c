@@ -390,7 +390,9 @@ int cdt_plot_confusion_draw(cdt_canvas *c, const cdt_plot_confusion *t)
     int cell = 640 / big;
     cell = cell < 4 ? 4 : cell > 48 ? 48 : cell;
     int left = 80, top = 80, gw = t->m * cell, gh = t->k * cell;
-    int rc = cdt_canvas_create(c, left + gw + 110, top + gh + 20 > 300 ? top + gh + 20 : 300, CDT_WHITE);
+    int w = left + gw + 110, tw = t->title ? 20 + cdt_plot_text_width(t->title, 2) : 0;
+    w = w < tw ? tw : w < 420 ? 420 : w;
+    int rc = cdt_canvas_create(c, w, top + gh + 20 > 300 ? top + gh + 20 : 300, CDT_WHITE);
     if (rc < 0)
         return rc;
     uint64_t mx = 1;
