@@ -23,9 +23,9 @@ report_run() {
 }
 
 # png_ok FILE...: every file decodes as an image (cdt-ingest folder decodes
-# them; a file that does not decode fails it).
+# them, shrunk to PNG_SIZE, default 16; a file that does not decode fails it).
 png_ok() {
     rm -rf pngs && mkdir -p pngs/a
     for f in "$@"; do cp "$f" pngs/a/; done
-    "$BIN/cdt-ingest" folder pngs --size 16 -q -o pngs.cdt
+    "$BIN/cdt-ingest" folder pngs --size "${PNG_SIZE:-16}" -q -o pngs.cdt
 }
