@@ -8,7 +8,6 @@
  */
 #include "cdt_tsne.h"
 #include "cdt_core.h"
-#include "cdt_rng.h"
 
 #include <cblas.h>
 #include <float.h>

@@ -28,14 +28,15 @@
 #include <stdint.h>
 
 typedef struct cdt_tsne_opts {
-    double perplexity;    /* 30; needs n > 3 x perplexity... or is lowered to (n-1)/3 */
+    double perplexity;    /* 30; lowered to (n-1)/3 when n is smaller than 3 x perplexity + 1 */
     int iters;            /* 1000, the exaggerated ones included */
     int exag_iters;       /* 250 */
     double exaggeration;  /* 12 */
     double theta;         /* 0.5; 0 would be exact (and O(N^2)) */
     double learning_rate; /* 0: sklearn's "auto", max(N / exaggeration / 4, 50) */
     int pca_dims;         /* 50; 0: never reduce */
-    uint64_t seed;        /* breaks ties in the start only (PCA start is deterministic) */
+    uint64_t seed;        /* unused: the start is the PCA, nothing is drawn at random;
+                             kept so that callers can record it */
 } cdt_tsne_opts;
 
 cdt_tsne_opts cdt_tsne_defaults(void);
