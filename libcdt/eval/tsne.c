@@ -112,28 +112,16 @@ static int top_eigen(const double *c, int d, int r, double *v)
         for (int j = 0; j < m; j++)
             q[i * m + j] = (i == j) + 1e-3 * sin(1.0 + i * 0.7 + j * 1.3);
     orthonormalise(q, d, m);
-    int iters = m == d ? 0 : 60;
+    int iters = m == d ? 0 : 40;
     for (int it = 0; it <= iters; it++) {
-        /* z = c q; on the last pass t = q^T c q */
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < m; j++) {
-                double s = 0;
-                for (int k = 0; k < d; k++)
-                    s += c[(size_t)i * d + k] * q[k * m + j];
-                z[i * m + j] = s;
-            }
+        /* z = c q; on the last pass t = q^T z = q^T c q */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, m, d, 1.0, c, d, q, m, 0.0, z, m);
         if (it == iters)
             break;
         memcpy(q, z, (size_t)d * m * sizeof *q);
         orthonormalise(q, d, m);
     }
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < m; j++) {
-            double s = 0;
-            for (int k = 0; k < d; k++)
-                s += q[k * m + i] * z[k * m + j];
-            t[i * m + j] = s;
-        }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, m, d, 1.0, q, m, z, m, 0.0, t, m);
     for (int i = 0; i < m; i++)  /* symmetric up to rounding: make it exactly so */
         for (int j = i + 1; j < m; j++)
             t[i * m + j] = t[j * m + i] = (t[i * m + j] + t[j * m + i]) / 2;
@@ -433,7 +421,15 @@ typedef struct qnode {
     double px, py;      /* a leaf's point */
 } qnode;
 
-typedef struct qtree { qnode *node; size_t len, cap; } qtree;
+/* The tree as the force loop reads it: 20 bytes a node, float like
+ * sklearn's, barycentre and squared width ready. */
+typedef struct qflat {
+    float bx, by, w2;
+    uint32_t count;
+    int32_t child;
+} qflat;
+
+typedef struct qtree { qnode *node; qflat *flat; size_t len, cap, fcap; } qtree;
 
 static int qt_new(qtree *t, double cx, double cy, double hw)
 {
@@ -519,30 +515,37 @@ static int qt_build(qtree *t, const float *y /* (n,2) */, uint64_t n)
         rc = qt_insert(t, y[2 * i], y[2 * i + 1]);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < t->len; i++)
-        if (t->node[i].count) {
-            t->node[i].bx /= t->node[i].count;
-            t->node[i].by /= t->node[i].count;
-        }
+    if (t->fcap < t->len) {
+        free(t->flat);
+        if (!(t->flat = malloc(t->cap * sizeof *t->flat)))
+            return CDT_ENOMEM;
+        t->fcap = t->cap;
+    }
+    for (size_t i = 0; i < t->len; i++) {
+        const qnode *q = &t->node[i];
+        double c = q->count ? q->count : 1;
+        t->flat[i] = (qflat){(float)(q->bx / c), (float)(q->by / c), (float)(4 * q->hw * q->hw),
+                             q->count, q->child};
+    }
     return 0;
 }
 
 /* The repulsion on the point (x, y): f += sum q^2 (p - b) over the cells
  * that summarise the others, returns sum q (its part of Z). */
-static double qt_repulse(const qtree *t, double x, double y, double theta2, double f[2], int *stack)
+static double qt_repulse(const qtree *t, float x, float y, float theta2, double f[2], int *stack)
 {
     double z = 0, fx = 0, fy = 0;
     int top = 0;
     stack[top++] = 0;
     while (top) {
-        const qnode *q = &t->node[stack[--top]];
+        const qflat *q = &t->flat[stack[--top]];
         if (!q->count)
             continue;
-        double dx = x - q->bx, dy = y - q->by, d2 = dx * dx + dy * dy;
-        if (q->child < 0 && fabs(dx) <= QT_EPS && fabs(dy) <= QT_EPS)
+        float dx = x - q->bx, dy = y - q->by, d2 = dx * dx + dy * dy;
+        if (q->child < 0 && fabsf(dx) <= QT_EPS && fabsf(dy) <= QT_EPS)
             continue;  /* itself (and its duplicates), as sklearn */
-        if (q->child < 0 || 4 * q->hw * q->hw < theta2 * d2) {
-            double qz = 1 / (1 + d2), m = q->count * qz;
+        if (q->child < 0 || q->w2 < theta2 * d2) {
+            float qz = 1 / (1 + d2), m = q->count * qz;
             z += m;
             fx += m * qz * dx;
             fy += m * qz * dy;
@@ -582,7 +585,7 @@ static int gradient(run *R, double exag, double theta, double *Zout)
         int stack[4 * QT_DEPTH + 8];
 #pragma omp for schedule(dynamic, 256)
         for (int64_t i = 0; i < n; i++)
-            R->z[i] = qt_repulse(&R->tree, R->y[2 * i], R->y[2 * i + 1], theta * theta,
+            R->z[i] = qt_repulse(&R->tree, R->y[2 * i], R->y[2 * i + 1], (float)(theta * theta),
                                  R->rep + 2 * i, stack);
     }
     double Z = 0;
@@ -761,6 +764,7 @@ int cdt_tsne(const float *x, uint64_t n, int d, const cdt_tsne_opts *o, float *x
 #endif
     free(R.P.ptr); free(R.P.col); free(R.P.val);
     free(R.grad); free(R.rep); free(R.z); free(R.upd); free(R.gain); free(R.tree.node);
+    free(R.tree.flat);
     return rc;
 }
 
