@@ -148,7 +148,7 @@ $(MAP): $(EMBED)
 	    --png $(@:.cdts=.png) -o $@ $<
 $(REPORT): $(WORK)/cluster-h-$(TAG)-$(EVAL).cdts $(EMBED) $(MAP) $(IMAGES)
 	log=; [ -e $(TRAIN_LOG) ] && log="--log $(TRAIN_LOG)"; \
-	$(BIN)/cdt-report --clusters $< --embed $(EMBED) --map $(MAP) --images $(IMAGES) $$log \
+	$(BIN)/cdt-report --clusters $< --embed $(EMBED) --map $(MAP) --images $(IMAGES) $$log --model $(MODEL) \
 	    --title "cdt: $(DATASET) $(TAG) eval=$(EVAL)" -o $@
 
 # The baseline: k-means (same k, restarts and seed) on the raw pixels of the

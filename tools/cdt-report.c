@@ -31,6 +31,7 @@ static void usage(FILE *f)
 "      --images FILE     a stream with x for the rows (cdt-ingest's), when no\n"
 "                        other input has x or path\n"
 "      --log FILE.csv    cdt-train's --log: the training curve\n"
+"      --model FILE      the model file: its settings (meta) in the summary\n"
 "      --title TEXT      the page's title (default: the dataset and rows)\n"
 "      --per-cluster N   images per cluster in the galleries (default 16)\n"
 "      --thumb PX        gallery images are shrunk to fit PX (default 48)\n"
@@ -43,17 +44,18 @@ static void usage(FILE *f)
 }
 
 typedef struct opts {
-    const char *clusters, *embed, *map, *images, *log, *title, *output;
+    const char *clusters, *embed, *map, *images, *log, *model, *title, *output;
     int per_cluster, thumb, nheads, heads_k, map_size;
 } opts;
 
-enum { O_CL = 256, O_EM, O_MAP, O_IM, O_LOG, O_TITLE, O_PER, O_THUMB, O_HEADS, O_HK, O_MS, O_VER };
+enum { O_CL = 256, O_EM, O_MAP, O_IM, O_LOG, O_MODEL, O_TITLE, O_PER, O_THUMB, O_HEADS, O_HK, O_MS, O_VER };
 
 static void parse(int argc, char **argv, opts *o)
 {
     static const struct option lo[] = {
         {"clusters", 1, 0, O_CL}, {"embed", 1, 0, O_EM}, {"map", 1, 0, O_MAP},
-        {"images", 1, 0, O_IM}, {"log", 1, 0, O_LOG}, {"title", 1, 0, O_TITLE},
+        {"images", 1, 0, O_IM}, {"log", 1, 0, O_LOG}, {"model", 1, 0, O_MODEL},
+        {"title", 1, 0, O_TITLE},
         {"per-cluster", 1, 0, O_PER}, {"thumb", 1, 0, O_THUMB}, {"heads", 1, 0, O_HEADS},
         {"heads-k", 1, 0, O_HK}, {"map-size", 1, 0, O_MS}, {"output", 1, 0, 'o'},
         {"help", 0, 0, 'h'}, {"version", 0, 0, O_VER}, {0, 0, 0, 0}};
@@ -66,6 +68,7 @@ static void parse(int argc, char **argv, opts *o)
         case O_MAP: o->map = optarg; break;
         case O_IM: o->images = optarg; break;
         case O_LOG: o->log = optarg; break;
+        case O_MODEL: o->model = optarg; break;
         case O_TITLE: o->title = optarg; break;
         case O_PER: o->per_cluster = (int)cli_int(prog, "--per-cluster", optarg, 0, 1000); break;
         case O_THUMB: o->thumb = (int)cli_int(prog, "--thumb", optarg, 8, 512); break;
@@ -89,6 +92,7 @@ static void parse(int argc, char **argv, opts *o)
 typedef struct run {
     const opts *o;
     table cl, em, mp, im;
+    cdt_meta *model;  /* the model file's meta, or NULL */
     uint64_t n;
     const int32_t *c, *y, *rank;
     const float *dist;
@@ -150,6 +154,12 @@ static void load_all(run *R)
         cli_die(prog, EX_SOFT_, "out of memory");
     for (uint64_t i = 0; i < R->n; i++)
         R->size[R->c[i]]++;
+    if (R->o->model) {  /* the header is enough: its meta */
+        cdt_reader *r = cli_reader_open(prog, R->o->model);
+        if (!(R->model = cdt_meta_clone(cdt_reader_meta(r))))
+            cli_die(prog, EX_SOFT_, "out of memory");
+        cdt_reader_destroy(r);
+    }
     const table *pt = holding(R, "x");
     pt = pt ? pt : holding(R, "path");
     R->has_thumbs = pt && thumbs_init(prog, &R->th, pt);
@@ -259,29 +269,33 @@ static void sec_summary(run *R)
 {
     fputs("<section id=\"summary\"><h2>Model and data</h2>\n<table>\n", R->html);
     static const char *keys[] = {"dataset", "split", "classes", "class_names", "arch", "stem",
-                                 "width", "feature_num", "hidden_dim", "image_size", "step",
-                                 "epoch", "seed", "cluster.on", "cluster.k", "cluster.k_chosen_by",
-                                 "cluster.silhouette", "map.kl", NULL};
+                                 "width", "in_channels", "image_size", "hidden_dim", "feature_num",
+                                 "step", "epoch", "train.batch", "train.lr", "train.total_steps",
+                                 "seed", "embed.model", "embed.arch",
+                                 "embed.image_size", "cluster.on", "cluster.k",
+                                 "cluster.k_chosen_by", "cluster.silhouette", "cluster.sizes",
+                                 "map.on", "map.kl", NULL};
     fprintf(R->html, "<tr><td class=\"k\">rows</td><td class=\"k\">%llu</td></tr>\n"
             "<tr><td class=\"k\">clusters</td><td class=\"k\">%d</td></tr>\n",
             (unsigned long long)R->n, R->k);
-    const table *ts[4] = {&R->cl, &R->em, &R->mp, &R->im};
+    const cdt_meta *ms[5] = {R->cl.meta, R->em.meta, R->mp.meta, R->im.meta, R->model};
     for (int i = 0; keys[i]; i++)
-        for (int t = 0; t < 4; t++) {
-            const char *v = ts[t]->meta ? cdt_meta_get(ts[t]->meta, keys[i]) : NULL;
+        for (int t = 0; t < 5; t++) {
+            const char *v = ms[t] ? cdt_meta_get(ms[t], keys[i]) : NULL;
             if (!v)
                 continue;
-            fprintf(R->html, "<tr><td class=\"k\">%s</td><td class=\"k\">", keys[i]);
+            fprintf(R->html, "<tr><td class=\"k\">%s%s</td><td class=\"k\">", t == 4 ? "model " : "",
+                    keys[i]);
             esc(R->html, v);
             fputs("</td></tr>\n", R->html);
             break;
         }
     fputs("</table>\n", R->html);
-    const char *names[4] = {"--clusters", "--embed", "--map", "--images"};
-    for (int t = 0; t < 4; t++)
-        if (ts[t]->meta) {
+    const char *names[5] = {"--clusters", "--embed", "--map", "--images", "--model"};
+    for (int t = 0; t < 5; t++)
+        if (ms[t]) {
             fprintf(R->html, "<details><summary>all meta of %s</summary><table>\n", names[t]);
-            meta_rows(R, ts[t]->meta);
+            meta_rows(R, ms[t]);
             fputs("</table></details>\n", R->html);
         }
     fputs("</section>\n", R->html);
@@ -685,5 +699,6 @@ int main(int argc, char **argv)
         thumbs_free(&R.th);
     free(R.size);
     table_free(&R.cl); table_free(&R.em); table_free(&R.mp); table_free(&R.im);
+    cdt_meta_destroy(R.model);
     return 0;
 }

@@ -10,8 +10,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$report" ] || fail "cdt-report not built"
 report_run 300
 
+"$BIN/cdt-cat" --from-npy w=r.f.npy --free --meta arch=resnet18 --meta width=4 -o model.cdt
 "$report" --clusters cl.cdt --embed emb.cdt --map map.cdt --images img.cdt --log train.csv \
-    --per-cluster 5 --heads 4 -o r.html
+    --model model.cdt --per-cluster 5 --heads 4 -o r.html
+grep -q '<td class="k">model arch</td><td class="k">resnet18</td>' r.html || fail "model meta not shown"
 for s in summary training k metrics map galleries heads; do
     grep -q "<section id=\"$s\">" r.html || fail "no section $s"
 done
