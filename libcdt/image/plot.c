@@ -343,8 +343,8 @@ int cdt_plot_thumb_pick(const cdt_plot_area *a, const float *xy, uint64_t n, int
     for (uint64_t i = 0; i < n; i++) {
         int px = cdt_plot_area_x(a, xy[2 * i]) - a->px, py = cdt_plot_area_y(a, xy[2 * i + 1]) - a->py;
         int cx = px / box, cy = py / box;
-        if (cx < 0 || cy < 0 || cx >= cols || cy >= rows)
-            continue;
+        if (cx < 0 || cy < 0 || cx >= cols || cy >= rows || (cx + cy) % 2)
+            continue;  /* every other cell, as a chessboard's: the points stay visible */
         double dx = px - (cx + 0.5) * box, dy = py - (cy + 0.5) * box, d = dx * dx + dy * dy;
         int at = cy * cols + cx;
         if (best[at] < 0 || d < bd[at]) {

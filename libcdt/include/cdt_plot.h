@@ -95,9 +95,11 @@ typedef struct cdt_scatter {
 } cdt_scatter;
 int cdt_plot_scatter(cdt_canvas *c, const cdt_scatter *s, cdt_plot_area *area);
 /* Where to put thumbnails: the plot area cut into box x box cells; for
- * each cell holding points, the row nearest its centre into pick and the
- * cell's top left into pos (so thumbnails never overlap); at most max, in
- * cell order. Returns how many. CDT_ENOMEM. */
+ * each cell holding points, of every other cell as on a chessboard (cell
+ * (0,0) included, so that the points between stay visible), the row
+ * nearest its centre into pick and the cell's top left into pos (so
+ * thumbnails never overlap); at most max, in cell order. Returns how many.
+ * CDT_ENOMEM. */
 int cdt_plot_thumb_pick(const cdt_plot_area *a, const float *xy /* (n,2) */, uint64_t n, int box,
                         uint64_t *pick /* (max) */, int *pos /* (max,2) */, int max);
 
