@@ -17,8 +17,11 @@
 #   CKPT_EVERY  training steps between checkpoints (default 200)
 #   BASELINE  1: also k-means on the raw pixels, a row of the table (numpy)
 #
-# Targets: all (the results table, markdown and JSON, printed at the end),
-# baseline (only k-means on the raw pixels of the evaluated images), clean-work.
+#   MAP_ON    the tensor cdt-map draws (default h)
+#
+# Targets: all (the HTML report, then the results table, markdown and JSON,
+# printed at the end), report (only the report), baseline (only k-means on
+# the raw pixels of the evaluated images), clean-work.
 
 # Any failure anywhere in a pipe fails the target, and make removes the
 # target's output, so a broken run never leaves a plausible-looking file.
@@ -59,6 +62,10 @@ EMBED := $(WORK)/embed-$(TAG)-$(EVAL).cdts
 EMBED_TIME := $(WORK)/embed-$(TAG)-$(EVAL).time
 RESULTS := $(WORK)/results-$(TAG)-$(EVAL)
 BASE := $(WORK)/baseline-pixels-$(EVAL)
+MAP_ON ?= h
+MAP := $(WORK)/map-$(MAP_ON)-$(TAG)-$(EVAL).cdts
+IMAGES := $(WORK)/images-$(EVAL).cdts
+REPORT := $(WORK)/report-$(TAG)-$(EVAL).html
 
 # The wall and CPU seconds of the recipe's pipe, for report.sh: the start
 # and end times, then bash's `times` (the shell's own user and system time,
@@ -66,7 +73,7 @@ BASE := $(WORK)/baseline-pixels-$(EVAL)
 STAMP = start=$$(date +%s.%N)
 CLOCK = { echo "$$start $$(date +%s.%N)"; times; } > $(1)
 
-.PHONY: all results baseline clean-work
+.PHONY: all results report baseline clean-work
 all: results
 
 $(WORK):
@@ -118,12 +125,31 @@ $(CLUSTERS): $(WORK)/cluster-%-$(TAG)-$(EVAL).cdts: $(EMBED)
 $(SCORES): $(WORK)/score-%-$(TAG)-$(EVAL).json: $(WORK)/cluster-%-$(TAG)-$(EVAL).cdts
 	$(BIN)/cdt-score --json $< > $@
 
-results: $(RESULTS).md
+# The report is made before the table is printed, so that a run still ends
+# with the table (and the line naming the report just above it).
+results: $(RESULTS).md $(REPORT)
+	@echo "report: $(REPORT)" >&2
 	@cat $<
 $(RESULTS).json: $(RESULTS).md
 $(RESULTS).md: $(SCORES) $(if $(filter 1 yes,$(BASELINE)),$(BASE).json,)
 	$(TOP)/pipelines/report.sh "$(DATASET) $(TAG) eval=$(EVAL)" $(TRAIN_TIME) $(EMBED_TIME) $(TRAIN_LOG) \
 	  $(wordlist 1,2,$^) $(RESULTS).json $(wordlist 3,3,$^) > $@
+
+# The report: the evaluated images at their own size (thumbnails), the 2-D
+# map of MAP_ON (also drawn as a PNG beside it), the clusters of h, the
+# embedding (centrality, feature heads) and the training log when it is
+# there (a model given from elsewhere has none).
+report: $(REPORT)
+$(IMAGES): | $(WORK)
+	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(EVAL_SPLIT) \
+	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q -o $@
+$(MAP): $(EMBED)
+	$(BIN)/cdt-map --on $(MAP_ON) --seed $(SEED) --threads $(THREADS) -q \
+	    --png $(@:.cdts=.png) -o $@ $<
+$(REPORT): $(WORK)/cluster-h-$(TAG)-$(EVAL).cdts $(EMBED) $(MAP) $(IMAGES)
+	log=; [ -e $(TRAIN_LOG) ] && log="--log $(TRAIN_LOG)"; \
+	$(BIN)/cdt-report --clusters $< --embed $(EMBED) --map $(MAP) --images $(IMAGES) $$log --model $(MODEL) \
+	    --title "cdt: $(DATASET) $(TAG) eval=$(EVAL)" -o $@
 
 # The baseline: k-means (same k, restarts and seed) on the raw pixels of the
 # evaluated images at their own size (not SIZE), scaled to [0,1] and

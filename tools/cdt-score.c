@@ -1,7 +1,6 @@
 /* cdt-score: score a clustering (tensor c) against class labels (tensor y):
  * NMI, ARI, ACC and the confusion table, as text, JSON or a PNG. */
 #include "cli.h"
-#include "cdt_png.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,8 +19,10 @@ static void usage(FILE *f)
 "unmatched clusters count as wrong), then the confusion table. Rows with\n"
 "y = -1 are left out and counted.\n"
 "      --json            one JSON object instead of text\n"
-"      --png FILE        draw the confusion table (a row per cluster, a column\n"
-"                        per class, darker = more rows, matched cells red)\n"
+"      --png FILE        draw the confusion table: a row per cluster, a column\n"
+"                        per class, each cell shaded and labelled with its\n"
+"                        count, matched cells outlined red, the numbers of\n"
+"                        clusters and classes, axis names, a colour scale\n"
 "  -h, --help            print this help\n"
 "      --version         print the version\n");
 }
@@ -121,36 +122,26 @@ static void print_json(const cdt_confusion *cm, const cdt_scores *s)
     printf("\n  ]\n}\n");
 }
 
-/* A cell per (cluster, class), shade by count over the largest count. */
+/* The confusion table drawn by libcdt's plotting: counts in the cells,
+ * the cluster and class numbers, axis names, a colour scale. */
 static void write_png(const char *path, const cdt_confusion *cm, const cdt_scores *s)
 {
-    int big = cm->k > cm->m ? cm->k : cm->m;
-    int cell = big ? 1024 / big : 1;
-    cell = cell < 1 ? 1 : cell > 32 ? 32 : cell;
-    if ((uint64_t)cm->k * cell > 65535 || (uint64_t)cm->m * cell > 65535 || !cm->k)
-        cli_die(prog, EX_DATA_, "confusion table %dx%d too big (or empty) for --png", cm->k, cm->m);
-    uint32_t w = (uint32_t)cm->m * cell, h = (uint32_t)cm->k * cell;
-    uint64_t top = 1;
-    for (size_t i = 0; i < (size_t)cm->k * cm->m; i++)
-        top = cm->count[i] > top ? cm->count[i] : top;
-    uint8_t *pix = malloc((size_t)w * h * 3);
-    if (!pix)
-        cli_die(prog, EX_SOFT_, "out of memory for a %ux%u image", w, h);
-    for (uint32_t py = 0; py < h; py++)
-        for (uint32_t px = 0; px < w; px++) {
-            int i = (int)(py / cell), j = (int)(px / cell);
-            uint8_t v = (uint8_t)(255 - 255.0 * cm->count[(size_t)i * cm->m + j] / top);
-            int edge = cell >= 4 && (px % cell == 0 || py % cell == 0 ||
-                                     px % cell == (uint32_t)cell - 1 || py % cell == (uint32_t)cell - 1);
-            uint8_t *p = pix + ((size_t)py * w + px) * 3;
-            p[0] = edge && s->match[i] == j ? 255 : v;
-            p[1] = edge && s->match[i] == j ? 0 : v;
-            p[2] = edge && s->match[i] == j ? 0 : (uint8_t)(v / 2 + 128);
-        }
+    char title[128];
+    snprintf(title, sizeof title, "NMI %.4f  ARI %.4f  ACC %.4f", s->nmi, s->ari, s->acc);
+    cdt_plot_confusion t = {.k = cm->k, .m = cm->m, .row_ids = cm->cluster_ids,
+                            .col_ids = cm->class_ids, .count = cm->count, .match = s->match,
+                            .row_label = "cluster (c)", .col_label = "class (y); red: matched",
+                            .title = title};
+    cdt_canvas cv;
+    int rc = cdt_plot_confusion_draw(&cv, &t);
+    if (rc == CDT_EINVAL)
+        cli_die(prog, EX_DATA_, "confusion table %dx%d too big for --png", cm->k, cm->m);
+    if (rc < 0)
+        cli_fail(prog, rc, "cannot draw the confusion table");
     cli_out o;
     cli_out_open(prog, path, &o);
-    int rc = cdt_png_write_fd(o.fd, pix, w, h, 3);
-    free(pix);
+    rc = cdt_canvas_write_png(o.fd, &cv);
+    cdt_canvas_free(&cv);
     if (rc < 0) {
         cli_out_abort(&o);
         cli_fail(prog, rc, "cannot write the PNG");

@@ -36,6 +36,8 @@
 #include "cdt_nn.h"
 #include "cdt_device.h"
 #include "cdt_eval.h"
+#include "cdt_tsne.h"
+#include "cdt_plot.h"
 #include "cdt_model.h"
 #include "cdt_modelfile.h"
 #include "cdt_train.h"

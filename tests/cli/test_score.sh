@@ -43,9 +43,13 @@ grep -q "^ACC       0.750000 (3 of 4 matched)" out.txt || fail "ACC line: $(cat 
 grep -q "^clusters  3$" out.txt && grep -q "^classes   2$" out.txt || fail "counts: $(cat out.txt)"
 grep -q "^       0       2\\*       0 $" out.txt || fail "confusion row: $(cat out.txt)"
 
-# --png writes a PNG; its size is classes x clusters cells.
+# --png writes a PNG with room for the numbers, axis names and colour scale
+# around the cells (IHDR: width and height, big-endian, at bytes 16 and 20).
 "$score" --png cm.png s.cdt >/dev/null
 [ "$(head -c 8 cm.png | od -An -c | tr -d ' ')" = '211PNG\r\n032\n' ] || fail "--png did not write a PNG"
+w=$(od -An -j 16 -N 4 -t u1 cm.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+h=$(od -An -j 20 -N 4 -t u1 cm.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+[ "$w" -ge 400 ] && [ "$h" -ge 300 ] || fail "--png is ${w}x$h, too small for the labels"
 
 # Bad input: no y, a label below -1, nothing left after ignoring.
 "$cat" --from-npy c=c.npy -o noy.cdt
