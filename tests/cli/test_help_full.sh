@@ -1,7 +1,8 @@
 # --help and --version of every tool in BIN when stdout cannot be written:
 # a full device (/dev/full) or a closed stdout is exit 74 with exactly one
 # 'TOOL: ' line on stderr, like every other output path; to a file, both
-# print and exit 0.
+# print and exit 0, and every tool names the same version, the C tools'
+# and the Python one's alike.
 set -u
 fail=0 n=0
 bad() { echo "FAIL: $*"; fail=1; }
@@ -13,6 +14,7 @@ for tool in "$BIN"/cdt-*; do
         "$tool" $opt >out 2>err
         rc=$?
         [ $rc -eq 0 ] && [ -s out ] && [ ! -s err ] || bad "$name $opt to a file: exit $rc, $(wc -c <out) bytes, stderr '$(head -c 200 err)'"
+        [ $opt = --version ] && head -n 1 out | sed "s/^$name //" >>versions
         for to in /dev/full closed; do
             if [ $to = closed ]; then "$tool" $opt >&- 2>err; else "$tool" $opt >$to 2>err; fi
             rc=$?
@@ -25,5 +27,6 @@ for tool in "$BIN"/cdt-*; do
     done
 done
 [ $n -gt 0 ] || { echo "FAIL: no tools built in $BIN"; exit 1; }
+[ "$(sort -u versions | wc -l)" -eq 1 ] || bad "the tools name different versions: $(sort -u versions | tr '\n' ' ')"
 [ $fail -eq 0 ] || exit 1
 echo "$n tools: --help and --version exit 74 with one line on a full or closed stdout"
