@@ -80,6 +80,14 @@ $(OUT)/bin/%: $(OUT)/obj/tools/%.o $(CLI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
 
+# Tools written in Python (tools/cdt-NAME without .c): copied as they are.
+SCRIPT_TOOLS := $(OUT)/bin/cdt-import-pth
+all: $(SCRIPT_TOOLS)
+$(SCRIPT_TOOLS): $(OUT)/bin/%: tools/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+	chmod 755 $@
+
 $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -139,6 +147,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(SCRIPT_TOOLS) $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include
 	for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1; done; true

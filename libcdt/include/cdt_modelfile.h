@@ -14,8 +14,11 @@
  *            input rows consumed, epoch and id of the last row consumed.
  * Loading checks every name, shape and dtype against the model built from
  * the meta and reports the first mismatch in one line naming the tensor.
- * PyTorch's BatchNorm num_batches_tracked tensors (any dtype, rank 0) are
- * accepted and ignored, so a state_dict written out as is loads.
+ * PyTorch's BatchNorm num_batches_tracked tensors (any dtype, rank 0 or
+ * shape [1], as numpy makes of a 0-d array) are accepted and ignored, so a
+ * state_dict written out as is loads; one of another shape is refused as
+ * "has shape X, expected [] or [1]", like any known tensor of the wrong
+ * shape ("has shape X, expected Y").
  *
  * Worked example: load a model for inference with batches of 256.
  *

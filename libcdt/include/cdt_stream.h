@@ -103,10 +103,12 @@ uint64_t cdt_writer_bytes(const cdt_writer *w); /* bytes written to fd so far */
 const char *cdt_writer_errmsg(const cdt_writer *w);
 
 /* ---- crash-safe output files ----
- * Write to a temporary "DIR/.NAME.XXXXXX", fsync, rename over NAME on
+ * Write to a temporary "DIR/.NAME.PID.XXXXXX", fsync, rename over NAME on
  * commit; a killed process leaves the old file or the new one, never a torn
- * one. A device or FIFO (/dev/null, a named pipe) is written in place;
- * a folder is CDT_EINVAL. */
+ * one. Its temporary stays too, and the next open of NAME removes it: a
+ * temporary of NAME whose pid is gone and whose flock nobody holds (the
+ * writer holds one while it lives). A device or FIFO (/dev/null, a named
+ * pipe) is written in place; a folder is CDT_EINVAL. */
 typedef struct cdt_outfile cdt_outfile;
 int cdt_outfile_open(const char *path, cdt_outfile **out);
 int cdt_outfile_fd(const cdt_outfile *of);

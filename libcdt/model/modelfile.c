@@ -180,14 +180,18 @@ static void shape_str(char *s, size_t n, int rank, const uint64_t *dim)
 static int check_tensor(cdt_modelfile *f, const cdt_tensor *t, const char *what,
                         int rank, const uint64_t *dim, int dtype)
 {
-    int same = t->dtype == dtype && t->rank == rank;
+    int same = t->rank == rank;
     for (int k = 0; same && k < rank; k++) same = t->dim[k] == dim[k];
-    if (same) return 0;
+    if (same && t->dtype == dtype) return 0;
     char have[128], want[128];
     shape_str(have, sizeof have, t->rank, t->dim);
     shape_str(want, sizeof want, rank, dim);
-    set_err(f->err, sizeof f->err, "%s: %s '%s' is %s %s, expected %s %s", f->path, what,
-            t->name, cdt_dtype_name(t->dtype), have, cdt_dtype_name(dtype), want);
+    if (t->dtype == dtype)
+        set_err(f->err, sizeof f->err, "%s: %s '%s' has shape %s, expected %s", f->path, what,
+                t->name, have, want);
+    else
+        set_err(f->err, sizeof f->err, "%s: %s '%s' is %s %s, expected %s %s", f->path, what,
+                t->name, cdt_dtype_name(t->dtype), have, cdt_dtype_name(dtype), want);
     return CDT_EDATA;
 }
 
@@ -204,10 +208,25 @@ static int next_frame(cdt_modelfile *f, const cdt_frame **fr)
     return rc;
 }
 
-static int is_ignored(const cdt_tensor *t)
+/* PyTorch's BatchNorm step counter, NAME.num_batches_tracked for one of
+ * the model's BatchNorms NAME (known by its running_mean): cdt keeps no such
+ * counter, so it is skipped, in any dtype, as a scalar the way PyTorch saves
+ * it or as [1], which numpy's ascontiguousarray makes of a scalar. 1: skip
+ * it; 0: not a counter; CDT_EDATA: a counter of another shape. */
+static int skip_counter(cdt_modelfile *f, const cdt_model *m, const cdt_tensor *t)
 {
-    const char *dot = strrchr(t->name, '.');
-    return dot && !strcmp(dot, ".num_batches_tracked") && t->rank == 0;
+    static const char suffix[] = ".num_batches_tracked";
+    char bn[sizeof t->name + 16];
+    size_t len = strlen(t->name), n = sizeof suffix - 1;
+    if (len <= n || strcmp(t->name + len - n, suffix)) return 0;
+    snprintf(bn, sizeof bn, "%.*s.running_mean", (int)(len - n), t->name);
+    if (!cdt_model_find(m, bn)) return 0;
+    if (t->rank == 0 || (t->rank == 1 && t->dim[0] == 1)) return 1;
+    char have[128];
+    shape_str(have, sizeof have, t->rank, t->dim);
+    set_err(f->err, sizeof f->err, "%s: tensor '%s' has shape %s, expected [] or [1]", f->path,
+            t->name, have);
+    return CDT_EDATA;
 }
 
 static int load_weights(cdt_modelfile *f, cdt_model *m, const cdt_frame *fr)
@@ -216,7 +235,10 @@ static int load_weights(cdt_modelfile *f, cdt_model *m, const cdt_frame *fr)
     int rc = seen ? 0 : CDT_ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < fr->count; i++) {
         const cdt_tensor *t = &fr->tensors[i];
-        if (is_ignored(t)) continue;
+        if ((rc = skip_counter(f, m, t)) != 0) {
+            if (rc > 0) rc = 0;
+            continue;
+        }
         const cdt_model_tensor *mt = cdt_model_find(m, t->name);
         if (!mt || seen[mt - m->tensors]) {
             set_err(f->err, sizeof f->err, "%s: %s tensor '%s'", f->path,

@@ -1,14 +1,25 @@
 /* outfile.c: crash-safe output files. The data goes to a temporary file in
  * the destination's folder and is renamed over the destination only once it
- * is complete and on disk, so a killed process never leaves a torn file. */
+ * is complete and on disk, so a killed process never leaves a torn file.
+ *
+ * A process killed outright (kill -9, the OOM killer, a power cut) leaves its
+ * temporary file behind, so each one carries its owner: the name has the
+ * writer's pid, ".NAME.PID.XXXXXX", and the writer holds an flock on it
+ * while it lives (the kernel drops it when the process dies, however it
+ * dies). Opening NAME again removes the temporaries of NAME whose owner is
+ * gone: no process with that pid here, and nobody holds the lock (the lock
+ * covers a pid since reused or one from another machine sharing the
+ * folder). A live writer's temporary is never touched. */
 #include "cdt_stream.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +44,48 @@ static int open_special(const char *path, cdt_outfile **out)
     return 0;
 }
 
+/* If name (in dir) is a temporary of output base, ".base.PID.XXXXXX", its
+ * pid; else 0. */
+static long temp_owner(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    if (name[0] != '.' || strncmp(name + 1, base, n) || name[n + 1] != '.')
+        return 0;
+    const char *p = name + n + 2;
+    long pid = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        pid = pid * 10 + (*p - '0');
+        if (pid > 1L << 30)
+            return 0;
+    }
+    if (*p != '.' || strlen(p + 1) != 6)
+        return 0;
+    return pid;
+}
+
+/* Remove dir's temporaries of output base whose owner is gone. Best
+ * effort: whatever cannot be read or locked is left alone. */
+static void remove_stale(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = temp_owner(e->d_name, base);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+        close(fd);
+    }
+    closedir(d);
+}
+
 int cdt_outfile_open(const char *path, cdt_outfile **out)
 {
     *out = NULL;
@@ -55,16 +108,21 @@ int cdt_outfile_open(const char *path, cdt_outfile **out)
         return CDT_ENOMEM;
     }
     of->fd = -1;
-    /* ".NAME.XXXXXX" beside NAME: same file system, so rename is atomic. */
+    /* ".NAME.PID.XXXXXX" beside NAME: same file system, so rename is atomic. */
     char *base = strrchr(copy, '/');
+    long pid = (long)getpid();
     if (base) {
-        *base = 0;
-        sprintf(of->tmp, "%s/.%s.XXXXXX", copy, base + 1);
+        *base++ = 0;
+        sprintf(of->tmp, "%s/.%s.%ld.XXXXXX", copy, base, pid);
+        remove_stale(*copy ? copy : "/", base);
     } else {
-        sprintf(of->tmp, ".%s.XXXXXX", copy);
+        sprintf(of->tmp, ".%s.%ld.XXXXXX", copy, pid);
+        remove_stale(".", copy);
     }
     free(copy);
     of->fd = mkstemp(of->tmp);
+    if (of->fd >= 0)
+        flock(of->fd, LOCK_EX | LOCK_NB); /* where locks fail, the pid alone decides */
     if (of->fd < 0) {
         int e = errno;
         free(of->tmp);

@@ -14,7 +14,10 @@
 
 #include "stream_internal.h"
 
-enum { IO_CHUNK = 1 << 17, DATA_STEP = 64 << 20 };
+/* I/O buffers start at SMALL_CHUNK and double up to IO_CHUNK each time one
+ * fills, so a short stream (a model file, a pipe of a few rows, a fuzzer's
+ * input) costs a page rather than 128 KiB per buffer. */
+enum { SMALL_CHUNK = 1 << 12, IO_CHUNK = 1 << 17, FIRST_STEP = 1 << 16, DATA_STEP = 64 << 20 };
 
 static void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i); }
@@ -59,11 +62,12 @@ struct cdt_reader {
     int zstd;
     ZSTD_DStream *ds;
     uint8_t *in;          /* compressed bytes from fd */
+    size_t in_cap;
     ZSTD_inBuffer zin;
     int in_eof;
     size_t zret;          /* last ZSTD_decompressStream result: 0 = frame complete */
     uint8_t *buf;         /* stream bytes ready to be consumed */
-    size_t pos, len;
+    size_t buf_cap, pos, len;
     uint64_t offset;      /* stream bytes consumed */
     cdt_meta *meta;
     cdt_frame frame;
@@ -103,15 +107,31 @@ static int read_fd(cdt_reader *r, uint8_t *dst, size_t cap, size_t *got)
     }
 }
 
+/* Double the buffer *p of *cap bytes (up to IO_CHUNK) once its last use
+ * filled it; what it held has been consumed. */
+static int grow(cdt_reader *r, uint8_t **p, size_t *cap, size_t used)
+{
+    if (used < *cap || *cap >= IO_CHUNK)
+        return 0;
+    uint8_t *q = realloc(*p, *cap * 2);
+    if (!q)
+        return rfail(r, CDT_ENOMEM, "out of memory");
+    *p = q;
+    *cap *= 2;
+    return 0;
+}
+
 /* Refill r->buf; *eof set when no more stream bytes will come. */
 static int fill(cdt_reader *r, int *eof)
 {
     size_t got;
     int rc;
+    if ((rc = grow(r, &r->buf, &r->buf_cap, r->len)) < 0)
+        return rc;
     r->pos = r->len = 0;
     *eof = 0;
     if (!r->zstd) {
-        if ((rc = read_fd(r, r->buf, IO_CHUNK, &got)) < 0)
+        if ((rc = read_fd(r, r->buf, r->buf_cap, &got)) < 0)
             return rc;
         r->len = got;
         *eof = got == 0;
@@ -126,14 +146,16 @@ static int fill(cdt_reader *r, int *eof)
                 *eof = 1;
                 return 0;
             }
-            if ((rc = read_fd(r, r->in, IO_CHUNK, &got)) < 0)
+            if ((rc = grow(r, &r->in, &r->in_cap, r->zin.size)) < 0 ||
+                (rc = read_fd(r, r->in, r->in_cap, &got)) < 0)
                 return rc;
+            r->zin.src = r->in;
             r->zin.size = got;
             r->zin.pos = 0;
             r->in_eof = got == 0;
             continue;
         }
-        ZSTD_outBuffer out = {r->buf, IO_CHUNK, 0};
+        ZSTD_outBuffer out = {r->buf, r->buf_cap, 0};
         size_t ret = ZSTD_decompressStream(r->ds, &out, &r->zin);
         if (ZSTD_isError(ret))
             return rfail(r, CDT_EDATA, "corrupt compressed data near byte %llu: %s",
@@ -217,7 +239,8 @@ static int start(cdt_reader *r)
     if (!memcmp(head, "\x28\xb5\x2f\xfd", 4)) {
         r->zstd = 1;
         r->ds = ZSTD_createDStream();
-        r->in = malloc(IO_CHUNK);
+        r->in = malloc(SMALL_CHUNK);
+        r->in_cap = SMALL_CHUNK;
         if (!r->ds || !r->in)
             return rfail(r, CDT_ENOMEM, "out of memory");
         memcpy(r->in, head, 4);
@@ -242,7 +265,8 @@ static cdt_reader *reader_new(const cdt_reader_opts *opts, const char *name)
     r->max_tensor = opts && opts->max_tensor_bytes ? opts->max_tensor_bytes : CDT_MAX_TENSOR_BYTES;
     if (r->max_tensor > CDT_MAX_TENSOR_BYTES)
         r->max_tensor = CDT_MAX_TENSOR_BYTES;
-    r->buf = malloc(IO_CHUNK);
+    r->buf = malloc(SMALL_CHUNK);
+    r->buf_cap = SMALL_CHUNK;
     r->meta = cdt_meta_create();
     if (!r->buf || !r->meta)
         rfail(r, CDT_ENOMEM, "out of memory");
@@ -295,14 +319,17 @@ void cdt_reader_destroy(cdt_reader *r)
     free(r);
 }
 
-/* Read tensor data, growing the buffer only as bytes actually arrive, so a
- * header that claims a huge tensor in a short stream never allocates it. */
+/* Read tensor data, growing the buffer only as bytes actually arrive (each
+ * step as long as what has come so far, from FIRST_STEP up to DATA_STEP),
+ * so a header that claims a huge tensor in a short stream never allocates
+ * much more than the stream holds. */
 static int read_data(cdt_reader *r, uint32_t i, uint64_t nbytes)
 {
     cdt_tensor *t = &r->frame.tensors[i];
     uint64_t done = 0;
     while (done < nbytes || (nbytes == 0 && !t->data)) {
-        uint64_t want = nbytes - done < DATA_STEP ? nbytes - done : DATA_STEP;
+        uint64_t step = done < FIRST_STEP ? FIRST_STEP : done < DATA_STEP ? done : DATA_STEP;
+        uint64_t want = nbytes - done < step ? nbytes - done : step;
         if (done + want > r->data_cap[i] || !t->data) {
             uint64_t cap = r->data_cap[i] * 2;
             if (cap < done + want)
@@ -409,12 +436,17 @@ static int read_end(cdt_reader *r)
                  (unsigned long long)r->offset);
 }
 
-/* Tensor slots grow to the largest frame seen; their data buffers are kept
- * for the next frame, so a steady stream allocates nothing per frame. */
-static int ensure_slots(cdt_reader *r, uint32_t count)
+/* Tensor slots grow, doubling, as tensors actually arrive (a header that
+ * claims 4096 tensors costs nothing until they come) up to the largest frame
+ * seen; their data buffers are kept for the next frame, so a steady stream
+ * allocates nothing per frame. */
+static int ensure_slots(cdt_reader *r, uint32_t need)
 {
-    if (count <= r->slots)
+    if (need <= r->slots)
         return 0;
+    uint32_t count = r->slots * 2 > need ? r->slots * 2 : need;
+    if (count > CDT_MAX_TENSORS)
+        count = CDT_MAX_TENSORS;
     cdt_tensor *t = realloc(r->frame.tensors, count * sizeof *t);
     if (t)
         r->frame.tensors = t;
@@ -459,10 +491,8 @@ int cdt_reader_next(cdt_reader *r, const cdt_frame **f)
     if (count > CDT_MAX_TENSORS)
         return rfail(r, CDT_ELIMIT, "frame at byte %llu holds %u tensors, over 4096", (unsigned long long)at, count);
     r->frame.count = 0;
-    if ((rc = ensure_slots(r, count)) < 0)
-        return rc;
     for (uint32_t i = 0; i < count; i++) {
-        if ((rc = read_tensor(r, i, rows)) < 0)
+        if ((rc = ensure_slots(r, i + 1)) < 0 || (rc = read_tensor(r, i, rows)) < 0)
             return rc;
     }
     if (cdt_add_u64(r->rows, rows, &r->rows))
@@ -487,7 +517,7 @@ struct cdt_writer {
     int fd;
     ZSTD_CCtx *cc;        /* NULL: raw */
     uint8_t *out;         /* raw: staging; zstd: compressed output */
-    size_t out_len;
+    size_t out_cap, out_len;
     uint64_t frames, rows, bytes;
     int closed, err;
     char errmsg[400];
@@ -517,10 +547,19 @@ static int put(cdt_writer *w, const void *p, size_t n, int end)
 {
     int rc;
     if (!w->cc) {
-        if (w->out_len + n > IO_CHUNK) {
+        if (w->out_len + n > w->out_cap && w->out_cap < IO_CHUNK) {
+            size_t cap = w->out_cap * 2 > w->out_len + n ? w->out_cap * 2 : w->out_len + n;
+            cap = cap < IO_CHUNK ? cap : IO_CHUNK;
+            uint8_t *q = realloc(w->out, cap);
+            if (!q)
+                return wfail(w, CDT_ENOMEM, "out of memory");
+            w->out = q;
+            w->out_cap = cap;
+        }
+        if (w->out_len + n > w->out_cap) {
             if ((rc = flush_out(w)) < 0)
                 return rc;
-            if (n > IO_CHUNK) {
+            if (n > w->out_cap) {
                 if ((rc = cdt_write_all(w->fd, p, n)) < 0)
                     return wfail(w, rc, rc == CDT_EPIPE ? "output closed by its reader" : strerror(errno));
                 w->bytes += n;
@@ -534,12 +573,12 @@ static int put(cdt_writer *w, const void *p, size_t n, int end)
     }
     ZSTD_inBuffer in = {p, n, 0};
     for (;;) {
-        ZSTD_outBuffer out = {w->out, IO_CHUNK, w->out_len};
+        ZSTD_outBuffer out = {w->out, w->out_cap, w->out_len};
         size_t left = ZSTD_compressStream2(w->cc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
         if (ZSTD_isError(left))
             return wfail(w, CDT_EINTERNAL, ZSTD_getErrorName(left));
         w->out_len = out.pos;
-        if (w->out_len == IO_CHUNK || (end && left == 0))
+        if (w->out_len == w->out_cap || (end && left == 0))
             if ((rc = flush_out(w)) < 0)
                 return rc;
         if (in.pos == in.size && (!end || left == 0))
@@ -575,7 +614,8 @@ int cdt_writer_open_fd(int fd, const cdt_meta *meta, const cdt_writer_opts *opts
         return CDT_ENOMEM;
     *out = w;
     w->fd = fd;
-    w->out = malloc(IO_CHUNK);
+    w->out_cap = level > 0 ? IO_CHUNK : SMALL_CHUNK; /* raw: grows in put() */
+    w->out = malloc(w->out_cap);
     if (!w->out)
         return wfail(w, CDT_ENOMEM, "out of memory");
     if (level > 0) {

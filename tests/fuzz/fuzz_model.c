@@ -1,7 +1,13 @@
 /* fuzz_model.c: any bytes as a model file or checkpoint: open it, build
  * the model its meta describes, load the weights (and the Adam state).
  * Every refusal carries a message; a load that succeeds has filled the
- * model from the file. */
+ * model from the file.
+ * Building a model (every layer, its activations) costs far more than
+ * reading a small file, and a mutated file almost always keeps its meta,
+ * so the models are kept, one per config, and reused: the input then costs
+ * the reading and the name/shape/meta checks only. A load that fails half
+ * way leaves some weights overwritten, which the next load of that config
+ * overwrites again or refuses, as it would in a fresh model. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -21,11 +27,54 @@
  * Without it, configs bigger than a small model are not built. */
 static int strict;
 
+/* The input, in one memory file made once and emptied per input. */
+static int in_fd = -1;
+static char in_path[64];
+
+/* Models built so far, with room for their Adam moments; the oldest goes
+ * when a new config needs a slot. */
+enum { CACHED = 16 };
+typedef struct built {
+    cdt_model *m;
+    float *am, *av;
+} built;
+static built cache[CACHED];
+static unsigned cache_next;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     strict = getenv("CDT_FUZZ_STRICT") && !strcmp(getenv("CDT_FUZZ_STRICT"), "1");
+    if ((in_fd = memfd_create("fuzz.cdt", MFD_CLOEXEC)) < 0)
+        abort();
+    snprintf(in_path, sizeof in_path, "/proc/self/fd/%d", in_fd);
     return 0;
+}
+
+static void drop(built *b)
+{
+    cdt_model_destroy(b->m);
+    free(b->am), free(b->av);
+    *b = (built){0};
+}
+
+/* The cached model of cfg, built when new; NULL when cdt_model_create
+ * refuses the config. */
+static built *model_for(const cdt_model_config *cfg)
+{
+    for (int i = 0; i < CACHED; i++)
+        if (cache[i].m && !memcmp(cdt_model_cfg(cache[i].m), cfg, sizeof *cfg))
+            return &cache[i];
+    built *b = &cache[cache_next++ % CACHED];
+    drop(b);
+    if (cdt_model_create(cfg, 1, &b->m) < 0) {
+        b->m = NULL;
+        return NULL;
+    }
+    b->am = calloc(cdt_model_nparams(b->m) + 1, sizeof *b->am);
+    b->av = calloc(cdt_model_nparams(b->m) + 1, sizeof *b->av);
+    CDT_ASSERT(b->am && b->av);
+    return b;
 }
 
 static int small(const cdt_model_config *c)
@@ -36,14 +85,11 @@ static int small(const cdt_model_config *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz.cdt", MFD_CLOEXEC);
-    if (fd < 0 || (size && cdt_write_all(fd, data, size) < 0))
+    if (ftruncate(in_fd, 0) < 0 || lseek(in_fd, 0, SEEK_SET) != 0 ||
+        (size && cdt_write_all(in_fd, data, size) < 0))
         abort();
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     cdt_modelfile *f = NULL;
-    cdt_model *m = NULL;
-    int rc = cdt_modelfile_open(path, &f);
+    int rc = cdt_modelfile_open(in_path, &f);
     if (rc < 0) {
         CDT_ASSERT(f == NULL || cdt_modelfile_errmsg(f)[0] != '\0');
         goto out;
@@ -52,10 +98,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CDT_ASSERT(cfg != NULL && cdt_modelfile_meta(f) != NULL);
     if (!strict && !small(cfg))
         goto out;
-    if ((rc = cdt_model_create(cfg, 1, &m)) < 0)
+    built *b = model_for(cfg);
+    if (!b)
         goto out;
-    float *am = calloc(cdt_model_nparams(m) + 1, sizeof *am), *av = calloc(cdt_model_nparams(m) + 1, sizeof *av);
-    CDT_ASSERT(am && av);
+    cdt_model *m = b->m;
+    float *am = b->am, *av = b->av;
     cdt_modelfile_state st = {.adam_m = am, .adam_v = av};
     rc = cdt_modelfile_load(f, m, &st);
     if (rc < 0) {
@@ -65,10 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         volatile float sink = cdt_model_params(m)[0] + cdt_model_params(m)[cdt_model_nparams(m) - 1] + am[0] + av[cdt_model_nparams(m) - 1];
         (void)sink;
     }
-    free(am), free(av);
 out:
-    cdt_model_destroy(m);
     cdt_modelfile_close(f);
-    close(fd);
     return 0;
 }

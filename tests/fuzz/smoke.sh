@@ -1,14 +1,17 @@
 #!/bin/sh
 # smoke.sh OUT: a short run of every libFuzzer target built in OUT/fuzz
 # (make fuzz-smoke). Seeds come from gen_corpus.c (valid inputs made by our
-# own writers); each fuzzer then mutates them for a fixed number of runs
-# with a fixed seed, so a run is repeatable and all of them together take
-# well under a minute on two cores. Any crash, leak, sanitizer report,
-# timeout or failed check fails the run; its input is kept as
-# OUT/artifacts/NAME-crash-... for `OUT/fuzz/fuzz_NAME FILE` to replay.
+# own writers) and from tests/fuzz/corpus/NAME, the corpus that long runs
+# grew, minimised (read only: new inputs go to OUT/corpus/NAME); each fuzzer
+# then mutates them for a fixed number of runs with a fixed seed, so a run
+# is repeatable and all of them together take well under a minute on two
+# cores. Any crash, leak, sanitizer report, timeout or failed check fails
+# the run; its input is kept as OUT/artifacts/NAME-crash-... for
+# `OUT/fuzz/fuzz_NAME FILE` to replay.
 # CDT_FUZZ_STRICT=1 (passed through) turns on the checks of rules that are
 # known to be broken still; see the targets' heads.
-# Long runs: OUT/fuzz/fuzz_NAME -max_total_time=1800 OUT/corpus/NAME
+# Long runs, and keeping what they find (tests/fuzz/corpus/README):
+#   OUT/fuzz/fuzz_NAME -max_total_time=1800 OUT/corpus/NAME tests/fuzz/corpus/NAME
 set -u
 out=${1:-build-fuzz}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,8 +31,9 @@ mkdir -p "$out/corpus" "$out/artifacts"
 "$out/gen_corpus" "$out/corpus" || { echo "smoke.sh: gen_corpus failed"; exit 1; }
 
 # Runs and the longest input per target: what fits the format's seeds and
-# the target's speed (the stream reader allocates its 4096 tensor slots per
-# open, so it is the slowest).
+# the target's speed (the dataset readers write files and allocate whole
+# datasets per input, so they are the slowest). The runs include the
+# corpus's own inputs, run once each first.
 params() {
     case $1 in
     stream) echo 10000 8192 ;;
@@ -48,11 +52,13 @@ for f in "$out"/fuzz/fuzz_*; do
     set -- $(params "$name")
     runs=$1 maxlen=$2
     mkdir -p "$out/corpus/$name"
+    grown=
+    [ -d "$top/tests/fuzz/corpus/$name" ] && grown=$top/tests/fuzz/corpus/$name
     log="$out/artifacts/$name.log"
     start=$(date +%s)
     "$f" -runs="$runs" -seed=1 -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$out/artifacts/$name-" \
-        "$out/corpus/$name" >"$log" 2>&1
+        "$out/corpus/$name" $grown >"$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
     done_=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')

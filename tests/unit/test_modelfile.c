@@ -3,7 +3,10 @@
  * Round trips keep every byte of every tensor (parameters, running
  * statistics, Adam moments) and the trainer's position; a file with one
  * tensor renamed, reshaped, retyped, missing or repeated is refused with
- * one line naming that tensor; a model converted from a PyTorch state_dict
+ * one line naming that tensor (a known one of the wrong shape as "has shape
+ * X, expected Y"); BatchNorm's num_batches_tracked loads as PyTorch saves
+ * it (rank 0) and as numpy exports it ([1]), of any other shape is refused
+ * and under an unknown BatchNorm is unexpected; a model converted from a PyTorch state_dict
  * by tests/gen/pth_to_cdt.py (tests/golden/embed, written by
  * tests/gen/gen_embed_golden.py) loads, and its eval-mode forward gives
  * PyTorch's h and f. */
@@ -164,7 +167,7 @@ static void test_refusals(t_state *ts)
     save(tmp("mf_good.cdt"), a, &st, err);
     // tensor 0 is resnet.conv1.weight [4,1,3,3]; 1 resnet.bn1.weight
     expect_refused(ts, 1, RENAME, "'resnet.bn9.weight'", "unexpected");
-    expect_refused(ts, 0, RESHAPE, "'resnet.conv1.weight'", "f32 [3,1,3,3], expected f32 [4,1,3,3]");
+    expect_refused(ts, 0, RESHAPE, "'resnet.conv1.weight'", "has shape [3,1,3,3], expected [4,1,3,3]");
     expect_refused(ts, 2, RETYPE, "'resnet.bn1.bias'", "is i32 [4], expected f32 [4]");
     expect_refused(ts, 3, DROP, "'resnet.bn1.running_mean'", "missing");
     expect_refused(ts, 4, REPEAT, "'resnet.bn1.running_var'", "twice");
@@ -174,6 +177,57 @@ static void test_refusals(t_state *ts)
     cdt_model_destroy(a);
     remove(tmp("mf_good.cdt"));
     remove(tmp("mf_bad.cdt"));
+}
+
+/* Saves the good model with one more tensor, NAME of dtype and shape, and
+ * loads it: returns load's code, its message in err. */
+static int load_with(const char *name, int dtype, int rank, const uint64_t *dim, char *err)
+{
+    cdt_reader *r;
+    cdt_writer *w;
+    const cdt_frame *f;
+    cdt_model *b;
+    int64_t counter[2] = {7, 7};
+    CDT_ASSERT(cdt_reader_open_path(tmp("mf_good.cdt"), NULL, &r) == 0 && cdt_reader_next(r, &f) == 1);
+    int fd = open(tmp("mf_extra.cdt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CDT_ASSERT(fd >= 0 && cdt_writer_open_fd(fd, cdt_reader_meta(r), NULL, &w) == 0);
+    cdt_tensor *t = malloc((f->count + 1) * sizeof *t);
+    memcpy(t, f->tensors, f->count * sizeof *t);
+    cdt_tensor_set(&t[f->count], name, dtype, counter, rank, dim);
+    CDT_ASSERT(cdt_writer_frame(w, 0, t, f->count + 1) == 0 && cdt_writer_close(w) == 0);
+    free(t);
+    cdt_writer_destroy(w);
+    cdt_reader_destroy(r);
+    close(fd);
+    int rc = load(tmp("mf_extra.cdt"), &b, NULL, err);
+    cdt_model_destroy(b);
+    remove(tmp("mf_extra.cdt"));
+    return rc;
+}
+
+static void test_counters(t_state *ts)
+{
+    char err[512];
+    cdt_model *a = make(2);
+    cdt_modelfile_state st = {0};
+    uint64_t one = 1, two = 2, d11[2] = {1, 1};
+    save(tmp("mf_good.cdt"), a, &st, err);
+    const char *nbt = "resnet.bn1.num_batches_tracked";
+    T_EQ_INT(ts, load_with(nbt, CDT_I64, 0, NULL, err), 0);
+    T_EQ_INT(ts, load_with(nbt, CDT_I64, 1, &one, err), 0);
+    T_EQ_INT(ts, load_with(nbt, CDT_F32, 1, &one, err), 0);
+    T_EQ_INT(ts, load_with(nbt, CDT_I64, 1, &two, err), CDT_EDATA);
+    T_CHECK(ts, strstr(err, "'resnet.bn1.num_batches_tracked' has shape [2], expected [] or [1]") != NULL);
+    if (!strstr(err, "has shape [2]")) fprintf(stderr, "  message: %s\n", err);
+    T_EQ_INT(ts, load_with(nbt, CDT_I64, 2, d11, err), CDT_EDATA);
+    T_CHECK(ts, strstr(err, "has shape [1,1], expected [] or [1]") != NULL);
+    // a counter of a BatchNorm the model does not have is no counter
+    T_EQ_INT(ts, load_with("resnet.bn9.num_batches_tracked", CDT_I64, 0, NULL, err), CDT_EDATA);
+    T_CHECK(ts, strstr(err, "unexpected tensor 'resnet.bn9.num_batches_tracked'") != NULL);
+    T_EQ_INT(ts, load_with("resnet.conv1.num_batches_tracked", CDT_I64, 0, NULL, err), CDT_EDATA);
+    T_CHECK(ts, strstr(err, "unexpected") != NULL);
+    cdt_model_destroy(a);
+    remove(tmp("mf_good.cdt"));
 }
 
 static double rel_err(const float *a, const float *b, size_t n)
@@ -227,6 +281,7 @@ int main(void)
     T_RUN(&ts, test_roundtrip);
     T_RUN(&ts, test_checkpoint);
     T_RUN(&ts, test_refusals);
+    T_RUN(&ts, test_counters);
     T_RUN(&ts, test_pytorch);
     rmdir(dir);
     return T_END(&ts);

@@ -1,10 +1,17 @@
 /* test_stream.c: the stream format round trip, its limits, and damaged
  * streams: every truncation point and random bit flips must be rejected
- * cleanly (an error code and a message), never crash or pass silently. */
+ * cleanly (an error code and a message), never crash or pass silently.
+ * Output files: whole or absent, and the temporaries of writers that died
+ * removed by the next writer, never a live writer's. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cdt.h"
@@ -441,6 +448,148 @@ static void test_outfile(t_state *ts)
     T_EQ_INT(ts, cdt_outfile_open("/nonexistent-dir/x", &of), CDT_ENOENT);
 }
 
+/* How many entries of dir start with prefix; the last one's name in last. */
+static int count_prefix(const char *dir, const char *prefix, char *last, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int k = 0;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) {
+            k++;
+            if (last)
+                snprintf(last, n, "%s", e->d_name);
+        }
+    if (d)
+        closedir(d);
+    return k;
+}
+
+/* A writer in a child process: opens path, writes what, tells the parent
+ * through ready, then commits when the parent writes to go (or is killed
+ * before). Returns its pid. */
+static pid_t child_writer(const char *path, const char *what, int *ready, int *go)
+{
+    int r[2], g[2];
+    if (pipe(r) < 0 || pipe(g) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        cdt_outfile *of;
+        char c;
+        close(r[0]), close(g[1]);
+        if (cdt_outfile_open(path, &of) < 0 || cdt_write_all(cdt_outfile_fd(of), what, strlen(what)) < 0 ||
+            write(r[1], "1", 1) != 1 || read(g[0], &c, 1) != 1)
+            _exit(1);
+        _exit(cdt_outfile_commit(of) == 0 ? 0 : 1);
+    }
+    close(r[1]), close(g[0]);
+    *ready = r[0], *go = g[1];
+    return pid;
+}
+
+static int has(const char *path, const char *want)
+{
+    char got[16] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(got, 1, sizeof got - 1, f) : 0;
+    if (f)
+        fclose(f);
+    return n == strlen(want) && !memcmp(got, want, n);
+}
+
+static void test_outfile_stale(t_state *ts)
+{
+    char dir[] = "/tmp/cdt-outfile-XXXXXX", path[64], tmp[256], name[256], c;
+    T_CHECK(ts, mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    cdt_outfile *of;
+    int ready, go, status;
+
+    /* Two writers of one output: the second, opening and committing while
+     * the first is still writing, leaves the first's temporary alone; the
+     * first then commits its own. */
+    pid_t a = child_writer(path, "first", &ready, &go);
+    T_CHECK(ts, a > 0 && read(ready, &c, 1) == 1);
+    snprintf(tmp, sizeof tmp, ".out.bin.%ld.", (long)a);
+    T_EQ_INT(ts, count_prefix(dir, tmp, NULL, 0), 1);
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    T_EQ_INT(ts, cdt_write_all(cdt_outfile_fd(of), "second", 6), 0);
+    T_EQ_INT(ts, cdt_outfile_commit(of), 0);
+    T_CHECK(ts, has(path, "second"));
+    T_EQ_INT(ts, count_prefix(dir, tmp, NULL, 0), 1);
+    T_CHECK(ts, write(go, "1", 1) == 1 && waitpid(a, &status, 0) == a);
+    T_CHECK(ts, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    T_CHECK(ts, has(path, "first"));
+    T_EQ_INT(ts, count_prefix(dir, ".out.bin.", NULL, 0), 0);
+    close(ready), close(go);
+
+    /* A writer killed outright leaves its temporary, named with its pid;
+     * the next open of the output removes it. */
+    pid_t k = child_writer(path, "killed", &ready, &go);
+    T_CHECK(ts, k > 0 && read(ready, &c, 1) == 1);
+    T_CHECK(ts, kill(k, SIGKILL) == 0 && waitpid(k, &status, 0) == k);
+    snprintf(tmp, sizeof tmp, ".out.bin.%ld.", (long)k);
+    T_EQ_INT(ts, count_prefix(dir, tmp, NULL, 0), 1);
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    T_EQ_INT(ts, count_prefix(dir, tmp, NULL, 0), 0);
+    cdt_outfile_abort(of);
+    T_CHECK(ts, has(path, "first"));
+    close(ready), close(go);
+
+    /* A temporary whose pid is gone here but whose lock is held (a pid of
+     * another machine sharing the folder) stays until the lock goes; other
+     * names are never touched. k is dead and reaped. */
+    snprintf(name, sizeof name, "%s/.out.bin.%ld.AbCdEf", dir, (long)k);
+    int held = open(name, O_RDWR | O_CREAT | O_EXCL, 0644);
+    T_CHECK(ts, held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0);
+    const char *others[] = {".out.bin.AbCdEf", ".other.bin.%ld.AbCdEf", "out.bin.%ld.AbCdEf",
+                            ".out.bin.%ld.AbCdEfG", ".out.bin.%ldx.AbCdEf"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        char p[300], f[64];
+        snprintf(f, sizeof f, others[i], (long)k);
+        snprintf(p, sizeof p, "%s/%s", dir, f);
+        close(open(p, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    }
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    cdt_outfile_abort(of);
+    T_CHECK(ts, access(name, F_OK) == 0);
+    close(held);
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    cdt_outfile_abort(of);
+    T_CHECK(ts, access(name, F_OK) != 0);
+    /* An unlocked temporary (a file system without locks, or the instant
+     * between creating it and locking it) stays while its pid lives. */
+    pid_t live = fork();
+    if (live == 0) {
+        pause();
+        _exit(0);
+    }
+    snprintf(name, sizeof name, "%s/.out.bin.%ld.QwErTy", dir, (long)live);
+    close(open(name, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    cdt_outfile_abort(of);
+    T_CHECK(ts, access(name, F_OK) == 0);
+    T_CHECK(ts, live > 0 && kill(live, SIGKILL) == 0 && waitpid(live, &status, 0) == live);
+    T_EQ_INT(ts, cdt_outfile_open(path, &of), 0);
+    cdt_outfile_abort(of);
+    T_CHECK(ts, access(name, F_OK) != 0);
+    T_EQ_INT(ts, count_prefix(dir, ".", NULL, 0), 2 + 4); /* ".", "..", 4 of the others */
+    T_EQ_INT(ts, count_prefix(dir, "out.bin.", NULL, 0), 1);
+
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            char p[300];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d)
+        closedir(d);
+    T_CHECK(ts, rmdir(dir) == 0);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -454,5 +603,6 @@ int main(void)
     T_RUN(&ts, test_writer_checks);
     T_RUN(&ts, test_rng);
     T_RUN(&ts, test_outfile);
+    T_RUN(&ts, test_outfile_stale);
     return T_END(&ts);
 }
