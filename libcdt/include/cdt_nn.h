@@ -82,6 +82,36 @@ void cdt_batchnorm_backward(float *dx,          // (N,C,HW)
                             const float *gamma, // (C)
                             const cdt_bn_params *p);
 
+/* Batch norm across processes (SyncBatchNorm), in pieces: each process
+ * holds part of the batch and the caller adds every process's per-channel
+ * sums (double, in a fixed order) between the calls. Forward:
+ * sums(x, NULL) -> mean = sum / count; sums(x, mean) -> biased variance =
+ * sum / count; forward_with(mean, variance, count). Backward: backward_sums
+ * -> backward_with(this process's sums, the whole batch's). With one
+ * process this is cdt_batchnorm_forward/_backward to rounding. */
+void cdt_batchnorm_sums(double *sum,          // (C): sum x, or sum (x - center)^2
+                        const float *x,       // (N,C,HW)
+                        const double *center, // (C) or NULL
+                        const cdt_bn_params *p);
+void cdt_batchnorm_forward_with(float *out, float *mean, float *invstd,
+                                float *running_mean, float *running_var, // NULL: skip
+                                const float *x, const float *gamma, const float *beta,
+                                const double *gmean, // (C) the whole batch's mean
+                                const double *gvar,  // (C) and biased variance
+                                double count,        // values per channel in the whole batch
+                                const cdt_bn_params *p);
+void cdt_batchnorm_backward_sums(double *sums,      // (2C): sum dout, sum dout * xhat
+                                 const float *dout, const float *x, const float *mean,
+                                 const float *invstd, const cdt_bn_params *p);
+/* dgamma, dbeta += this process's sums (the caller adds them over processes
+ * with every other gradient); dx from the whole batch's. */
+void cdt_batchnorm_backward_with(float *dx, float *dgamma, float *dbeta,
+                                 const double *local,  // (2C) this process's backward_sums
+                                 const double *global, // (2C) the whole batch's
+                                 double count, const float *dout, const float *x,
+                                 const float *mean, const float *invstd, const float *gamma,
+                                 const cdt_bn_params *p);
+
 /* ---- elementwise ---- */
 /* out may equal x. */
 void cdt_relu_forward(float *out, const float *x, size_t n); // (n), (n)

@@ -28,7 +28,7 @@
 
 #include "cdt_nn.h"
 
-#define CDT_BACKEND_ABI 1
+#define CDT_BACKEND_ABI 2
 
 typedef struct cdt_backend_i {
     int abi;                /* CDT_BACKEND_ABI of whoever filled the table */
@@ -68,6 +68,23 @@ typedef struct cdt_backend_i {
     int (*batchnorm_backward)(void *ctx, float *dx, float *dgamma, float *dbeta,
                               const float *dout, const float *x, const float *mean,
                               const float *invstd, const float *gamma, const cdt_bn_params *p);
+    /* batch norm across processes (cdt_nn.h's cdt_batchnorm_sums etc.): the
+     * per-channel sums are double device buffers; the caller adds them over
+     * processes between calls */
+    int (*batchnorm_sums)(void *ctx, double *sum, const float *x, const double *center,
+                          const cdt_bn_params *p);
+    int (*batchnorm_forward_with)(void *ctx, float *out, float *mean, float *invstd,
+                                  float *running_mean, float *running_var, const float *x,
+                                  const float *gamma, const float *beta, const double *gmean,
+                                  const double *gvar, double count, const cdt_bn_params *p);
+    int (*batchnorm_backward_sums)(void *ctx, double *sums, const float *dout, const float *x,
+                                   const float *mean, const float *invstd,
+                                   const cdt_bn_params *p);
+    int (*batchnorm_backward_with)(void *ctx, float *dx, float *dgamma, float *dbeta,
+                                   const double *local, const double *global, double count,
+                                   const float *dout, const float *x, const float *mean,
+                                   const float *invstd, const float *gamma,
+                                   const cdt_bn_params *p);
     int (*relu_forward)(void *ctx, float *out, const float *x, size_t n);
     int (*relu_backward)(void *ctx, float *dx, const float *dout, const float *out, size_t n);
     int (*sigmoid_forward)(void *ctx, float *out, const float *x, size_t n);

@@ -221,6 +221,43 @@ static int cpu_add_transposed(void *ctx, float *dst, const float *src, int rows,
     return 0;
 }
 
+static int cpu_bn_sums(void *ctx, double *sum, const float *x, const double *center,
+                       const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_sums(sum, x, center, p);
+    return 0;
+}
+
+static int cpu_bn_fwd_with(void *ctx, float *out, float *mean, float *invstd, float *rm,
+                           float *rv, const float *x, const float *gamma, const float *beta,
+                           const double *gmean, const double *gvar, double count,
+                           const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_forward_with(out, mean, invstd, rm, rv, x, gamma, beta, gmean, gvar, count, p);
+    return 0;
+}
+
+static int cpu_bn_bwd_sums(void *ctx, double *sums, const float *dout, const float *x,
+                           const float *mean, const float *invstd, const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_backward_sums(sums, dout, x, mean, invstd, p);
+    return 0;
+}
+
+static int cpu_bn_bwd_with(void *ctx, float *dx, float *dgamma, float *dbeta,
+                           const double *local, const double *global, double count,
+                           const float *dout, const float *x, const float *mean,
+                           const float *invstd, const float *gamma, const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_backward_with(dx, dgamma, dbeta, local, global, count, dout, x, mean, invstd,
+                                gamma, p);
+    return 0;
+}
+
 static int cpu_grad_norm(void *ctx, double *norm, float *grad, size_t n, double max_norm)
 {
     (void)ctx;
@@ -246,6 +283,8 @@ static const cdt_backend_i cpu_table = {
     .conv2d_backward = cpu_conv_bwd,
     .batchnorm_forward = cpu_bn_fwd, .batchnorm_forward_eval = cpu_bn_eval,
     .batchnorm_backward = cpu_bn_bwd,
+    .batchnorm_sums = cpu_bn_sums, .batchnorm_forward_with = cpu_bn_fwd_with,
+    .batchnorm_backward_sums = cpu_bn_bwd_sums, .batchnorm_backward_with = cpu_bn_bwd_with,
     .relu_forward = cpu_relu_fwd, .relu_backward = cpu_relu_bwd,
     .sigmoid_forward = cpu_sig_fwd, .sigmoid_backward = cpu_sig_bwd, .add = cpu_add,
     .maxpool_forward = cpu_maxpool_fwd, .maxpool_backward = cpu_maxpool_bwd,

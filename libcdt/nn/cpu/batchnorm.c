@@ -109,3 +109,106 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
         }
     }
 }
+
+/* ---- the same in pieces, for batch norm across processes ----
+ * Each process holds part of the batch; between the pieces the caller adds
+ * the per-channel sums of every process (in double), so that mean,
+ * variance and the backward's two sums are the whole batch's: the forward
+ * above is sums(NULL) -> mean, sums(mean) -> variance, forward_with; the
+ * backward is backward_sums -> backward_with. */
+
+void NN(cdt_batchnorm_sums)(double *sum,          // (C)
+                            const real *x,        // (N,C,HW)
+                            const double *center, // (C) or NULL
+                            const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    for (int c = 0; c < p->c; c++) {
+        double s = 0, mu = center ? center[c] : 0;
+        for (int b = 0; b < p->n; b++) {
+            const real *xc = x + b * chw + (size_t)c * p->hw;
+            if (center) {
+                #pragma omp simd reduction(+ : s)
+                for (int i = 0; i < p->hw; i++) s += (xc[i] - mu) * (xc[i] - mu);
+            } else {
+                #pragma omp simd reduction(+ : s)
+                for (int i = 0; i < p->hw; i++) s += xc[i];
+            }
+        }
+        sum[c] = s;
+    }
+}
+
+void NN(cdt_batchnorm_forward_with)(real *out, real *mean, real *invstd, real *running_mean,
+                                    real *running_var, const real *x, const real *gamma,
+                                    const real *beta,
+                                    const double *gmean, // (C) of the whole batch
+                                    const double *gvar,  // (C) biased, of the whole batch
+                                    double count,        // values per channel, whole batch
+                                    const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    CDT_ASSERT(count > 1);
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    for (int c = 0; c < p->c; c++) {
+        double mu = gmean[c], var = gvar[c], is = 1 / sqrt(var + p->eps);
+        mean[c] = (real)mu;
+        invstd[c] = (real)is;
+        real scale = (real)(gamma[c] * is), m = (real)mu, shift = beta[c];
+        for (int b = 0; b < p->n; b++) {
+            const real *xc = x + b * chw + (size_t)c * p->hw;
+            real *oc = out + b * chw + (size_t)c * p->hw;
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
+        }
+        if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
+        if (running_var)
+            running_var[c] = (real)((1 - p->momentum) * running_var[c] +
+                                    p->momentum * var * count / (count - 1));
+    }
+}
+
+void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum dout xhat
+                                     const real *dout, const real *x, const real *mean,
+                                     const real *invstd, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    for (int c = 0; c < p->c; c++) {
+        double sd = 0, sdx = 0, mu = mean[c];
+        for (int b = 0; b < p->n; b++) {
+            size_t off = b * chw + (size_t)c * p->hw;
+            #pragma omp simd reduction(+ : sd, sdx)
+            for (int i = 0; i < p->hw; i++) {
+                sd += dout[off + i];
+                sdx += dout[off + i] * (x[off + i] - mu);
+            }
+        }
+        sums[c] = sd;
+        sums[p->c + c] = sdx * invstd[c];
+    }
+}
+
+void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
+                                     const double *local,  // (2C) this process's sums
+                                     const double *global, // (2C) the whole batch's
+                                     double count, const real *dout, const real *x,
+                                     const real *mean, const real *invstd, const real *gamma,
+                                     const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    for (int c = 0; c < p->c; c++) {
+        double is = invstd[c], sd = global[c], sdx = global[p->c + c];
+        dbeta[c] += (real)local[c];
+        dgamma[c] += (real)local[p->c + c];
+        double k = gamma[c] * is / count;
+        real a = (real)(k * count), bx = (real)(-k * sdx * is), c0 = (real)(-k * sd), m = mean[c];
+        for (int b = 0; b < p->n; b++) {
+            size_t off = b * chw + (size_t)c * p->hw;
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) dx[off + i] = a * dout[off + i] + (x[off + i] - m) * bx + c0;
+        }
+    }
+}

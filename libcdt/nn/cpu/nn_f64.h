@@ -27,6 +27,21 @@ void cdt_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta,
                                 const double *dout, const double *x,
                                 const double *mean, const double *invstd,
                                 const double *gamma, const cdt_bn_params *p);
+void cdt_batchnorm_sums_f64(double *sum, const double *x, const double *center,
+                            const cdt_bn_params *p);
+void cdt_batchnorm_forward_with_f64(double *out, double *mean, double *invstd,
+                                    double *running_mean, double *running_var,
+                                    const double *x, const double *gamma, const double *beta,
+                                    const double *gmean, const double *gvar, double count,
+                                    const cdt_bn_params *p);
+void cdt_batchnorm_backward_sums_f64(double *sums, const double *dout, const double *x,
+                                     const double *mean, const double *invstd,
+                                     const cdt_bn_params *p);
+void cdt_batchnorm_backward_with_f64(double *dx, double *dgamma, double *dbeta,
+                                     const double *local, const double *global, double count,
+                                     const double *dout, const double *x, const double *mean,
+                                     const double *invstd, const double *gamma,
+                                     const cdt_bn_params *p);
 void cdt_relu_forward_f64(double *out, const double *x, size_t n);
 void cdt_relu_backward_f64(double *dx, const double *dout, const double *out, size_t n);
 void cdt_sigmoid_forward_f64(double *out, const double *x, size_t n);

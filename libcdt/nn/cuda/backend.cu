@@ -230,6 +230,7 @@ static const cdt_backend_i cuda_table = {
     be_memset, be_sync,
     cdt_conv2d_scratch_cuda, be_conv_fwd, be_conv_bwd,
     be_bn_fwd, be_bn_eval, be_bn_bwd,
+    NULL, NULL, NULL, NULL, /* batch norm across processes: not yet on the GPU */
     be_relu_fwd, be_relu_bwd, be_sig_fwd, be_sig_bwd, be_add,
     be_maxpool_fwd, be_maxpool_bwd, be_avgpool_fwd, be_avgpool_bwd,
     be_linear_fwd, be_linear_bwd,
