@@ -40,7 +40,8 @@ CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Ilibcdt/include $(PKG_CFLA
 LDFLAGS += -fopenmp -pthread $(SANFLAGS)
 LDLIBS += $(PKG_LIBS) -ljpeg -lz -lm
 
-LIB_SRC := $(sort $(shell find libcdt -name '*.c'))
+# libcdt/comm/mpi is libcdt_mpi.so's (below), built with mpicc
+LIB_SRC := $(sort $(shell find libcdt -name '*.c' -not -path 'libcdt/comm/mpi/*'))
 LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 LIB := $(OUT)/lib/libcdt.a
 # every public header but the CUDA library's, which install-cuda adds
@@ -161,6 +162,30 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(OUT)/obj/tools/%.d) \
 	$(UNIT_SRC:tests/unit/%.c=$(OUT)/obj/tests/unit/%.d) $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/obj/tests/fuzz/%.d)
+
+# ---- MPI: libcdt_mpi.so, the transport of data-parallel training ----------
+# (cdt_comm.h). Built when mpicc is found (Debian: libopenmpi-dev), MPI=0
+# turns it off; loaded at run time, so nothing else links MPI. Not
+# instrumented in SAN builds (Open MPI's own allocations would be reported).
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifeq ($(FUZZ),)
+MPI ?= $(if $(MPICC),1,0)
+else
+MPI ?= 0
+endif
+ifeq ($(MPI),1)
+MPI_LIB := $(OUT)/lib/libcdt_mpi.so
+all: $(MPI_LIB)
+$(MPI_LIB): libcdt/comm/mpi/comm_mpi.c libcdt/comm/comm_i.h libcdt/include/cdt_core.h
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=c11 -O2 -g -fPIC -shared -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
+	  -Ilibcdt/include -Ilibcdt $< -o $@ -Wl,-soname=libcdt_mpi.so
+install: install-mpi
+.PHONY: install-mpi
+install-mpi: $(MPI_LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib
+	install -m 755 $(MPI_LIB) $(DESTDIR)$(PREFIX)/lib
+endif
 
 # ---- CUDA (issue 7) ---------------------------------------------------------
 # $(OUT)/lib/libcdt_cuda.so: the CUDA twins of the nn layers (libcdt/nn/cuda/*.cu,

@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdt_comm.h"
 #include "cdt_device.h"
 
 enum { CDT_STEM_IMAGENET = 0, CDT_STEM_CIFAR = 1 };
@@ -87,6 +88,29 @@ int cdt_model_create_on(const cdt_model_config *cfg, int batch, const cdt_device
                         cdt_model **out);
 int cdt_model_create_inference_on(const cdt_model_config *cfg, int batch,
                                   const cdt_device *dev, cdt_model **out);
+/* One of the W = cdt_comm_size(comm) copies of a data-parallel job
+ * (cdt_comm.h), each of which runs `batch` rows, its slice of a batch of
+ * W * batch: a training forward normalises with the whole batch's
+ * statistics (batch norm across ranks: the per-channel sums are added over
+ * ranks, as PyTorch's SyncBatchNorm), and the loss is the whole batch's:
+ * every rank gathers z and f from all ranks, in rank order (the row order
+ * of one process running the whole batch), computes the same loss, and
+ * back-propagates its own rows' dL/dz, dL/df. Parameter gradients stay
+ * this rank's part: the trainer adds them over ranks. comm NULL or of size
+ * 1: exactly cdt_model_create_on. comm must outlive the model. */
+enum {
+    CDT_DP_LOCAL_BN = 1,    /* batch norm over this rank's rows only (cheaper; NOT the
+                               single-process model: --bn local) */
+    CDT_DP_LOCAL_LOSS = 2,  /* the loss over this rank's rows only: each rank sees only its
+                               own negatives. Wrong on purpose: tests show that the
+                               gradient check catches it */
+    CDT_DP_MEAN_GRADS = 4,  /* the trainer averages gradients over ranks instead of adding
+                               them: W times too small. Wrong on purpose, as above */
+};
+int cdt_model_create_parallel(const cdt_model_config *cfg, int batch, const cdt_device *dev,
+                              cdt_comm *comm, int flags, cdt_model **out);
+/* The comm of a data-parallel model with more than one rank, else NULL. */
+cdt_comm *cdt_model_comm(const cdt_model *m);
 void cdt_model_destroy(cdt_model *m);
 /* Host copies -> device (after the host wrote params/buffers), and back
  * (params, buffers, and grads when training). */

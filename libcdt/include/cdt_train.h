@@ -63,6 +63,13 @@ void cdt_trainer_destroy(cdt_trainer *t);
  * the model should be dropped; errmsg says which value. A device's own
  * failure returns its code, with its message in errmsg. */
 int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s);
+/* The step in two halves: step_grads runs the forwards, the loss and the
+ * backwards and, for a data-parallel model (cdt_model_create_parallel),
+ * adds the gradients over ranks; the model's gradients are then dL/dparams
+ * of the whole batch (cdt_model_pull shows them). step_apply checks the
+ * loss and the norm, clips and takes the Adam step. */
+int cdt_trainer_step_grads(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s);
+int cdt_trainer_step_apply(cdt_trainer *t, cdt_train_stats *s);
 const char *cdt_trainer_errmsg(const cdt_trainer *t);
 /* Adam's moments device -> the host copies (before a checkpoint is
  * written), and back (after one was read). */

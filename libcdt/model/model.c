@@ -60,6 +60,15 @@ struct cdt_model_graph {
     int32_t *args[2];
     float *dz[2], *df[2], *ft[2], *dft[2];
     float *losses;           /* (4): instance, feature, H of view 0, of view 1 */
+    /* data parallel (cdt_model_create_parallel); world 1 without */
+    cdt_comm *comm;
+    int world, rank, dp_flags;
+    int comm_failed;         /* g->rc came from the comm, not the device */
+    int bn_max;              /* channels of the widest batch norm */
+    float *zg[2], *fg[2];    /* (world * batch, hidden / features): every rank's z, f */
+    double *bn_dev;          /* (4 bn_max) sums of batch norm across ranks */
+    double *bn_host;         /* its host side (= bn_dev on the CPU) */
+    float *send_host, *recv_host; /* staging of the gathers on a device */
     /* host */
     float *out_host;         /* (batch, max(rep_dim, hidden, feature)) for h/z/f */
     unsigned char *seen;     /* per slot: its gradient has a first writer */
@@ -160,6 +169,7 @@ static int batchnorm(builder *b, const char *prefix, int in)
     op *o = add_op(b, OP_BN, in, out);
     if (!o) return 0;
     o->p.bn = (cdt_bn_params){b->m->batch, s.c, s.h * s.w, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    if (s.c > b->g->bn_max) b->g->bn_max = s.c;
     o->w = add_tensor(b, prefix, "weight", 0, 1, s.c, 0, 0, 0);
     o->b = add_tensor(b, prefix, "bias", 0, 1, s.c, 0, 0, 0);
     o->rm = add_tensor(b, prefix, "running_mean", 1, 1, s.c, 0, 0, 0);
@@ -295,7 +305,8 @@ static int alloc_all(cdt_model *m)
 {
     struct cdt_model_graph *g = m->graph;
     size_t n = (size_t)m->batch, F = m->cfg.feature_num, hd = m->cfg.hidden_dim;
-    cdt_ntxent_params pi = {m->batch, m->cfg.hidden_dim, 1}, pf = {m->cfg.feature_num, m->batch, 1};
+    size_t nl = n * (size_t)g->world; // the loss's rows: every rank's
+    cdt_ntxent_params pi = {(int)nl, m->cfg.hidden_dim, 1}, pf = {m->cfg.feature_num, (int)nl, 1};
     size_t si = g->be.i->ntxent_scratch(&pi), sf = g->be.i->ntxent_scratch(&pf);
     size_t ntx = si > sf ? si : sf;
     size_t scratch = g->conv_scratch > ntx || m->inference ? g->conv_scratch : ntx;
@@ -327,16 +338,30 @@ static int alloc_all(cdt_model *m)
         dev_alloc(g, &g->saves[v], (g->save_size + 1) * sizeof(float));
         dev_alloc(g, &g->args[v], (g->arg_size + 1) * sizeof(int32_t));
         if (!train) continue;
-        dev_alloc(g, &g->dz[v], n * hd * sizeof(float));
-        dev_alloc(g, &g->df[v], n * F * sizeof(float));
-        dev_alloc(g, &g->ft[v], n * F * sizeof(float));
-        dev_alloc(g, &g->dft[v], n * F * sizeof(float));
+        dev_alloc(g, &g->dz[v], nl * hd * sizeof(float));
+        dev_alloc(g, &g->df[v], nl * F * sizeof(float));
+        dev_alloc(g, &g->ft[v], nl * F * sizeof(float));
+        dev_alloc(g, &g->dft[v], nl * F * sizeof(float));
+        if (g->world == 1) continue;
+        dev_alloc(g, &g->zg[v], nl * hd * sizeof(float));
+        dev_alloc(g, &g->fg[v], nl * F * sizeof(float));
+    }
+    if (g->world == 1 || !train) return g->rc;
+    dev_alloc(g, (void *)&g->bn_dev, 4 * (size_t)g->bn_max * sizeof(double));
+    if (host) {
+        g->bn_host = g->bn_dev;
+    } else {
+        size_t wide = hd > F ? hd : F;
+        g->bn_host = malloc(4 * (size_t)g->bn_max * sizeof(double));
+        g->send_host = malloc(n * wide * sizeof(float));
+        g->recv_host = malloc(nl * wide * sizeof(float));
+        if (!g->bn_host || !g->send_host || !g->recv_host) return CDT_ENOMEM;
     }
     return g->rc;
 }
 
 static int model_create(const cdt_model_config *cfg, int batch, int inference,
-                        const cdt_device *dev, cdt_model **out)
+                        const cdt_device *dev, cdt_comm *comm, int dp_flags, cdt_model **out)
 {
     *out = NULL;
     if (!config_ok(cfg, batch)) return CDT_EINVAL;
@@ -352,6 +377,20 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
     }
     m->graph->be = dev ? *cdt_device_backend(dev)
                        : (cdt_backend){cdt_backend_cpu(), NULL};
+    m->graph->world = 1;
+    if (cdt_comm_size(comm) > 1 && !inference) {
+        const cdt_backend_i *bi = m->graph->be.i;
+        if (!bi->batchnorm_sums || !bi->batchnorm_forward_with || !bi->batchnorm_backward_sums ||
+            !bi->batchnorm_backward_with) {
+            free(m->graph);
+            free(m);
+            return CDT_EINVAL; // a device library without batch norm across ranks
+        }
+        m->graph->comm = comm;
+        m->graph->world = cdt_comm_size(comm);
+        m->graph->rank = cdt_comm_rank(comm);
+        m->graph->dp_flags = dp_flags;
+    }
     m->cfg = *cfg;
     m->batch = batch;
     m->inference = inference;
@@ -370,25 +409,34 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
 
 int cdt_model_create(const cdt_model_config *cfg, int batch, cdt_model **out)
 {
-    return model_create(cfg, batch, 0, NULL, out);
+    return model_create(cfg, batch, 0, NULL, NULL, 0, out);
 }
 
 int cdt_model_create_inference(const cdt_model_config *cfg, int batch, cdt_model **out)
 {
-    return model_create(cfg, batch, 1, NULL, out);
+    return model_create(cfg, batch, 1, NULL, NULL, 0, out);
 }
 
 int cdt_model_create_on(const cdt_model_config *cfg, int batch, const cdt_device *dev,
                         cdt_model **out)
 {
-    return model_create(cfg, batch, 0, dev, out);
+    return model_create(cfg, batch, 0, dev, NULL, 0, out);
 }
 
 int cdt_model_create_inference_on(const cdt_model_config *cfg, int batch,
                                   const cdt_device *dev, cdt_model **out)
 {
-    return model_create(cfg, batch, 1, dev, out);
+    return model_create(cfg, batch, 1, dev, NULL, 0, out);
 }
+
+int cdt_model_create_parallel(const cdt_model_config *cfg, int batch, const cdt_device *dev,
+                              cdt_comm *comm, int flags, cdt_model **out)
+{
+    return model_create(cfg, batch, 0, dev, comm, flags, out);
+}
+
+cdt_comm *cdt_model_comm(const cdt_model *m) { return m->graph->comm; }
+int cdt_model_dp_flags(const cdt_model *m) { return m->graph->dp_flags; }
 
 void cdt_model_destroy(cdt_model *m)
 {
@@ -405,7 +453,10 @@ void cdt_model_destroy(cdt_model *m)
             }
             b->free(c, g->dacts); b->free(c, g->tmp); b->free(c, g->scratch);
             b->free(c, g->losses);
+            for (int v = 0; v < 2; v++) { b->free(c, g->zg[v]); b->free(c, g->fg[v]); }
+            b->free(c, g->bn_dev);
             if (!b->host_memory) {
+                free(g->bn_host); free(g->send_host); free(g->recv_host);
                 b->free(c, g->params); b->free(c, g->grads); b->free(c, g->buffers);
             }
         }
@@ -461,6 +512,7 @@ int cdt_model_pull(const cdt_model *m)
 
 const char *cdt_model_errmsg(const cdt_model *m)
 {
+    if (m->graph->comm_failed) return cdt_comm_errmsg(m->graph->comm);
     return m->graph->be.i->errmsg(m->graph->be.ctx);
 }
 
@@ -516,6 +568,76 @@ float *cdt_model_input(cdt_model *m, int view) { return act(m, view, 0); }
 float *cdt_model_dev_params(cdt_model *m) { return m->graph->params; }
 float *cdt_model_dev_grads(cdt_model *m) { return m->graph->grads; }
 
+/* ---- data parallel: what goes between ranks ---- */
+
+static int sync_bn(const struct cdt_model_graph *g)
+{
+    return g->world > 1 && !(g->dp_flags & CDT_DP_LOCAL_BN);
+}
+
+/* Device doubles d (n) = their sum over ranks, times scale; through the
+ * host on a device. */
+static void sum_across(struct cdt_model_graph *g, double *d, size_t n, double scale)
+{
+    double *h = g->be.i->host_memory ? d : g->bn_host;
+    DEV(g, download, h, d, n * sizeof(double));
+    if (g->rc) return;
+    if ((g->rc = cdt_comm_sum_f64(g->comm, h, n)) < 0) {
+        g->comm_failed = 1;
+        return;
+    }
+    for (size_t k = 0; k < n; k++) h[k] *= scale;
+    DEV(g, upload, d, h, n * sizeof(double));
+}
+
+/* dst (world * n) = every rank's src (n), in rank order. */
+static void gather(struct cdt_model_graph *g, float *dst, const float *src, size_t n)
+{
+    if (g->rc) return;
+    if (g->be.i->host_memory) {
+        g->rc = cdt_comm_allgather(g->comm, dst, src, n * sizeof(float));
+        g->comm_failed = g->rc < 0;
+        return;
+    }
+    DEV(g, download, g->send_host, src, n * sizeof(float));
+    if (!g->rc) {
+        g->rc = cdt_comm_allgather(g->comm, g->recv_host, g->send_host, n * sizeof(float));
+        g->comm_failed = g->rc < 0;
+    }
+    DEV(g, upload, dst, g->recv_host, n * g->world * sizeof(float));
+}
+
+/* The training forward of batch norm over every rank's rows: the two-pass
+ * mean and variance of cdt_batchnorm_forward with each pass's sums added
+ * over ranks. */
+static void bn_forward_across(struct cdt_model_graph *g, const op *o, const cdt_bn_params *p,
+                              int view)
+{
+    float *x = g->acts[view] + g->slots[o->in].off, *y = g->acts[view] + g->slots[o->out].off;
+    float *mean = g->saves[view] + o->save, *invstd = mean + p->c;
+    double count = (double)p->n * p->hw * g->world, *sum = g->bn_dev, *sq = g->bn_dev + p->c;
+    DEV(g, batchnorm_sums, sum, x, NULL, p);
+    sum_across(g, sum, (size_t)p->c, 1 / count);     // the mean
+    DEV(g, batchnorm_sums, sq, x, sum, p);
+    sum_across(g, sq, (size_t)p->c, 1 / count);      // the biased variance
+    DEV(g, batchnorm_forward_with, y, mean, invstd, g->buffers + o->rm, g->buffers + o->rv, x,
+        g->params + o->w, g->params + o->b, sum, sq, count, p);
+}
+
+static void bn_backward_across(struct cdt_model_graph *g, const op *o, const cdt_bn_params *p,
+                               int view, float *dx)
+{
+    const float *x = g->acts[view] + g->slots[o->in].off, *dy = g->dacts + g->slots[o->out].off;
+    const float *mean = g->saves[view] + o->save, *invstd = mean + p->c;
+    double count = (double)p->n * p->hw * g->world, *local = g->bn_dev;
+    double *global = g->bn_dev + 2 * (size_t)p->c;
+    DEV(g, batchnorm_backward_sums, local, dy, x, mean, invstd, p);
+    DEV(g, copy, global, local, 2 * (size_t)p->c * sizeof(double));
+    sum_across(g, global, 2 * (size_t)p->c, 1);
+    DEV(g, batchnorm_backward_with, dx, g->grads + o->w, g->grads + o->b, local, global, count,
+        dy, x, mean, invstd, g->params + o->w, p);
+}
+
 static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
 {
     struct cdt_model_graph *g = m->graph;
@@ -530,7 +652,9 @@ static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
         float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
-        if (train)
+        if (train && sync_bn(g))
+            bn_forward_across(g, o, &p, view);
+        else if (train)
             DEV(g, batchnorm_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
                 P + o->b, &p);
         else
@@ -591,11 +715,20 @@ const float *cdt_model_f(const cdt_model *m, int view) { return output(m, view, 
 int cdt_model_loss_queue(cdt_model *m, double t_instance, double t_feature)
 {
     struct cdt_model_graph *g = m->graph;
-    int n = m->batch, F = m->cfg.feature_num;
+    int n = m->batch, F = m->cfg.feature_num, hd = m->cfg.hidden_dim;
     CDT_ASSERT(!m->inference && g->n == n); // defined on full training batches
-    cdt_ntxent_params pi = {n, m->cfg.hidden_dim, t_instance}, pf = {F, n, t_feature};
     const float *z0 = act(m, 0, g->z_slot), *z1 = act(m, 1, g->z_slot);
     const float *f[2] = {act(m, 0, g->f_slot), act(m, 1, g->f_slot)};
+    if (g->world > 1 && !(g->dp_flags & CDT_DP_LOCAL_LOSS)) { // every rank's rows
+        for (int v = 0; v < 2; v++) {
+            gather(g, g->zg[v], act(m, v, g->z_slot), (size_t)n * hd);
+            gather(g, g->fg[v], f[v], (size_t)n * F);
+            f[v] = g->fg[v];
+        }
+        z0 = g->zg[0], z1 = g->zg[1];
+        n *= g->world;
+    }
+    cdt_ntxent_params pi = {n, hd, t_instance}, pf = {F, n, t_feature};
     DEV(g, ntxent_forward, g->losses, z0, z1, g->scratch, &pi);
     DEV(g, ntxent_backward, g->dz[0], g->dz[1], 1, z0, z1, g->scratch, &pi);
     for (int v = 0; v < 2; v++) DEV(g, transpose, g->ft[v], f[v], n, F);
@@ -674,7 +807,10 @@ static void op_backward(cdt_model *m, const op *o, int view)
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
         const float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
-        DEV(g, batchnorm_backward, dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
+        if (sync_bn(g))
+            bn_backward_across(g, o, &p, view, dx);
+        else
+            DEV(g, batchnorm_backward, dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
         break; }
     case OP_MAXPOOL: {
         cdt_maxpool_params p = o->p.pool; p.n = n;
@@ -699,9 +835,11 @@ int cdt_model_backward(cdt_model *m, int view)
     size_t nz = (size_t)g->n * m->cfg.hidden_dim, nf = (size_t)g->n * m->cfg.feature_num;
     CDT_ASSERT(!m->inference);
     memset(g->seen, 0, (size_t)g->nslots);
-    // the loss is the first consumer of z and f
-    DEV(g, copy, g->dacts + g->slots[g->z_slot].off, g->dz[view], nz * sizeof(float));
-    DEV(g, copy, g->dacts + g->slots[g->f_slot].off, g->df[view], nf * sizeof(float));
+    // the loss is the first consumer of z and f; of a whole batch over
+    // ranks, this rank's rows
+    size_t row = g->world > 1 && !(g->dp_flags & CDT_DP_LOCAL_LOSS) ? (size_t)g->rank : 0;
+    DEV(g, copy, g->dacts + g->slots[g->z_slot].off, g->dz[view] + row * nz, nz * sizeof(float));
+    DEV(g, copy, g->dacts + g->slots[g->f_slot].off, g->df[view] + row * nf, nf * sizeof(float));
     g->seen[g->z_slot] = g->seen[g->f_slot] = 1;
     for (int i = g->nops - 1; i >= 0; i--) op_backward(m, &g->ops[i], view);
     return g->rc;

@@ -170,14 +170,35 @@ static int device_failed(cdt_trainer *t, int rc)
     return rc;
 }
 
-int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
+/* The gradients of a data-parallel step are each rank's part: add them
+ * over ranks (in rank order: cdt_comm_sum_f32), through the host copy on
+ * a device. */
+static int sum_grads(cdt_trainer *t, cdt_comm *c)
+{
+    cdt_model *m = t->m;
+    const cdt_backend_i *b = t->dev->be.i;
+    void *ctx = t->dev->be.ctx;
+    float *dev = cdt_model_dev_grads(m), *host = b->host_memory ? dev : m->grads;
+    int rc = b->host_memory ? 0 : b->download(ctx, host, dev, m->nparams * sizeof(float));
+    if (rc) return device_failed(t, rc);
+    if ((rc = cdt_comm_sum_f32(c, host, m->nparams)) < 0) {
+        snprintf(t->err, sizeof t->err, "adding the gradients of step %ld over ranks: %s",
+                 t->step + 1, cdt_comm_errmsg(c));
+        return rc;
+    }
+    if (cdt_model_dp_flags(m) & CDT_DP_MEAN_GRADS)
+        for (size_t k = 0; k < m->nparams; k++) host[k] /= (float)cdt_comm_size(c);
+    rc = b->host_memory ? 0 : b->upload(ctx, dev, host, m->nparams * sizeof(float));
+    return rc ? device_failed(t, rc) : 0;
+}
+
+int cdt_trainer_step_grads(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
 {
     cdt_model *m = t->m;
     struct cdt_trainer_dev *d = t->dev;
     const cdt_backend_i *b = d->be.i;
     int n = m->batch, rc = 0;
     size_t img = (size_t)m->cfg.in_channels * m->cfg.image_size * m->cfg.image_size;
-    double norm = NAN;
     s->grad_norm = NAN;
     s->lr = cdt_trainer_lr(t, t->step);
     const uint8_t *xd = upload_batch(t, x, &rc);
@@ -191,7 +212,17 @@ int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
      * one wait below, and a non-finite one stops the step before Adam */
     if (!rc) rc = cdt_model_backward(m, 0);
     if (!rc) rc = cdt_model_backward(m, 1);
-    if (!rc) rc = b->grad_norm(d->be.ctx, d->norm, cdt_model_dev_grads(m), m->nparams, t->opts.clip);
+    if (rc) return device_failed(t, rc);
+    return cdt_model_comm(m) ? sum_grads(t, cdt_model_comm(m)) : 0;
+}
+
+int cdt_trainer_step_apply(cdt_trainer *t, cdt_train_stats *s)
+{
+    cdt_model *m = t->m;
+    struct cdt_trainer_dev *d = t->dev;
+    const cdt_backend_i *b = d->be.i;
+    double norm = NAN;
+    int rc = b->grad_norm(d->be.ctx, d->norm, cdt_model_dev_grads(m), m->nparams, t->opts.clip);
     if (!rc) rc = b->download(d->be.ctx, &norm, d->norm, sizeof norm);
     if (!rc) rc = cdt_model_loss_fetch(m, &s->loss);
     if (rc) return device_failed(t, rc);
@@ -212,4 +243,10 @@ int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
     if (rc) return device_failed(t, rc);
     t->step++;
     return 0;
+}
+
+int cdt_trainer_step(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
+{
+    int rc = cdt_trainer_step_grads(t, x, s);
+    return rc < 0 ? rc : cdt_trainer_step_apply(t, s);
 }

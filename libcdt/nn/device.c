@@ -2,6 +2,7 @@
  * libcdt_cuda.so found and checked at run time. */
 #include "cdt_core.h"
 #include "cdt_device.h"
+#include "core/plugin.h"
 #include "nn/backend.h"
 
 #include <dlfcn.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct cdt_device {
     int kind, precision;
@@ -39,61 +39,12 @@ const char *cdt_precision_name(int precision)
     return precision == CDT_PRECISION_TF32 ? "tf32" : precision == CDT_PRECISION_BF16 ? "bf16" : "fp32";
 }
 
-/* ../lib/libcdt_cuda.so beside the running program, or "" */
-static void beside_program(char *path, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    path[0] = 0;
-    if (n <= 0) return;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return;
-    *slash = 0;
-    int k = snprintf(path, len, "%s/../lib/libcdt_cuda.so", exe);
-    if (k < 0 || (size_t)k >= len) path[0] = 0;
-}
-
-/* Loads the library by the documented search order; NULL with why. */
-static void *load_library(char *where, size_t wlen, char *why, size_t whylen)
-{
-    const char *env = getenv("CDT_CUDA_LIB");
-    if (env && *env) { // the user's choice is the only one tried
-        void *h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
-        if (!h) snprintf(why, whylen, "CDT_CUDA_LIB=%s does not load: %s", env, dlerror());
-        else snprintf(where, wlen, "%s", env);
-        return h;
-    }
-    char beside[PATH_MAX];
-    beside_program(beside, sizeof beside);
-    if (beside[0] && access(beside, F_OK) == 0) {
-        void *h = dlopen(beside, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            snprintf(why, whylen, "%s does not load: %s", beside, dlerror());
-            return NULL;
-        }
-        snprintf(where, wlen, "%s", beside);
-        return h;
-    }
-    void *h = dlopen("libcdt_cuda.so", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        if (e && strstr(e, "libcdt_cuda.so: cannot open shared object file"))
-            snprintf(why, whylen, "libcdt_cuda.so not found (not in $CDT_CUDA_LIB, %s, or the "
-                     "library path; this build of cdt may have been made without nvcc)",
-                     beside[0] ? beside : "../lib beside the program");
-        else
-            snprintf(why, whylen, "libcdt_cuda.so does not load: %s", e ? e : "unknown error");
-        return NULL;
-    }
-    snprintf(where, wlen, "libcdt_cuda.so from the library path");
-    return h;
-}
-
 static int open_cuda(cdt_device *d, char *why, size_t whylen)
 {
     char where[PATH_MAX + 64];
-    d->lib = load_library(where, sizeof where, why, whylen);
+    d->lib = cdt_plugin_open("CDT_CUDA_LIB", "libcdt_cuda.so", RTLD_NOW | RTLD_LOCAL,
+                             "this build of cdt may have been made without nvcc", where,
+                             sizeof where, why, whylen);
     if (!d->lib) return CDT_ENOENT;
     cdt_cuda_backend_fn *entry;
     *(void **)&entry = dlsym(d->lib, CDT_CUDA_BACKEND_SYMBOL);
