@@ -2,6 +2,7 @@
  * (x u8 [N,2,C,H,W] from cdt-augment); writes a model file. Rows are
  * re-batched across frames into one buffer allocated at the start. */
 #include "cli.h"
+#include "cdt_comm.h"
 #include "cdt_modelfile.h"
 #include "cdt_train.h"
 
@@ -64,6 +65,14 @@ static void usage(FILE *f)
 "      --device D        cpu, cuda (the first GPU, through libcdt_cuda.so) or auto\n"
 "                        (cuda when it works, else cpu); default cpu\n"
 "      --precision P     the GPU's matrix products: fp32, tf32 or bf16 (default fp32)\n"
+"Data parallel (mpirun -np W cdt-train ...: W ranks train as one process with\n"
+"batch W x --batch; each rank reads the same stream and takes its slice of it):\n"
+"      --comm C          auto (MPI when started by mpirun) or mpi\n"
+"      --bn B            sync (batch norm over every rank's rows, the default: the\n"
+"                        one-process model) or local (each rank's own; cheaper,\n"
+"                        not the same model)\n"
+"      --check-ranks     after every step, check that every rank holds the same\n"
+"                        parameters (a hash of them), for debugging\n"
 "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS, else every\n"
 "                        core); BLAS calls run on one thread\n"
 "  -o, --output FILE     the model file (default stdout)\n"
@@ -83,6 +92,7 @@ typedef struct opts {
     const char *arch, *stem, *init, *resume, *checkpoint, *log, *output, *input;
     int width, hidden, features, batch, threads, raw, progress, verbose, cosine, version;
     int device, precision;    /* CDT_DEVICE_*, CDT_PRECISION_* */
+    int comm, bn_local, check_ranks; /* CDT_COMM_*; --bn local; --check-ranks */
     int steps_given;          /* --total-steps was given (else it may come from rows_total) */
     long total_steps, ck_every;
     double lr, wd, clip, ti, tf;
@@ -92,7 +102,7 @@ typedef struct opts {
 
 enum { O_ARCH = 256, O_STEM, O_WIDTH, O_HIDDEN, O_FEAT, O_LR, O_WD, O_CLIP, O_TI, O_TF,
        O_COSINE, O_TOTAL, O_SEED, O_INIT, O_CKPT, O_CKEVERY, O_RESUME, O_LOG, O_DEVICE,
-       O_PRECISION, O_RAW, O_PROGRESS, O_VERSION, O_TIME_LIMIT };
+       O_PRECISION, O_RAW, O_PROGRESS, O_VERSION, O_TIME_LIMIT, O_COMM, O_BN, O_CHECK_RANKS };
 
 /* "90s", "10m", "1.5h", "600" (seconds). */
 static double parse_duration(const char *s)
@@ -119,7 +129,8 @@ static void parse(int argc, char **argv, opts *o)
         {"resume", 1, 0, O_RESUME}, {"log", 1, 0, O_LOG}, {"device", 1, 0, O_DEVICE},
         {"precision", 1, 0, O_PRECISION}, {"threads", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"raw", 0, 0, O_RAW},
         {"progress", 0, 0, O_PROGRESS}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, O_VERSION}, {"time-limit", 1, 0, O_TIME_LIMIT}, {0, 0, 0, 0}};
+        {"version", 0, 0, O_VERSION}, {"time-limit", 1, 0, O_TIME_LIMIT}, {"comm", 1, 0, O_COMM},
+        {"bn", 1, 0, O_BN}, {"check-ranks", 0, 0, O_CHECK_RANKS}, {0, 0, 0, 0}};
     *o = (opts){.width = -1, .hidden = -1, .features = -1, .batch = -1, .total_steps = -1,
                 .lr = NAN, .wd = NAN, .clip = NAN, .ti = NAN, .tf = NAN, .seed = -1};
     int c;
@@ -157,6 +168,17 @@ static void parse(int argc, char **argv, opts *o)
         case 'h': usage(stdout); exit(0);
         case O_VERSION: o->version = 1; break;
         case O_TIME_LIMIT: o->time_limit = parse_duration(optarg); break;
+        case O_COMM:
+            if ((o->comm = cdt_comm_parse(optarg)) < 0 || o->comm == CDT_COMM_NCCL)
+                cli_die(prog, EX_USAGE_, "bad value for --comm: '%s' (expected auto or mpi%s)", optarg,
+                        o->comm == CDT_COMM_NCCL ? "; the NCCL transport is not part of this version" : "");
+            break;
+        case O_BN:
+            if (strcmp(optarg, "sync") && strcmp(optarg, "local"))
+                cli_die(prog, EX_USAGE_, "bad value for --bn: '%s' (expected sync or local)", optarg);
+            o->bn_local = !strcmp(optarg, "local");
+            break;
+        case O_CHECK_RANKS: o->check_ranks = 1; break;
         default: usage(stderr); exit(EX_USAGE_);
         }
     }
@@ -232,16 +254,20 @@ typedef struct run {
     opts *o;
     cdt_reader *r;
     cdt_device *dev;
+    cdt_comm *comm;           /* NULL: one process */
+    int world, rank;          /* ranks of a data-parallel job (1, 0 without) */
+    uint64_t hash;            /* FNV-1a of the rows of the global batch being read */
     cdt_model *m;
     cdt_trainer *t;
     cdt_meta *extra;          /* meta written into model files */
     cli_out out;
     cdt_writer_opts wo;
     FILE *log;
-    uint8_t *batch;           // (batch,2,C,H,W)
+    uint8_t *batch;           // (batch,2,C,H,W): this rank's slice of each global batch
     size_t row_bytes;
     uint64_t shape[5];        /* x's shape, dim[0] aside */
-    int fill, progress, tty; /* tty: progress redraws one line; else a line every PROGRESS_EVERY s */
+    int fill;                 /* rows of the global batch (world x batch) read so far */
+    int progress, tty; /* tty: progress redraws one line; else a line every PROGRESS_EVERY s */
     uint64_t rows, skip, rows_total; /* rows consumed by steps (absolute), left to skip */
     int64_t epoch, last_id;   /* of the last row consumed by a step */
     uint64_t seed;
@@ -264,6 +290,7 @@ static void save_to(run *R, int fd, int with_state, const char *what)
 
 static void write_checkpoint(run *R)
 {
+    if (R->rank) return; // rank 0 writes for every rank: they hold the same state
     cdt_outfile *of;
     int rc = cdt_outfile_open(R->o->checkpoint, &of);
     if (rc < 0) cli_die(prog, cdt_exit_code(rc), "cannot create %s: %s", R->o->checkpoint, cdt_strerror(rc));
@@ -272,11 +299,18 @@ static void write_checkpoint(run *R)
         cli_die(prog, cdt_exit_code(rc), "cannot finish %s: %s", R->o->checkpoint, cdt_strerror(rc));
 }
 
-static void stop_on_signal(run *R)
+/* Stops with a checkpoint when a signal came. With several ranks only at
+ * points every rank reaches together (agreed: agree(), or the stream cut
+ * short), so that rank 0 is not killed while it writes; the others wait
+ * for it to finish. */
+static void stop_on_signal(run *R, int agreed)
 {
-    if (!got_signal) return;
+    if (!got_signal || (R->world > 1 && !agreed)) return;
     int sig = got_signal;
     if (R->o->checkpoint) write_checkpoint(R);
+    char done = 1;
+    if (R->world > 1 && agreed == 1) cdt_comm_bcast(R->comm, &done, 1, 0);
+    if (R->rank) exit(128 + sig);
     cli_out_abort(&R->out);
     fprintf(stderr, "%s: stopped by signal %d after step %ld%s%s\n", prog, sig, cdt_trainer_steps(R->t),
             R->o->checkpoint ? ", checkpoint written to " : "",
@@ -289,7 +323,7 @@ static void stop_on_signal(run *R)
 static long total_steps(const run *R)
 {
     return R->o->total_steps > 0 ? R->o->total_steps
-         : R->rows_total ? (long)(R->rows_total / (uint64_t)cdt_model_batch(R->m)) : 0;
+         : R->rows_total ? (long)(R->rows_total / ((uint64_t)cdt_model_batch(R->m) * (uint64_t)R->world)) : 0;
 }
 
 /* Seconds between progress lines when stderr is not a terminal (make's
@@ -300,7 +334,7 @@ static long total_steps(const run *R)
 
 static void report(run *R, const cdt_train_stats *s)
 {
-    double ips = cdt_model_batch(R->m) / R->step_time;
+    double ips = (double)cdt_model_batch(R->m) * R->world / R->step_time;
     if (R->log) {
         fprintf(R->log, "%ld,%.9g,%.9g,%.9g,%.9g,%.9g,%.2f\n", cdt_trainer_steps(R->t), s->loss.instance,
                 s->loss.feature, s->loss.entropy, s->loss.total, s->lr, ips);
@@ -341,11 +375,11 @@ static void take_step(run *R)
                 R->o->checkpoint ? ", the last good checkpoint is " : " (no checkpoint)",
                 R->o->checkpoint ? R->o->checkpoint : "");
     }
-    R->rows += (uint64_t)cdt_model_batch(R->m);
+    R->rows += (uint64_t)cdt_model_batch(R->m) * (uint64_t)R->world;
     R->fill = 0;
     report(R, &s);
     if (R->o->ck_every && cdt_trainer_steps(R->t) % R->o->ck_every == 0) write_checkpoint(R);
-    stop_on_signal(R);
+    stop_on_signal(R, 0);
 }
 
 static int64_t row_int(const cdt_tensor *t, uint64_t i)
@@ -378,11 +412,17 @@ static int time_up(run *R)
     if (o->time_limit <= 0) return 0;
     double now = cli_now(), spent = now - R->t0;
     long done = cdt_trainer_steps(R->t) - R->first_step;
-    if (spent >= o->time_limit) return 1;
-    if (done != ETA_AFTER + TL_STEPS || now <= R->t_eta) return 0;
-    double rate = (double)(cdt_trainer_steps(R->t) - R->step_eta) / (now - R->t_eta);
+    if (R->world == 1 && spent >= o->time_limit) return 1; // else agree() asks every rank
+    if (done != ETA_AFTER + TL_STEPS || (R->world == 1 && now <= R->t_eta)) return 0;
+    double rate = (double)(cdt_trainer_steps(R->t) - R->step_eta) / fmax(now - R->t_eta, 1e-9);
     long fit = cdt_trainer_steps(R->t) + (long)((o->time_limit - spent) * rate);
     if (o->total_steps > 0 && o->total_steps < fit) fit = o->total_steps;
+    if (R->world > 1) { // every rank stops after the same step: the slowest one's count
+        int64_t v = -(int64_t)fit;
+        if (cdt_comm_max_i64(R->comm, &v, 1) < 0)
+            cli_die(prog, EX_IO_, "exchanging with the other ranks: %s", cdt_comm_errmsg(R->comm));
+        fit = (long)-v;
+    }
     o->total_steps = fit;
     if (o->cosine) cdt_trainer_set_total_steps(R->t, fit);
     if (cdt_meta_set_i64(R->extra, "train.total_steps", fit) < 0 ||
@@ -395,6 +435,52 @@ static int time_up(run *R)
     return cdt_trainer_steps(R->t) >= fit;
 }
 
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+#define FNV_START 0xcbf29ce484222325ULL
+
+/* A hash of the parameters (rank 0's and every rank's must agree). */
+static int64_t params_hash(run *R)
+{
+    if (cdt_model_pull(R->m) < 0) cli_die(prog, EX_SOFT_, "%s", cdt_model_errmsg(R->m));
+    return (int64_t)(fnv1a(FNV_START, (const uint8_t *)cdt_model_params(R->m),
+                           cdt_model_nparams(R->m) * sizeof(float)) >> 2);
+}
+
+/* With several ranks, before each step (end 0) and once the stream has
+ * ended (end 1): every rank says whether a signal came, whether its time
+ * is up, what rows it read, whether its stream has ended, and with
+ * --check-ranks a hash of its parameters; they must agree. Returns 1 when
+ * the time is up on some rank (every rank stops there). */
+static int agree(run *R, int end)
+{
+    if (R->world == 1) return 0;
+    int64_t h = (int64_t)(R->hash >> 2), ph = R->o->check_ranks ? params_hash(R) : 0;
+    int64_t up = R->o->time_limit > 0 && cli_now() - R->t0 >= R->o->time_limit;
+    int64_t v[8] = {got_signal, up, h, -h, end, -end, ph, -ph};
+    if (cdt_comm_max_i64(R->comm, v, 8) < 0)
+        cli_die(prog, EX_IO_, "exchanging with the other ranks: %s", cdt_comm_errmsg(R->comm));
+    R->hash = FNV_START;
+    if (v[4] != -v[5])
+        cli_die(prog, EX_DATA_, "rank %d: the ranks' streams end at different rows (every rank "
+                "must read the same stream)", R->rank);
+    if (v[2] != -v[3])
+        cli_die(prog, EX_DATA_, "rank %d: the ranks read different rows for step %ld (every rank "
+                "must read the same stream: the same file, or the same seeded pipeline)", R->rank,
+                cdt_trainer_steps(R->t) + 1);
+    if (v[6] != -v[7])
+        cli_die(prog, EX_SOFT_, "rank %d: --check-ranks: the ranks' parameters differ after step %ld",
+                R->rank, cdt_trainer_steps(R->t));
+    if (v[0]) {
+        got_signal = (sig_atomic_t)v[0];
+        stop_on_signal(R, 1);
+    }
+    return v[1] != 0;
+}
+
 /* Feed a frame's rows into the batch; a step whenever it fills. Returns 1
  * when --total-steps or --time-limit is reached. */
 static int feed(run *R, const cdt_frame *f)
@@ -402,18 +488,22 @@ static int feed(run *R, const cdt_frame *f)
     const cdt_tensor *x = cdt_frame_find(f, "x");
     const cdt_tensor *id = cdt_frame_find(f, "id"), *ep = cdt_frame_find(f, "epoch");
     check_x(R, x);
+    int b = cdt_model_batch(R->m);
     for (uint64_t i = 0; i < f->rows; i++) {
         if (R->skip) { R->skip--; continue; }
-        memcpy(R->batch + (size_t)R->fill * R->row_bytes,
-               (const uint8_t *)x->data + i * R->row_bytes, R->row_bytes);
-        if (++R->fill < cdt_model_batch(R->m)) continue;
+        const uint8_t *row = (const uint8_t *)x->data + i * R->row_bytes;
+        int at = R->fill - R->rank * b; // this rank's rows: [rank b, (rank + 1) b)
+        if (at >= 0 && at < b) memcpy(R->batch + (size_t)at * R->row_bytes, row, R->row_bytes);
+        if (R->world > 1) R->hash = fnv1a(R->hash, row, R->row_bytes);
+        if (++R->fill < b * R->world) continue;
         R->last_id = row_int(id, i);
         R->epoch = ep ? row_int(ep, i) : 0;
+        if (agree(R, 0)) return 1;
         take_step(R);
         if (time_up(R)) return 1;
         if (R->o->total_steps > 0 && cdt_trainer_steps(R->t) >= R->o->total_steps) return 1;
     }
-    stop_on_signal(R);
+    stop_on_signal(R, 0);
     return 0;
 }
 
@@ -441,13 +531,45 @@ static void schedule(run *R)
     if (cdt_meta_get_i64(cdt_reader_meta(R->r), "rows_total", &rt) == 0 && rt > 0)
         R->rows_total = (uint64_t)rt;
     if (!o->cosine || o->total_steps > 0) return;
-    if (o->time_limit > 0 && R->rows_total < (uint64_t)o->batch) {
+    uint64_t global = (uint64_t)o->batch * (uint64_t)R->world;
+    if (o->time_limit > 0 && R->rows_total < global) {
         o->total_steps = 0; /* time_up sizes it */
         return;
     }
-    if (R->rows_total < (uint64_t)o->batch)
+    if (R->rows_total < global)
         cli_die(prog, EX_USAGE_, "--cosine needs --total-steps (the stream has no rows_total of at least a batch)");
-    o->total_steps = (long)(R->rows_total / (uint64_t)o->batch);
+    o->total_steps = (long)(R->rows_total / global);
+}
+
+/* Every rank starts from rank 0's parameters, statistics (and Adam's
+ * moments when resuming), whatever it loaded or drew. */
+static void broadcast_state(run *R, int moments)
+{
+    if (R->world == 1) return;
+    cdt_model *m = R->m;
+    size_t np = cdt_model_nparams(m) * sizeof(float), nb = cdt_model_nbuffers(m) * sizeof(float);
+    int rc = cdt_model_pull(m) < 0 ? CDT_EIO : 0;
+    if (!rc) rc = cdt_comm_bcast(R->comm, cdt_model_params(m), np, 0);
+    if (!rc) rc = cdt_comm_bcast(R->comm, cdt_model_buffers(m), nb, 0);
+    if (!rc && moments) {
+        if (cdt_trainer_pull(R->t) < 0) cli_die(prog, EX_SOFT_, "%s", cdt_trainer_errmsg(R->t));
+        rc = cdt_comm_bcast(R->comm, cdt_trainer_adam_m(R->t), np, 0);
+        if (!rc) rc = cdt_comm_bcast(R->comm, cdt_trainer_adam_v(R->t), np, 0);
+        if (!rc && cdt_trainer_push(R->t) < 0) cli_die(prog, EX_SOFT_, "%s", cdt_trainer_errmsg(R->t));
+    }
+    if (rc) cli_die(prog, EX_IO_, "sending rank 0's parameters: %s", cdt_comm_errmsg(R->comm));
+    if (cdt_model_push(m) < 0) cli_die(prog, EX_SOFT_, "%s", cdt_model_errmsg(m));
+}
+
+/* A checkpoint resumes with the ranks that wrote it: the rows each step
+ * took, the batch norm statistics, are those of that many ranks. */
+static void check_ranks_meta(const run *R, const cdt_meta *meta, const char *path)
+{
+    int64_t w = 1;
+    cdt_meta_get_i64(meta, "train.ranks", &w);
+    if (w != R->world)
+        cli_die(prog, EX_USAGE_, "%s was written by %" PRId64 " rank%s; resume it with as many "
+                "(this run has %d)", path, w, w == 1 ? "" : "s", R->world);
 }
 
 /* The model, from options or from --init / --resume; loads their weights. */
@@ -474,7 +596,8 @@ static void make_model(run *R, cdt_modelfile_state *st)
     cdt_meta_get_i64(cdt_reader_meta(R->r), "seed", &sseed);
     R->seed = (uint64_t)(o->seed >= 0 ? o->seed : sseed >= 0 ? sseed : 0);
     R->dev = cli_device_open(prog, o->device, o->precision, o->verbose);
-    if ((rc = cdt_model_create_on(&cfg, o->batch, R->dev, &R->m)) < 0)
+    int flags = o->bn_local ? CDT_DP_LOCAL_BN : 0;
+    if ((rc = cdt_model_create_parallel(&cfg, o->batch, R->dev, R->comm, flags, &R->m)) < 0)
         cli_die(prog, rc == CDT_EINVAL ? EX_USAGE_ : cdt_exit_code(rc),
                 "cannot build %s width %d on %dx%d images with batch %d on %s: %s",
                 cdt_arch_name(cfg.depth), cfg.width, cfg.image_size, cfg.image_size, o->batch,
@@ -486,12 +609,15 @@ static void make_model(run *R, cdt_modelfile_state *st)
     st->adam_v = o->resume ? cdt_trainer_adam_v(R->t) : NULL;
     if (!path) {
         cdt_model_init(R->m, R->seed);
+        broadcast_state(R, 0);
         return;
     }
     rc = cdt_modelfile_load(mf, R->m, st);
     if (rc < 0) cli_fail(prog, rc, cdt_modelfile_errmsg(mf));
     if (o->resume && rc == 0) cli_die(prog, EX_DATA_, "%s is a model file, not a checkpoint (use --init)", path);
     if (o->resume && cdt_trainer_push(R->t) < 0) cli_die(prog, EX_SOFT_, "%s", cdt_trainer_errmsg(R->t));
+    if (o->resume) check_ranks_meta(R, cdt_modelfile_meta(mf), path);
+    broadcast_state(R, o->resume != NULL);
     cdt_modelfile_close(mf);
 }
 
@@ -512,6 +638,10 @@ static void set_meta(run *R)
     rc |= cdt_meta_set_i64(R->extra, "train.batch", o->batch);
     rc |= cdt_meta_set_i64(R->extra, "train.total_steps", o->total_steps);
     rc |= cdt_meta_set_i64(R->extra, "train.cosine", o->cosine);
+    if (R->world > 1) { // (one process writes exactly what it always did)
+        rc |= cdt_meta_set_i64(R->extra, "train.ranks", R->world);
+        rc |= cdt_meta_set(R->extra, "train.bn", o->bn_local ? "local" : "sync");
+    }
     if (rc) cli_die(prog, EX_SOFT_, "out of memory");
 }
 
@@ -529,6 +659,10 @@ static void print_config(const run *R, size_t bytes)
     cli_blas_describe(blas, sizeof blas);
     fprintf(stderr, "%s: %s\n", prog, blas);
     fprintf(stderr, "%s: device %s\n", prog, cdt_device_describe(R->dev));
+    if (R->world > 1)
+        fprintf(stderr, "%s: %d ranks through %s: a global batch of %d, batch norm %s\n", prog,
+                R->world, cdt_comm_describe(R->comm), cdt_model_batch(R->m) * R->world,
+                o->bn_local ? "over each rank's rows (--bn local)" : "over every rank's rows");
     fprintf(stderr, "%s: host memory %.1f MiB: %zu parameters (%.1f MiB with gradients and Adam "
             "moments), activations and the rest %.1f MiB\n", prog, bytes * mib, cdt_model_nparams(R->m),
             cdt_model_nparams(R->m) * 16.0 * mib, (bytes - cdt_model_nparams(R->m) * 16.0) * mib);
@@ -544,9 +678,9 @@ static void announce(const run *R)
         fprintf(stderr, "%s: steps: as many as fit in --time-limit %gs (sized after %d steps)%s\n",
                 prog, R->o->time_limit, ETA_AFTER + TL_STEPS, from);
     else if (total > 0)
-        fprintf(stderr, "%s: %ld steps of %d images%s (%s)\n", prog, left > 0 ? left : 0,
-                cdt_model_batch(R->m), from, R->o->steps_given ? "--total-steps"
-                                                  : "the stream's rows_total / batch");
+        fprintf(stderr, "%s: %ld steps of %d images%s%s (%s)\n", prog, left > 0 ? left : 0,
+                cdt_model_batch(R->m) * R->world, R->world > 1 ? ", --batch on each rank" : "",
+                from, R->o->steps_given ? "--total-steps" : "the stream's rows_total / batch");
     else
         fprintf(stderr, "%s: steps: as many full batches as the stream holds (it has no "
                 "rows_total; --total-steps sets them)%s\n", prog, from);
@@ -572,10 +706,29 @@ static void setup_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The job's ranks when a launcher (mpirun) started this process. Only
+ * rank 0 writes (the model, checkpoints, the log) and reports. */
+static void open_comm(run *R)
+{
+    opts *o = R->o;
+    char why[1024];
+    int launched = cdt_comm_launched_size();
+    int rc = cdt_comm_open(o->comm, &R->comm, why, sizeof why);
+    if (rc == CDT_ENOMEM) cli_die(prog, EX_SOFT_, "out of memory");
+    if (rc < 0 && (launched > 1 || o->comm == CDT_COMM_MPI))
+        cli_die(prog, EX_UNAVAILABLE_, "%s%s", launched > 1 ? "started as one of several ranks (mpirun), but " : "--comm mpi: ", why);
+    R->world = cdt_comm_size(R->comm);
+    R->rank = cdt_comm_rank(R->comm);
+    if (R->world > 1 && !o->output)
+        cli_die(prog, EX_USAGE_, "with %d ranks, give the model file with -o FILE (mpirun's "
+                "forwarding of standard output is not meant for binary data)", R->world);
+    if (R->rank) o->verbose = 0, o->progress = 0, o->log = NULL;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
-    run R = {.o = &o, .epoch = -1, .last_id = -1};
+    run R = {.o = &o, .epoch = -1, .last_id = -1, .world = 1, .hash = FNV_START};
     const cdt_frame *f;
     cli_blas_setup(argv);
     parse(argc, argv, &o);
@@ -585,6 +738,7 @@ int main(int argc, char **argv)
     // path for some shapes (measured with 0.3.21), which would make the
     // model depend on the thread count; threads come from OpenMP instead.
     openblas_set_num_threads(1);
+    open_comm(&R);
     cli_writer_opts(prog, o.raw, &R.wo);
     R.r = cli_reader_open(prog, o.input);
     first_frame(&R, &f);
@@ -602,9 +756,11 @@ int main(int argc, char **argv)
         R.last_id = st.last_id;
     }
     set_meta(&R);
-    open_log(&R);
-    cli_out_open(prog, o.output, &R.out);
-    R.progress = cli_progress_wanted(o.progress);
+    if (!R.rank) {
+        open_log(&R);
+        cli_out_open(prog, o.output, &R.out);
+    }
+    R.progress = !R.rank && cli_progress_wanted(o.progress);
     R.tty = isatty(2);
     if (R.progress || o.verbose) announce(&R);
     R.first_step = cdt_trainer_steps(R.t);
@@ -615,22 +771,31 @@ int main(int argc, char **argv)
         if (!done && (rc = cdt_reader_next(R.r, &f)) < 0) {
             // ^C reaches the whole pipeline: the stream is cut short because
             // the producer died of the same signal, so checkpoint and go
-            stop_on_signal(&R);
+            stop_on_signal(&R, 2);
             cli_out_abort(&R.out);
             cli_fail(prog, rc, cdt_reader_errmsg(R.r));
         }
     }
+    if (rc == 0) agree(&R, 1); // every rank's stream ended here
     if (R.progress && R.tty) fprintf(stderr, "\n");
-    save_to(&R, R.out.fd, 0, o.output ? o.output : "stdout");
-    cli_out_commit(prog, &R.out);
+    if (!R.rank) {
+        save_to(&R, R.out.fd, 0, o.output ? o.output : "stdout");
+        cli_out_commit(prog, &R.out);
+    }
     if (R.log && fclose(R.log)) cli_die(prog, EX_IO_, "cannot write %s:", o.log);
     if (o.verbose)
         fprintf(stderr, "%s: %ld steps, %" PRIu64 " rows consumed\n", prog, cdt_trainer_steps(R.t), R.rows);
+    if (o.verbose && R.world > 1) {
+        long steps = cdt_trainer_steps(R.t) - R.first_step;
+        fprintf(stderr, "%s: exchanges between ranks: %.3f s in all, %.2f ms a step\n", prog,
+                cdt_comm_seconds(R.comm), steps ? 1e3 * cdt_comm_seconds(R.comm) / steps : 0.0);
+    }
     free(R.batch);
     cdt_meta_destroy(R.extra);
     cdt_trainer_destroy(R.t);
     cdt_model_destroy(R.m);
     cdt_device_close(R.dev);
     cdt_reader_destroy(R.r);
+    cdt_comm_close(R.comm);
     return 0;
 }
