@@ -1,10 +1,11 @@
 #!/bin/sh
-# Install the Debian packages cdt needs that are missing; as a non-root user,
+# Install the Debian packages cdt needs that are missing (Open MPI: for
+# data-parallel training and its tests; cdt builds and runs without it); as a non-root user,
 # print the exact apt-get line instead. Optional packages (torch, sklearn,
 # torchvision: golden-file generators and benchmark references; chromium:
 # the browser test of cdt-report) only with --optional.
 set -eu
-need="build-essential pkg-config libopenblas-dev libzstd-dev libjpeg-dev libpng-dev zlib1g-dev zstd dataset-fashion-mnist python3-numpy python3-zstandard clang libclang-rt-dev libomp-dev xxd"
+need="build-essential pkg-config libopenblas-dev libzstd-dev libjpeg-dev libpng-dev zlib1g-dev zstd dataset-fashion-mnist python3-numpy python3-zstandard clang libclang-rt-dev libomp-dev xxd openmpi-bin libopenmpi-dev"
 if [ "${1:-}" = "--optional" ]; then
     need="$need python3-torch python3-torchvision python3-sklearn chromium"
 fi
