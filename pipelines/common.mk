@@ -15,6 +15,11 @@
 #   EVAL_SPLIT  which split is embedded and scored (default all, the paper's)
 #   EVAL_LIMIT  embed and score only the first EVAL_LIMIT images of it
 #   CKPT_EVERY  training steps between checkpoints (default 200)
+#   RANKS     train as RANKS data-parallel processes under mpirun (default 1):
+#             each runs its own copy of the seeded ingest | augment pipe and
+#             takes its slice of every batch; BATCH stays the global batch
+#             (split RANKS ways), THREADS the machine's (split too); see
+#             cdt-train(1) DATA PARALLEL. MPIRUN is the launcher's command.
 #   BASELINE  1: also k-means on the raw pixels, a row of the table (numpy)
 #
 #   MAP_ON    the tensor cdt-map draws (default h)
@@ -45,6 +50,10 @@ THREADS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 BASELINE ?=
 CKPT_EVERY ?= 200
+RANKS ?= 1
+MPIRUN ?= mpirun --allow-run-as-root --oversubscribe
+RANK_BATCH = $(shell echo $$(( $(BATCH) / $(RANKS) )))
+RANK_THREADS = $(shell t=$$(( $(THREADS) / $(RANKS) )); echo $$(( t > 0 ? t : 1 )))
 SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
 JITTER_OPT := $(if $(JITTER),--jitter $(JITTER),)
@@ -52,7 +61,7 @@ COSINE_OPT := $(if $(filter 1 yes,$(COSINE)),--cosine,)
 INGEST_OPTS ?=
 
 # Everything that changes the model is in its name; the evaluation adds its own.
-TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)
+TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
 EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
 CKPT := $(MODEL).ckpt
@@ -91,19 +100,25 @@ PIPE_OK = [ $${st[2]} = 0 ] || { echo "train: pipe statuses $${st[*]}" >&2; fals
 # checkpoint every CKPT_EVERY steps (and on Ctrl-C) lets a stopped run go on
 # where it was: the next make resumes from it (the time and CPU of a resumed
 # run are those of its last part).
+# The pipe, run by make's shell, or with RANKS > 1 by a bash in every rank
+# (with $$resume passed through mpirun's -x).
+TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
+	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
+	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(BLUR_OPT) \
+	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(RANK_BATCH) --lr $(LR) \
+	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
+	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \
+	st=($${PIPESTATUS[@]})
+
 $(MODEL): | $(WORK)
-	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH) -> $@" >&2
+	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH)$(if $(filter-out 1,$(RANKS)), over $(RANKS) ranks,) -> $@" >&2
 	@echo "train: $$($(BIN)/cdt-train --version -v | tail -n 1)" >&2
+	@[ $$(( $(BATCH) % $(RANKS) )) = 0 ] || { echo "train: BATCH=$(BATCH) is not a multiple of RANKS=$(RANKS)" >&2; false; }
 	$(STAMP); resume=; \
 	if [ -e $(CKPT) ]; then resume="--resume $(CKPT)"; echo "train: resuming from $(CKPT)" >&2; fi; \
-	set +e; \
-	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
-	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
-	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(THREADS) $(JITTER_OPT) $(BLUR_OPT) \
-	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(BATCH) --lr $(LR) \
-	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(THREADS) --log $(TRAIN_LOG) \
-	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \
-	st=($${PIPESTATUS[@]}); set -e; $(PIPE_OK); \
+	$(if $(filter-out 1,$(RANKS)),\
+	export resume; $(MPIRUN) -np $(RANKS) -x resume bash -ec '$(TRAIN_PIPE); $(PIPE_OK)';,\
+	set +e; $(TRAIN_PIPE); set -e; $(PIPE_OK);) \
 	$(call CLOCK,$(TRAIN_TIME)); \
 	rm -f $(CKPT)
 
