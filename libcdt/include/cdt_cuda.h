@@ -124,6 +124,48 @@ int cdt_batchnorm_backward_cuda(cdt_cuda_ctx *ctx,
                                 const float *invstd, // (C) from forward
                                 const float *gamma,  // (C)
                                 const cdt_bn_params *p);
+/* Batch norm across processes, in pieces (cdt_nn.h's cdt_batchnorm_sums
+ * etc.): the per-channel sums are double device buffers, and the caller
+ * adds every process's between the calls. With one process this is
+ * cdt_batchnorm_forward_cuda/_backward_cuda to rounding. */
+int cdt_batchnorm_sums_cuda(cdt_cuda_ctx *ctx,
+                            double *sum,          // (C): sum x, or sum (x - center)^2
+                            const float *x,       // (N,C,HW)
+                            const double *center, // (C) or NULL
+                            const cdt_bn_params *p);
+int cdt_batchnorm_forward_with_cuda(cdt_cuda_ctx *ctx,
+                                    float *out,          // (N,C,HW)
+                                    float *mean,         // (C) saved for backward
+                                    float *invstd,       // (C) saved for backward
+                                    float *running_mean, // (C) updated; NULL: skip
+                                    float *running_var,  // (C) updated; NULL: skip
+                                    const float *x,      // (N,C,HW)
+                                    const float *gamma,  // (C)
+                                    const float *beta,   // (C)
+                                    const double *gmean, // (C) the whole batch's mean
+                                    const double *gvar,  // (C) and biased variance
+                                    double count,        // values per channel, whole batch (> 1)
+                                    const cdt_bn_params *p);
+int cdt_batchnorm_backward_sums_cuda(cdt_cuda_ctx *ctx,
+                                     double *sums,        // (2C): sum dout, sum dout * xhat
+                                     const float *dout,   // (N,C,HW)
+                                     const float *x,      // (N,C,HW)
+                                     const float *mean,   // (C) from forward_with
+                                     const float *invstd, // (C) from forward_with
+                                     const cdt_bn_params *p);
+int cdt_batchnorm_backward_with_cuda(cdt_cuda_ctx *ctx,
+                                     float *dx,            // (N,C,HW)
+                                     float *dgamma,        // (C) += this process's sums
+                                     float *dbeta,         // (C) += this process's sums
+                                     const double *local,  // (2C) this process's backward_sums
+                                     const double *global, // (2C) the whole batch's
+                                     double count,         // values per channel, whole batch
+                                     const float *dout,    // (N,C,HW)
+                                     const float *x,       // (N,C,HW)
+                                     const float *mean,    // (C) from forward_with
+                                     const float *invstd,  // (C) from forward_with
+                                     const float *gamma,   // (C)
+                                     const cdt_bn_params *p);
 
 /* ---- elementwise (in place allowed as on the CPU) ---- */
 int cdt_relu_forward_cuda(cdt_cuda_ctx *ctx, float *out, const float *x, size_t n); // (n), (n)

@@ -122,6 +122,25 @@ static void check(tc *t, const char *op, const float *dev, const float *ref, siz
     free(h);
 }
 
+/* The same for n doubles of dev (the batch norm sums). */
+static void check_f64(tc *t, const char *op, const double *dev, const double *ref, size_t n,
+                      double tol)
+{
+    double *h = malloc(n * sizeof *h), num = 0, den = 0;
+    if (!h) abort();
+    if (cdt_cuda_download(t->g, h, dev, n * sizeof *h) < 0) {
+        t->failed++;
+        printf("%-28s %-5s error: %s\n", op, t->mode, cdt_cuda_errmsg(t->g));
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            num += (h[i] - ref[i]) * (h[i] - ref[i]);
+            den += ref[i] * ref[i];
+        }
+        report(t, op, den > 0 ? sqrt(num / den) : sqrt(num), tol);
+    }
+    free(h);
+}
+
 static void check_i32(tc *t, const char *op, const int32_t *dev, const int32_t *ref, size_t n)
 {
     int32_t *h = malloc(n * sizeof *h);
@@ -242,11 +261,212 @@ static void bn_case(tc *t, cdt_bn_params p)
     for (size_t i = 0; i < sizeof host / sizeof *host; i++) free(host[i]);
 }
 
+/* ---- batch norm across processes, in pieces ---- */
+/* Each piece against its CPU twin, on the same inputs: the CPU's own
+ * intermediate results go to both sides. backward_with gets local sums
+ * unlike the global ones, to tell which one dgamma, dbeta and dx take. */
+static void bn_twins_case(tc *t, cdt_bn_params p)
+{
+    size_t nx = (size_t)p.n * p.c * p.hw, c = p.c;
+    double count = (double)p.n * p.hw;
+    float *x = hrand(t, nx, -1, 3), *dy = hrand(t, nx, -1, 1), *ga = hrand(t, c, 0.5, 1.5);
+    float *be = hrand(t, c, -0.5, 0.5), *rm = hrand(t, c, -1, 1), *rv = hrand(t, c, 0.5, 2);
+    float *dg = hrand(t, c, -1, 1), *db = hrand(t, c, -1, 1);
+    float *y = malloc(nx * 4), *dx = malloc(nx * 4), *mean = malloc(c * 4), *is = malloc(c * 4);
+    double *s1 = malloc(c * 8), *s2 = malloc(c * 8), *mu = malloc(c * 8), *var = malloc(c * 8);
+    double *bs = malloc(2 * c * 8), *loc = malloc(2 * c * 8);
+    float *gx = dcopy(t, x, nx * 4), *gdy = dcopy(t, dy, nx * 4), *gga = dcopy(t, ga, c * 4);
+    float *gbe = dcopy(t, be, c * 4), *grm = dcopy(t, rm, c * 4), *grv = dcopy(t, rv, c * 4);
+    float *gdg = dcopy(t, dg, c * 4), *gdb = dcopy(t, db, c * 4);
+    float *gy = dpoison(t, nx * 4), *gdx = dpoison(t, nx * 4);
+    float *gmean = dpoison(t, c * 4), *gis = dpoison(t, c * 4);
+    double *gs1 = dpoison(t, c * 8), *gs2 = dpoison(t, c * 8), *gbs = dpoison(t, 2 * c * 8);
+    cdt_batchnorm_sums(s1, x, NULL, &p);
+    for (size_t i = 0; i < c; i++) mu[i] = s1[i] / count;
+    cdt_batchnorm_sums(s2, x, mu, &p);
+    for (size_t i = 0; i < c; i++) var[i] = s2[i] / count;
+    double *gmu = dcopy(t, mu, c * 8), *gvar = dcopy(t, var, c * 8);
+    cdt_batchnorm_forward_with(y, mean, is, rm, rv, x, ga, be, mu, var, count, &p);
+    float *gmean_in = dcopy(t, mean, c * 4), *gis_in = dcopy(t, is, c * 4);
+    cdt_batchnorm_backward_sums(bs, dy, x, mean, is, &p);
+    for (size_t i = 0; i < 2 * c; i++) loc[i] = bs[i] * uniform(t, 0.2, 0.8);
+    double *gbs_in = dcopy(t, bs, 2 * c * 8), *gloc = dcopy(t, loc, 2 * c * 8);
+    cdt_batchnorm_backward_with(dx, dg, db, loc, bs, count, dy, x, mean, is, ga, &p);
+    TRY(t, cdt_batchnorm_sums_cuda(t->g, gs1, gx, NULL, &p));
+    TRY(t, cdt_batchnorm_sums_cuda(t->g, gs2, gx, gmu, &p));
+    TRY(t, cdt_batchnorm_forward_with_cuda(t->g, gy, gmean, gis, grm, grv, gx, gga, gbe, gmu, gvar,
+                                           count, &p));
+    TRY(t, cdt_batchnorm_backward_sums_cuda(t->g, gbs, gdy, gx, gmean_in, gis_in, &p));
+    TRY(t, cdt_batchnorm_backward_with_cuda(t->g, gdx, gdg, gdb, gloc, gbs_in, count, gdy, gx,
+                                            gmean_in, gis_in, gga, &p));
+    const char *k = p.hw == 1 ? "bn1d" : "bn2d";
+    char name[64];
+#define BN_CHECK(what, f, dev, ref, n) (snprintf(name, sizeof name, "%s %s", k, what), \
+                                        f(t, name, dev, ref, n, TOL_FP32))
+    BN_CHECK("sums x", check_f64, gs1, s1, c);
+    BN_CHECK("sums (x-mean)^2", check_f64, gs2, s2, c);
+    BN_CHECK("fwd_with out", check, gy, y, nx);
+    BN_CHECK("fwd_with mean", check, gmean, mean, c);
+    BN_CHECK("fwd_with invstd", check, gis, is, c);
+    BN_CHECK("fwd_with running_mean", check, grm, rm, c);
+    BN_CHECK("fwd_with running_var", check, grv, rv, c);
+    BN_CHECK("bwd_sums", check_f64, gbs, bs, 2 * c);
+    BN_CHECK("bwd_with dx", check, gdx, dx, nx);
+    BN_CHECK("bwd_with dgamma", check, gdg, dg, c);
+    BN_CHECK("bwd_with dbeta", check, gdb, db, c);
+#undef BN_CHECK
+    void *dev[] = {gx, gdy, gga, gbe, grm, grv, gdg, gdb, gy, gdx, gmean, gis, gs1, gs2, gbs,
+                   gmu, gvar, gmean_in, gis_in, gbs_in, gloc};
+    for (size_t i = 0; i < sizeof dev / sizeof *dev; i++) dfree(t, dev[i]);
+    void *host[] = {x, dy, ga, be, rm, rv, dg, db, y, dx, mean, is, s1, s2, mu, var, bs, loc};
+    for (size_t i = 0; i < sizeof host / sizeof *host; i++) free(host[i]);
+}
+
+/* parts[k] holds the part's device sums (n doubles); tot (device, n) gets
+ * their sum times scale, added on the host in part order, as the caller of
+ * the pieces adds the processes' sums. */
+static int bn_add_parts(tc *t, double *tot, double *const *parts, int nparts, size_t n,
+                        double scale)
+{
+    double *h = malloc(n * sizeof *h), *acc = calloc(n, sizeof *acc);
+    if (!h || !acc) abort();
+    int rc = 0;
+    for (int k = 0; k < nparts && rc >= 0; k++) {
+        rc = cdt_cuda_download(t->g, h, parts[k], n * sizeof *h);
+        for (size_t i = 0; i < n && rc >= 0; i++) acc[i] += h[i];
+    }
+    for (size_t i = 0; i < n; i++) acc[i] *= scale;
+    if (rc >= 0) rc = cdt_cuda_upload(t->g, tot, acc, n * sizeof *acc);
+    free(h);
+    free(acc);
+    return rc;
+}
+
+/* The batch (N,C,HW) of p split into nparts (1 or 2) parts along N, each
+ * as one process would run it on the GPU: sums(NULL) -> mean, sums(mean)
+ * -> variance, forward_with, backward_sums, backward_with, the parts'
+ * sums added between the calls. y, dx: the whole batch's, each part
+ * writing its own rows; part k keeps its own mean[k] ... db[k]. */
+typedef struct bn_part_out {
+    float *mean, *is, *rm, *rv, *dg, *db; // (C) each, device
+} bn_part_out;
+
+static int bn_pieces_gpu(tc *t, const cdt_bn_params *p, int nparts, float *y, float *dx,
+                         const float *x, const float *dy, const float *ga, const float *be,
+                         bn_part_out *out)
+{
+    size_t c = p->c, chw = (size_t)p->c * p->hw;
+    double count = (double)p->n * p->hw;
+    cdt_bn_params pp[2] = {*p, *p};
+    size_t off[2] = {0, 0};
+    if (nparts == 2) {
+        pp[0].n = p->n / 2;
+        pp[1].n = p->n - pp[0].n;
+        off[1] = pp[0].n * chw;
+    }
+    double *s[2] = {NULL, NULL}, *mu = dpoison(t, c * 8), *var = dpoison(t, c * 8);
+    double *glob = dpoison(t, 2 * c * 8);
+    for (int k = 0; k < nparts; k++) s[k] = dpoison(t, 2 * c * 8);
+    int rc = 0;
+    for (int k = 0; k < nparts && rc >= 0; k++)
+        rc = cdt_batchnorm_sums_cuda(t->g, s[k], x + off[k], NULL, &pp[k]);
+    if (rc >= 0) rc = bn_add_parts(t, mu, s, nparts, c, 1 / count);
+    for (int k = 0; k < nparts && rc >= 0; k++)
+        rc = cdt_batchnorm_sums_cuda(t->g, s[k], x + off[k], mu, &pp[k]);
+    if (rc >= 0) rc = bn_add_parts(t, var, s, nparts, c, 1 / count);
+    for (int k = 0; k < nparts && rc >= 0; k++)
+        rc = cdt_batchnorm_forward_with_cuda(t->g, y + off[k], out[k].mean, out[k].is, out[k].rm,
+                                             out[k].rv, x + off[k], ga, be, mu, var, count, &pp[k]);
+    for (int k = 0; k < nparts && rc >= 0; k++)
+        rc = cdt_batchnorm_backward_sums_cuda(t->g, s[k], dy + off[k], x + off[k], out[k].mean,
+                                              out[k].is, &pp[k]);
+    if (rc >= 0) rc = bn_add_parts(t, glob, s, nparts, 2 * c, 1);
+    for (int k = 0; k < nparts && rc >= 0; k++)
+        rc = cdt_batchnorm_backward_with_cuda(t->g, dx + off[k], out[k].dg, out[k].db, s[k], glob,
+                                              count, dy + off[k], x + off[k], out[k].mean,
+                                              out[k].is, ga, &pp[k]);
+    for (int k = 0; k < nparts; k++) dfree(t, s[k]);
+    dfree(t, mu); dfree(t, var); dfree(t, glob);
+    return rc;
+}
+
+/* The pieces on the GPU, the batch in one part and in two halves (two
+ * processes holding half the batch each), against the fused forward and
+ * backward on the CPU over the whole batch. Each half keeps its own
+ * running statistics, which must both come out as the whole batch's;
+ * dgamma and dbeta are the halves' added (the second starts at zero). */
+static void bn_parts_case(tc *t, cdt_bn_params p, int nparts)
+{
+    size_t nx = (size_t)p.n * p.c * p.hw, c = p.c;
+    float *x = hrand(t, nx, -1, 3), *dy = hrand(t, nx, -1, 1), *ga = hrand(t, c, 0.5, 1.5);
+    float *be = hrand(t, c, -0.5, 0.5), *rm = hrand(t, c, -1, 1), *rv = hrand(t, c, 0.5, 2);
+    float *dg = hrand(t, c, -1, 1), *db = hrand(t, c, -1, 1), *zero = calloc(c, 4);
+    float *y = malloc(nx * 4), *dx = malloc(nx * 4), *mean = malloc(c * 4), *is = malloc(c * 4);
+    float *gx = dcopy(t, x, nx * 4), *gdy = dcopy(t, dy, nx * 4), *gga = dcopy(t, ga, c * 4);
+    float *gbe = dcopy(t, be, c * 4), *gy = dpoison(t, nx * 4), *gdx = dpoison(t, nx * 4);
+    bn_part_out out[2];
+    for (int k = 0; k < nparts; k++)
+        out[k] = (bn_part_out){.mean = dpoison(t, c * 4), .is = dpoison(t, c * 4),
+                               .rm = dcopy(t, rm, c * 4), .rv = dcopy(t, rv, c * 4),
+                               .dg = dcopy(t, k ? zero : dg, c * 4),
+                               .db = dcopy(t, k ? zero : db, c * 4)};
+    cdt_batchnorm_forward(y, mean, is, rm, rv, x, ga, be, &p);
+    cdt_batchnorm_backward(dx, dg, db, dy, x, mean, is, ga, &p);
+    TRY(t, bn_pieces_gpu(t, &p, nparts, gy, gdx, gx, gdy, gga, gbe, out));
+    float *hdg = calloc(c, 4), *hdb = calloc(c, 4), *h = malloc(c * 4);
+    for (int k = 0; k < nparts; k++) { // the caller adds the parameter gradients
+        TRY(t, cdt_cuda_download(t->g, h, out[k].dg, c * 4));
+        for (size_t i = 0; i < c; i++) hdg[i] += h[i];
+        TRY(t, cdt_cuda_download(t->g, h, out[k].db, c * 4));
+        for (size_t i = 0; i < c; i++) hdb[i] += h[i];
+    }
+    char name[64];
+    const char *k = p.hw == 1 ? "bn1d" : "bn2d", *how = nparts == 1 ? "1 part" : "halves";
+#define BN_CHECK(what, dev, ref, n) (snprintf(name, sizeof name, "%s %s %s", k, how, what), \
+                                     check(t, name, dev, ref, n, TOL_FP32))
+    BN_CHECK("= fused out", gy, y, nx);
+    BN_CHECK("= fused dx", gdx, dx, nx);
+    for (int i = 0; i < nparts; i++) { // each part's own copy
+        if (nparts > 1) how = i ? "half 2" : "half 1";
+        BN_CHECK("= fused mean", out[i].mean, mean, c);
+        BN_CHECK("= fused invstd", out[i].is, is, c);
+        BN_CHECK("= fused r_mean", out[i].rm, rm, c);
+        BN_CHECK("= fused r_var", out[i].rv, rv, c);
+    }
+    if (nparts > 1) how = "halves";
+#undef BN_CHECK
+    snprintf(name, sizeof name, "%s %s = fused dgamma", k, how);
+    report(t, name, relerr(hdg, dg, c), TOL_FP32);
+    snprintf(name, sizeof name, "%s %s = fused dbeta", k, how);
+    report(t, name, relerr(hdb, db, c), TOL_FP32);
+    for (int i = 0; i < nparts; i++) {
+        void *part[] = {out[i].mean, out[i].is, out[i].rm, out[i].rv, out[i].dg, out[i].db};
+        for (size_t j = 0; j < sizeof part / sizeof *part; j++) dfree(t, part[j]);
+    }
+    void *dev[] = {gx, gdy, gga, gbe, gy, gdx};
+    for (size_t i = 0; i < sizeof dev / sizeof *dev; i++) dfree(t, dev[i]);
+    float *host[] = {x, dy, ga, be, rm, rv, dg, db, zero, y, dx, mean, is, hdg, hdb, h};
+    for (size_t i = 0; i < sizeof host / sizeof *host; i++) free(host[i]);
+}
+
 static void test_batchnorm(tc *t)
 {
-    bn_case(t, (cdt_bn_params){.n = 6, .c = 16, .hw = 7 * 9, .momentum = 0.1, .eps = 1e-5});
-    bn_case(t, (cdt_bn_params){.n = 64, .c = 64, .hw = 32 * 32, .momentum = 0.1, .eps = 1e-5});
-    bn_case(t, (cdt_bn_params){.n = 37, .c = 128, .hw = 1, .momentum = 0.1, .eps = 1e-5});
+    cdt_bn_params cases[] = {
+        {.n = 6, .c = 16, .hw = 7 * 9, .momentum = 0.1, .eps = 1e-5},
+        {.n = 64, .c = 64, .hw = 32 * 32, .momentum = 0.1, .eps = 1e-5},
+        {.n = 37, .c = 128, .hw = 1, .momentum = 0.1, .eps = 1e-5}, // halves of 18 and 19
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bn_case(t, cases[i]);
+        bn_twins_case(t, cases[i]);
+        bn_parts_case(t, cases[i], 1);
+        bn_parts_case(t, cases[i], 2);
+    }
+    // one value per channel in the whole batch has no variance: refused, as the fused op
+    cdt_bn_params one = {.n = 1, .c = 2, .hw = 1, .momentum = 0.1, .eps = 1e-5};
+    int rc = cdt_batchnorm_forward_with_cuda(t->g, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                             NULL, NULL, NULL, 1, &one);
+    report(t, "bn fwd_with count 1 refused", rc != CDT_EINVAL, 0);
 }
 
 /* ---- elementwise ---- */

@@ -86,6 +86,36 @@ static int be_bn_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const fl
                                        gamma, p);
 }
 
+static int be_bn_sums(void *ctx, double *sum, const float *x, const double *center,
+                      const cdt_bn_params *p)
+{
+    return cdt_batchnorm_sums_cuda(CTX(ctx), sum, x, center, p);
+}
+
+static int be_bn_fwd_with(void *ctx, float *out, float *mean, float *invstd, float *rm,
+                          float *rv, const float *x, const float *gamma, const float *beta,
+                          const double *gmean, const double *gvar, double count,
+                          const cdt_bn_params *p)
+{
+    return cdt_batchnorm_forward_with_cuda(CTX(ctx), out, mean, invstd, rm, rv, x, gamma, beta,
+                                           gmean, gvar, count, p);
+}
+
+static int be_bn_bwd_sums(void *ctx, double *sums, const float *dout, const float *x,
+                          const float *mean, const float *invstd, const cdt_bn_params *p)
+{
+    return cdt_batchnorm_backward_sums_cuda(CTX(ctx), sums, dout, x, mean, invstd, p);
+}
+
+static int be_bn_bwd_with(void *ctx, float *dx, float *dgamma, float *dbeta,
+                          const double *local, const double *global, double count,
+                          const float *dout, const float *x, const float *mean,
+                          const float *invstd, const float *gamma, const cdt_bn_params *p)
+{
+    return cdt_batchnorm_backward_with_cuda(CTX(ctx), dx, dgamma, dbeta, local, global, count,
+                                            dout, x, mean, invstd, gamma, p);
+}
+
 static int be_relu_fwd(void *ctx, float *out, const float *x, size_t n)
 {
     return cdt_relu_forward_cuda(CTX(ctx), out, x, n);
@@ -230,7 +260,7 @@ static const cdt_backend_i cuda_table = {
     be_memset, be_sync,
     cdt_conv2d_scratch_cuda, be_conv_fwd, be_conv_bwd,
     be_bn_fwd, be_bn_eval, be_bn_bwd,
-    NULL, NULL, NULL, NULL, /* batch norm across processes: not yet on the GPU */
+    be_bn_sums, be_bn_fwd_with, be_bn_bwd_sums, be_bn_bwd_with,
     be_relu_fwd, be_relu_bwd, be_sig_fwd, be_sig_bwd, be_add,
     be_maxpool_fwd, be_maxpool_bwd, be_avgpool_fwd, be_avgpool_bwd,
     be_linear_fwd, be_linear_bwd,

@@ -118,3 +118,143 @@ extern "C" int cdt_batchnorm_backward_cuda(cdt_cuda_ctx *ctx, float *dx, float *
     CU_LAUNCHED(ctx);
     return 0;
 }
+
+/* ---- the same in pieces, for batch norm across processes (nn/cpu/
+ * batchnorm.c's second half): the caller adds every process's per-channel
+ * sums (double device buffers) between the calls. The loops are bn_fwd's
+ * and bn_bwd's, so with one process sums(NULL) / count and sums(mean) /
+ * count are bn_fwd's mean and variance bit for bit. ---- */
+
+/* sum[c] = sum x, or sum (x - center[c])^2. */
+static __global__ void bn_sums(double *sum, const float *x, const double *center,
+                               cdt_bn_params p)
+{
+    __shared__ double sh[CU_THREADS];
+    int c = blockIdx.x;
+    size_t count = (size_t)p.n * p.hw;
+    double s = 0;
+    if (center) {
+        double mu = center[c];
+        for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
+            double d = x[bn_at(j, c, p)] - mu;
+            s += d * d;
+        }
+    } else {
+        for (size_t j = threadIdx.x; j < count; j += blockDim.x) s += x[bn_at(j, c, p)];
+    }
+    s = cu_block_sum(s, sh);
+    if (!threadIdx.x) sum[c] = s;
+}
+
+static __global__ void bn_fwd_with(float *out, float *mean, float *invstd, float *running_mean,
+                                   float *running_var, const float *x, const float *gamma,
+                                   const float *beta, const double *gmean, const double *gvar,
+                                   double count, cdt_bn_params p)
+{
+    int c = blockIdx.x;
+    size_t local = (size_t)p.n * p.hw;
+    double mu = gmean[c], var = gvar[c], is = 1 / sqrt(var + p.eps);
+    double scale = gamma[c] * is, shift = beta[c] - mu * scale;
+    for (size_t j = threadIdx.x; j < local; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        out[at] = (float)(x[at] * scale + shift);
+    }
+    if (threadIdx.x) return;
+    mean[c] = (float)mu;
+    invstd[c] = (float)is;
+    if (running_mean) running_mean[c] = (float)((1 - p.momentum) * running_mean[c] + p.momentum * mu);
+    if (running_var)
+        running_var[c] = (float)((1 - p.momentum) * running_var[c] +
+                                 p.momentum * var * count / (count - 1));
+}
+
+/* sums[c] = sum dout, sums[C + c] = sum dout xhat. */
+static __global__ void bn_bwd_sums(double *sums, const float *dout, const float *x,
+                                   const float *mean, const float *invstd, cdt_bn_params p)
+{
+    __shared__ double sh[CU_THREADS];
+    int c = blockIdx.x;
+    size_t count = (size_t)p.n * p.hw;
+    double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
+    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        sd += dout[at];
+        sdx += dout[at] * (x[at] - mu) * is;
+    }
+    sd = cu_block_sum(sd, sh);
+    sdx = cu_block_sum(sdx, sh);
+    if (threadIdx.x) return;
+    sums[c] = sd;
+    sums[p.c + c] = sdx;
+}
+
+/* bn_bwd's dx with the whole batch's sums and count; dgamma, dbeta take
+ * this process's. */
+static __global__ void bn_bwd_with(float *dx, float *dgamma, float *dbeta, const double *local,
+                                   const double *global, double count, const float *dout,
+                                   const float *x, const float *mean, const float *invstd,
+                                   const float *gamma, cdt_bn_params p)
+{
+    int c = blockIdx.x;
+    size_t n = (size_t)p.n * p.hw;
+    double mu = mean[c], is = invstd[c], sd = global[c], sdx = global[p.c + c];
+    double k = gamma[c] * is / count;
+    for (size_t j = threadIdx.x; j < n; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        double xhat = (x[at] - mu) * is;
+        dx[at] = (float)(k * (count * dout[at] - sd - xhat * sdx));
+    }
+    if (threadIdx.x) return;
+    dbeta[c] += (float)local[c];
+    dgamma[c] += (float)local[p.c + c];
+}
+
+extern "C" int cdt_batchnorm_sums_cuda(cdt_cuda_ctx *ctx, double *sum, const float *x,
+                                       const double *center, const cdt_bn_params *p)
+{
+    if (p->c <= 0) return 0;
+    bn_sums<<<p->c, CU_THREADS, 0, ctx->stream>>>(sum, x, center, *p); // zeros for no values
+    CU_LAUNCHED(ctx);
+    return 0;
+}
+
+extern "C" int cdt_batchnorm_forward_with_cuda(cdt_cuda_ctx *ctx, float *out, float *mean,
+                                               float *invstd, float *running_mean,
+                                               float *running_var, const float *x,
+                                               const float *gamma, const float *beta,
+                                               const double *gmean, const double *gvar,
+                                               double count, const cdt_bn_params *p)
+{
+    if (!(count > 1)) return CDT_EINVAL; // the CPU asserts; PyTorch refuses
+    if (p->c <= 0) return 0;
+    bn_fwd_with<<<p->c, CU_THREADS, 0, ctx->stream>>>(out, mean, invstd, running_mean,
+                                                      running_var, x, gamma, beta, gmean, gvar,
+                                                      count, *p);
+    CU_LAUNCHED(ctx);
+    return 0;
+}
+
+extern "C" int cdt_batchnorm_backward_sums_cuda(cdt_cuda_ctx *ctx, double *sums,
+                                                const float *dout, const float *x,
+                                                const float *mean, const float *invstd,
+                                                const cdt_bn_params *p)
+{
+    if (p->c <= 0) return 0;
+    bn_bwd_sums<<<p->c, CU_THREADS, 0, ctx->stream>>>(sums, dout, x, mean, invstd, *p);
+    CU_LAUNCHED(ctx);
+    return 0;
+}
+
+extern "C" int cdt_batchnorm_backward_with_cuda(cdt_cuda_ctx *ctx, float *dx, float *dgamma,
+                                                float *dbeta, const double *local,
+                                                const double *global, double count,
+                                                const float *dout, const float *x,
+                                                const float *mean, const float *invstd,
+                                                const float *gamma, const cdt_bn_params *p)
+{
+    if (p->c <= 0) return 0;
+    bn_bwd_with<<<p->c, CU_THREADS, 0, ctx->stream>>>(dx, dgamma, dbeta, local, global, count,
+                                                      dout, x, mean, invstd, gamma, *p);
+    CU_LAUNCHED(ctx);
+    return 0;
+}
