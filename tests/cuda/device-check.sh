@@ -11,6 +11,8 @@
 #   4. end to end: tests/cuda/test_device_tools.sh on the real library
 #      (cdt-train --device cuda against --device cpu, fp32/tf32/bf16,
 #      checkpoints across devices, cdt-embed);
+#   4b. data parallel: tests/cuda/test_device_mpi.sh, 2 MPI ranks on the one
+#      GPU through host memory against one CPU process (needs mpirun);
 #   5. timings next to PyTorch on the same GPU (bench_step vs
 #      bench_torch_step.py, median of 20 steps after 5 warm-up): ResNet34
 #      imagenet stem 224 batch 128 fp32/tf32/bf16 (tf32 also on the gemm
@@ -128,6 +130,17 @@ case $rc in
     *) row "tools --device cuda" FAIL "exit $rc: $(tail -n 1 "$log/tools.log")" ;;
 esac
 show tools.log 14
+
+# data-parallel: 2 MPI ranks sharing the GPU through host memory
+start=$(date +%s)
+timeout 60 sh tests/cuda/test_device_mpi.sh "$dev" "$lib" >"$log/mpi.log" 2>&1
+rc=$?
+case $rc in
+    0) row "2 ranks on the GPU" ok "$(tail -n 1 "$log/mpi.log"), $(($(date +%s) - start)) s" ;;
+    77) row "2 ranks on the GPU" SKIP "$(tail -n 1 "$log/mpi.log")" ;;
+    124) row "2 ranks on the GPU" TIMEOUT "over 60 s" ;;
+    *) row "2 ranks on the GPU" FAIL "exit $rc: $(tail -n 1 "$log/mpi.log")" ;;
+esac
 
 # timings: ours, then PyTorch's, the same work on the same GPU
 conv= # CDT_CUDA_CONV for cdt's side; empty: cuDNN when it loads

@@ -39,3 +39,7 @@ g++ -std=c++20 -O2 -fPIC -Wall -Wextra -Werror -DEMU_FIBERS $inc -c "$top/tests/
 g++ -shared -o "$emu/libcdt_cuda.so" "$emu"/so/*.o \
     -Wl,--version-script="$top/libcdt/nn/cuda/libcdt_cuda.map" $(pkg-config --libs openblas) -pthread
 sh "$top/tests/cuda/test_device_tools.sh" "$out" "$emu/libcdt_cuda.so"
+# data-parallel ranks on the device (through host memory); 77: no MPI here
+rc=0
+sh "$top/tests/cuda/test_device_mpi.sh" "$out" "$emu/libcdt_cuda.so" || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 77 ] || exit $rc
