@@ -73,6 +73,8 @@ static void usage(FILE *f)
 "                        not the same model)\n"
 "      --check-ranks     after every step, check that every rank holds the same\n"
 "                        parameters (a hash of them), for debugging\n"
+"  e.g. mpirun --allow-run-as-root --oversubscribe -np 2 cdt-train -b 64 aug.cdt -o m.cdt\n"
+"  (several machines: mpirun --hostfile hosts -np 8 ...)\n"
 "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS, else every\n"
 "                        core); BLAS calls run on one thread\n"
 "  -o, --output FILE     the model file (default stdout)\n"
