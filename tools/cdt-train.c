@@ -67,7 +67,9 @@ static void usage(FILE *f)
 "      --precision P     the GPU's matrix products: fp32, tf32 or bf16 (default fp32)\n"
 "Data parallel (mpirun -np W cdt-train ...: W ranks train as one process with\n"
 "batch W x --batch; each rank reads the same stream and takes its slice of it):\n"
-"      --comm C          auto (MPI when started by mpirun) or mpi\n"
+"      --comm C          auto (MPI when started by mpirun; on GPUs, NCCL when every\n"
+"                        rank has a GPU of its own and NCCL loads), mpi (host\n"
+"                        memory, even on GPUs) or nccl\n"
 "      --bn B            sync (batch norm over every rank's rows, the default: the\n"
 "                        one-process model) or local (each rank's own; cheaper,\n"
 "                        not the same model)\n"
@@ -95,6 +97,7 @@ typedef struct opts {
     int width, hidden, features, batch, threads, raw, progress, verbose, cosine, version;
     int device, precision;    /* CDT_DEVICE_*, CDT_PRECISION_* */
     int comm, bn_local, check_ranks; /* CDT_COMM_*; --bn local; --check-ranks */
+    int nccl;                 /* ranks exchange through NCCL (decided in open_device) */
     int steps_given;          /* --total-steps was given (else it may come from rows_total) */
     long total_steps, ck_every;
     double lr, wd, clip, ti, tf;
@@ -171,9 +174,8 @@ static void parse(int argc, char **argv, opts *o)
         case O_VERSION: o->version = 1; break;
         case O_TIME_LIMIT: o->time_limit = parse_duration(optarg); break;
         case O_COMM:
-            if ((o->comm = cdt_comm_parse(optarg)) < 0 || o->comm == CDT_COMM_NCCL)
-                cli_die(prog, EX_USAGE_, "bad value for --comm: '%s' (expected auto or mpi%s)", optarg,
-                        o->comm == CDT_COMM_NCCL ? "; the NCCL transport is not part of this version" : "");
+            if ((o->comm = cdt_comm_parse(optarg)) < 0)
+                cli_die(prog, EX_USAGE_, "bad value for --comm: '%s' (expected auto, mpi or nccl)", optarg);
             break;
         case O_BN:
             if (strcmp(optarg, "sync") && strcmp(optarg, "local"))
@@ -574,6 +576,40 @@ static void check_ranks_meta(const run *R, const cdt_meta *meta, const char *pat
                 "(this run has %d)", path, w, w == 1 ? "" : "s", R->world);
 }
 
+/* The device. Ranks on GPUs exchange through NCCL (--comm auto or nccl)
+ * when every rank has a GPU of its own (its local rank's) and NCCL loads
+ * on every one: they agree on it; else through host memory, every rank on
+ * the first GPU (--comm nccl then stops, saying why). */
+static cdt_device *open_device(run *R)
+{
+    opts *o = R->o;
+    if (R->world == 1 || o->device == CDT_DEVICE_CPU || o->comm == CDT_COMM_MPI)
+        return cli_device_open(prog, o->device, o->precision, o->verbose);
+    char why[1024] = "";
+    cdt_device *d = NULL;
+    int rc = cdt_device_open_at(o->device, o->precision, cdt_comm_local_rank(R->comm), &d, why,
+                                sizeof why);
+    int ok = rc == 0 && cdt_device_kind(d) == CDT_DEVICE_CUDA &&
+             cdt_device_collectives(d, why, sizeof why);
+    if (rc == 0 && cdt_device_kind(d) != CDT_DEVICE_CUDA) snprintf(why, sizeof why, "no GPU");
+    int64_t bad = !ok;
+    if (cdt_comm_max_i64(R->comm, &bad, 1) < 0)
+        cli_die(prog, EX_IO_, "exchanging with the other ranks: %s", cdt_comm_errmsg(R->comm));
+    if (!bad) {
+        o->nccl = 1;
+        if (o->verbose) fprintf(stderr, "%s: ranks exchange through NCCL, a GPU each\n", prog);
+        return d;
+    }
+    if (o->comm == CDT_COMM_NCCL)
+        cli_die(prog, EX_UNAVAILABLE_, "--comm nccl: rank %d: %s", R->rank,
+                ok ? "another rank cannot have NCCL (its own message says why)" : why);
+    if (o->verbose)
+        fprintf(stderr, "%s: ranks exchange through host memory (MPI): %s\n", prog,
+                ok ? "not every rank can have NCCL" : why);
+    cdt_device_close(d);
+    return cli_device_open(prog, o->device, o->precision, o->verbose);
+}
+
 /* The model, from options or from --init / --resume; loads their weights. */
 static void make_model(run *R, cdt_modelfile_state *st)
 {
@@ -597,9 +633,13 @@ static void make_model(run *R, cdt_modelfile_state *st)
     int64_t sseed = 0;
     cdt_meta_get_i64(cdt_reader_meta(R->r), "seed", &sseed);
     R->seed = (uint64_t)(o->seed >= 0 ? o->seed : sseed >= 0 ? sseed : 0);
-    R->dev = cli_device_open(prog, o->device, o->precision, o->verbose);
-    int flags = o->bn_local ? CDT_DP_LOCAL_BN : 0;
-    if ((rc = cdt_model_create_parallel(&cfg, o->batch, R->dev, R->comm, flags, &R->m)) < 0)
+    R->dev = open_device(R);
+    int flags = (o->bn_local ? CDT_DP_LOCAL_BN : 0) | (o->nccl ? CDT_DP_DEVICE_COMM : 0);
+    rc = cdt_model_create_parallel(&cfg, o->batch, R->dev, R->comm, flags, &R->m);
+    if (rc < 0 && o->nccl)
+        cli_die(prog, EX_UNAVAILABLE_, "rank %d: joining the other ranks through NCCL: %s", R->rank,
+                rc == CDT_ENOENT && R->rank ? "rank 0 could not make the job's NCCL id" : cdt_device_errmsg(R->dev));
+    if (rc < 0)
         cli_die(prog, rc == CDT_EINVAL ? EX_USAGE_ : cdt_exit_code(rc),
                 "cannot build %s width %d on %dx%d images with batch %d on %s: %s",
                 cdt_arch_name(cfg.depth), cfg.width, cfg.image_size, cfg.image_size, o->batch,
@@ -717,14 +757,16 @@ static void open_comm(run *R)
     int launched = cdt_comm_launched_size();
     int rc = cdt_comm_open(o->comm, &R->comm, why, sizeof why);
     if (rc == CDT_ENOMEM) cli_die(prog, EX_SOFT_, "out of memory");
-    if (rc < 0 && (launched > 1 || o->comm == CDT_COMM_MPI))
-        cli_die(prog, EX_UNAVAILABLE_, "%s%s", launched > 1 ? "started as one of several ranks (mpirun), but " : "--comm mpi: ", why);
+    if (rc < 0 && (launched > 1 || o->comm != CDT_COMM_AUTO))
+        cli_die(prog, EX_UNAVAILABLE_, "%s%s", launched > 1 ? "started as one of several ranks (mpirun), but " : "--comm: ", why);
     R->world = cdt_comm_size(R->comm);
     R->rank = cdt_comm_rank(R->comm);
     if (R->world > 1 && !o->output)
         cli_die(prog, EX_USAGE_, "with %d ranks, give the model file with -o FILE (mpirun's "
                 "forwarding of standard output is not meant for binary data)", R->world);
     if (R->rank) o->verbose = 0, o->progress = 0, o->log = NULL;
+    if (o->comm == CDT_COMM_NCCL && o->device == CDT_DEVICE_CPU)
+        cli_die(prog, EX_USAGE_, "--comm nccl needs --device cuda");
 }
 
 int main(int argc, char **argv)

@@ -51,11 +51,7 @@ int cdt_comm_open(int kind, cdt_comm **out, char *why, size_t whylen)
     if (kind == CDT_COMM_AUTO && launched == 1 && !getenv("OMPI_COMM_WORLD_RANK") &&
         !getenv("PMI_RANK"))
         return 0;
-    if (kind == CDT_COMM_NCCL) {
-        snprintf(why, whylen, "the NCCL transport is not part of this version of cdt "
-                 "(--comm mpi moves GPU ranks' data through host memory)");
-        return CDT_ENOENT;
-    }
+    // NCCL (the device's collectives, cdt_device_collectives) needs MPI too: for its id
     char where[PATH_MAX + 64], lwhy[PATH_MAX + 256];
     // global: Open MPI loads components of its own that look for libmpi's symbols
     void *lib = cdt_plugin_open("CDT_MPI_LIB", "libcdt_mpi.so", RTLD_NOW | RTLD_GLOBAL,

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* NCCL is the device's (cdt_device_collectives); its ranks still need MPI,
+ * which carries NCCL's id from rank 0: CDT_COMM_NCCL opens MPI here. */
 enum { CDT_COMM_AUTO = 0, CDT_COMM_MPI = 1, CDT_COMM_NCCL = 2 };
 
 typedef struct cdt_comm cdt_comm;

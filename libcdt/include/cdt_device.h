@@ -42,7 +42,15 @@ const char *cdt_precision_name(int precision);
  * CDT_DEVICE_AUTO: the GPU when that works, else the CPU, and why says why
  * not the GPU. tf32/bf16 on the CPU: CDT_EINVAL. *out is NULL on failure. */
 int cdt_device_open(int kind, int precision, cdt_device **out, char *why, size_t whylen);
+/* The same on GPU number `index` (0 is the first; the CPU ignores it). */
+int cdt_device_open_at(int kind, int precision, int index, cdt_device **out, char *why,
+                       size_t whylen);
 void cdt_device_close(cdt_device *d);
+/* The device's last error, one line ("" when none). */
+const char *cdt_device_errmsg(const cdt_device *d);
+/* 1 when the device has collectives of its own for data-parallel ranks
+ * (NCCL for CUDA: libnccl.so.2, or $CDT_NCCL_LIB, loads), else 0 and why. */
+int cdt_device_collectives(const cdt_device *d, char *why, size_t whylen);
 int cdt_device_kind(const cdt_device *d);      /* CDT_DEVICE_CPU or CDT_DEVICE_CUDA */
 int cdt_device_precision(const cdt_device *d);
 /* "cpu", or "cuda (NVIDIA H100 80GB HBM3, /usr/local/lib/libcdt_cuda.so)" */

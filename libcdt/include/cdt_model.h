@@ -106,6 +106,10 @@ enum {
                                gradient check catches it */
     CDT_DP_MEAN_GRADS = 4,  /* the trainer averages gradients over ranks instead of adding
                                them: W times too small. Wrong on purpose, as above */
+    CDT_DP_DEVICE_COMM = 8, /* exchange over device memory with the device's collectives
+                               (NCCL; cdt_device_collectives says whether there are any);
+                               the comm then only carries their id from rank 0. Without
+                               it, a device's exchanges go through host memory */
 };
 int cdt_model_create_parallel(const cdt_model_config *cfg, int batch, const cdt_device *dev,
                               cdt_comm *comm, int flags, cdt_model **out);

@@ -64,6 +64,7 @@ struct cdt_model_graph {
     cdt_comm *comm;
     int world, rank, dp_flags;
     int comm_failed;         /* g->rc came from the comm, not the device */
+    int dev_coll;            /* exchanges through the device's collectives (NCCL) */
     int bn_max;              /* channels of the widest batch norm */
     float *zg[2], *fg[2];    /* (world * batch, hidden / features): every rank's z, f */
     double *bn_dev;          /* (4 bn_max) sums of batch norm across ranks */
@@ -301,6 +302,30 @@ static void dev_alloc(struct cdt_model_graph *g, void *pp, size_t bytes)
     if (!g->rc) g->rc = g->be.i->alloc(g->be.ctx, p, bytes ? bytes : 1);
 }
 
+/* CDT_DP_DEVICE_COMM: rank 0 makes the collectives' id, sends it to every
+ * rank through the comm, and every rank joins. */
+static void join_collectives(struct cdt_model_graph *g)
+{
+    const cdt_backend_i *b = g->be.i;
+    if (g->rc) return;
+    if (!b->coll_id || !b->coll_init || !b->coll_allgather || !b->coll_sum_f32 || !b->coll_sum_f64) {
+        g->rc = CDT_EINVAL;
+        return;
+    }
+    unsigned char msg[1 + CDT_COLL_ID_BYTES] = {0};
+    if (g->rank == 0) msg[0] = b->coll_id(g->be.ctx, msg + 1, CDT_COLL_ID_BYTES) == 0;
+    if ((g->rc = cdt_comm_bcast(g->comm, msg, sizeof msg, 0)) < 0) {
+        g->comm_failed = 1;
+        return;
+    }
+    if (!msg[0]) { // rank 0 has said why
+        g->rc = CDT_ENOENT;
+        return;
+    }
+    g->rc = b->coll_init(g->be.ctx, msg + 1, g->rank, g->world);
+    g->dev_coll = g->rc == 0;
+}
+
 static int alloc_all(cdt_model *m)
 {
     struct cdt_model_graph *g = m->graph;
@@ -348,6 +373,7 @@ static int alloc_all(cdt_model *m)
     }
     if (g->world == 1 || !train) return g->rc;
     dev_alloc(g, (void *)&g->bn_dev, 4 * (size_t)g->bn_max * sizeof(double));
+    if (g->dp_flags & CDT_DP_DEVICE_COMM) join_collectives(g);
     if (host) {
         g->bn_host = g->bn_dev;
     } else {
@@ -437,6 +463,7 @@ int cdt_model_create_parallel(const cdt_model_config *cfg, int batch, const cdt_
 
 cdt_comm *cdt_model_comm(const cdt_model *m) { return m->graph->comm; }
 int cdt_model_dp_flags(const cdt_model *m) { return m->graph->dp_flags; }
+int cdt_model_dev_coll(const cdt_model *m) { return m->graph->dev_coll; }
 
 void cdt_model_destroy(cdt_model *m)
 {
@@ -579,6 +606,10 @@ static int sync_bn(const struct cdt_model_graph *g)
  * host on a device. */
 static void sum_across(struct cdt_model_graph *g, double *d, size_t n, double scale)
 {
+    if (g->dev_coll) {
+        DEV(g, coll_sum_f64, d, n, scale);
+        return;
+    }
     double *h = g->be.i->host_memory ? d : g->bn_host;
     DEV(g, download, h, d, n * sizeof(double));
     if (g->rc) return;
@@ -594,6 +625,10 @@ static void sum_across(struct cdt_model_graph *g, double *d, size_t n, double sc
 static void gather(struct cdt_model_graph *g, float *dst, const float *src, size_t n)
 {
     if (g->rc) return;
+    if (g->dev_coll) {
+        DEV(g, coll_allgather, dst, src, n * sizeof(float));
+        return;
+    }
     if (g->be.i->host_memory) {
         g->rc = cdt_comm_allgather(g->comm, dst, src, n * sizeof(float));
         g->comm_failed = g->rc < 0;

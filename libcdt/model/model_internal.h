@@ -26,6 +26,8 @@ struct cdt_model {
 const cdt_backend *cdt_model_backend(const cdt_model *m);
 /* CDT_DP_* of cdt_model_create_parallel (0 without). */
 int cdt_model_dp_flags(const cdt_model *m);
+/* 1 when ranks exchange through the device's collectives (NCCL). */
+int cdt_model_dev_coll(const cdt_model *m);
 /* View `view`'s input slot on the device: (batch, C, H, W). */
 float *cdt_model_input(cdt_model *m, int view);
 /* The forward of cdt_model_forward, on what is already in the input slot. */

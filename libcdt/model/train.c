@@ -179,14 +179,19 @@ static int sum_grads(cdt_trainer *t, cdt_comm *c)
     const cdt_backend_i *b = t->dev->be.i;
     void *ctx = t->dev->be.ctx;
     float *dev = cdt_model_dev_grads(m), *host = b->host_memory ? dev : m->grads;
-    int rc = b->host_memory ? 0 : b->download(ctx, host, dev, m->nparams * sizeof(float));
+    int mean = cdt_model_dp_flags(m) & CDT_DP_MEAN_GRADS, rc;
+    if (cdt_model_dev_coll(m) && !mean) { // on the device, in rank order
+        rc = b->coll_sum_f32(ctx, dev, m->nparams);
+        return rc ? device_failed(t, rc) : 0;
+    }
+    rc = b->host_memory ? 0 : b->download(ctx, host, dev, m->nparams * sizeof(float));
     if (rc) return device_failed(t, rc);
     if ((rc = cdt_comm_sum_f32(c, host, m->nparams)) < 0) {
         snprintf(t->err, sizeof t->err, "adding the gradients of step %ld over ranks: %s",
                  t->step + 1, cdt_comm_errmsg(c));
         return rc;
     }
-    if (cdt_model_dp_flags(m) & CDT_DP_MEAN_GRADS)
+    if (mean)
         for (size_t k = 0; k < m->nparams; k++) host[k] /= (float)cdt_comm_size(c);
     rc = b->host_memory ? 0 : b->upload(ctx, dev, host, m->nparams * sizeof(float));
     return rc ? device_failed(t, rc) : 0;

@@ -121,7 +121,24 @@ typedef struct cdt_backend_i {
     int (*grad_norm)(void *ctx, double *norm, float *grad, size_t n, double max_norm);
     int (*adam_step)(void *ctx, float *param, float *m, float *v, const float *grad,
                      size_t n, long t, const cdt_adam_params *p);
+
+    /* ---- collectives between the ranks of a data-parallel job, over device
+     * memory (NCCL on CUDA); NULL where the device has none (the CPU):
+     * the model then exchanges through host memory (cdt_comm.h) ---- */
+    /* 0 when the collectives can be had here, else why in errmsg */
+    int (*coll_available)(void *ctx);
+    /* rank 0 makes the job's id (CDT_COLL_ID_BYTES), every rank joins with it */
+    int (*coll_id)(void *ctx, void *id, size_t bytes);
+    int (*coll_init)(void *ctx, const void *id, int rank, int world);
+    /* dst (world * bytes) = every rank's src, in rank order */
+    int (*coll_allgather)(void *ctx, void *dst, const void *src, size_t bytes);
+    /* x = the sum over ranks, added in rank order (the same bytes everywhere) */
+    int (*coll_sum_f32)(void *ctx, float *x, size_t n);
+    /* x = scale * the sum over ranks (the scale after the sum, as the host path) */
+    int (*coll_sum_f64)(void *ctx, double *x, size_t n, double scale);
 } cdt_backend_i;
+
+#define CDT_COLL_ID_BYTES 128
 
 /* A device as the model sees it: a table and its context. */
 typedef struct cdt_backend {

@@ -39,7 +39,7 @@ const char *cdt_precision_name(int precision)
     return precision == CDT_PRECISION_TF32 ? "tf32" : precision == CDT_PRECISION_BF16 ? "bf16" : "fp32";
 }
 
-static int open_cuda(cdt_device *d, char *why, size_t whylen)
+static int open_cuda(cdt_device *d, int index, char *why, size_t whylen)
 {
     char where[PATH_MAX + 64];
     d->lib = cdt_plugin_open("CDT_CUDA_LIB", "libcdt_cuda.so", RTLD_NOW | RTLD_LOCAL,
@@ -52,7 +52,7 @@ static int open_cuda(cdt_device *d, char *why, size_t whylen)
         snprintf(why, whylen, "%s has no %s: not a cdt CUDA library", where, CDT_CUDA_BACKEND_SYMBOL);
         return CDT_ENOENT;
     }
-    int rc = entry(CDT_BACKEND_ABI, 0, d->precision, &d->be.i, &d->be.ctx, why, whylen);
+    int rc = entry(CDT_BACKEND_ABI, index, d->precision, &d->be.i, &d->be.ctx, why, whylen);
     if (rc < 0) return rc == CDT_ENOMEM ? rc : CDT_ENOENT;
     if (!d->be.i || d->be.i->abi != CDT_BACKEND_ABI) {
         snprintf(why, whylen, "%s answered with a table of another ABI", where);
@@ -64,6 +64,12 @@ static int open_cuda(cdt_device *d, char *why, size_t whylen)
 }
 
 int cdt_device_open(int kind, int precision, cdt_device **out, char *why, size_t whylen)
+{
+    return cdt_device_open_at(kind, precision, 0, out, why, whylen);
+}
+
+int cdt_device_open_at(int kind, int precision, int index, cdt_device **out, char *why,
+                       size_t whylen)
 {
     *out = NULL;
     if (whylen) why[0] = 0;
@@ -79,7 +85,7 @@ int cdt_device_open(int kind, int precision, cdt_device **out, char *why, size_t
     if (!d) return CDT_ENOMEM;
     d->precision = precision;
     if (kind != CDT_DEVICE_CPU) {
-        int rc = open_cuda(d, why, whylen);
+        int rc = open_cuda(d, index, why, whylen);
         if (rc == 0) {
             d->kind = CDT_DEVICE_CUDA;
             *out = d;
@@ -115,6 +121,21 @@ int cdt_device_kind(const cdt_device *d) { return d->kind; }
 int cdt_device_precision(const cdt_device *d) { return d->precision; }
 const char *cdt_device_describe(const cdt_device *d) { return d->desc; }
 const cdt_backend *cdt_device_backend(const cdt_device *d) { return &d->be; }
+
+const char *cdt_device_errmsg(const cdt_device *d) { return d->be.i->errmsg(d->be.ctx); }
+
+int cdt_device_collectives(const cdt_device *d, char *why, size_t whylen)
+{
+    if (!d->be.i->coll_available) {
+        snprintf(why, whylen, "the %s has no collectives of its own", d->kind == CDT_DEVICE_CPU ? "CPU" : "device");
+        return 0;
+    }
+    if (d->be.i->coll_available(d->be.ctx) < 0) {
+        snprintf(why, whylen, "%s", cdt_device_errmsg(d));
+        return 0;
+    }
+    return 1;
+}
 
 int cdt_cuda_probe(char *what, size_t len)
 {

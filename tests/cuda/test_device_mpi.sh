@@ -1,13 +1,18 @@
 #!/bin/sh
-# test_device_mpi.sh OUT LIB: data-parallel ranks on the GPU library LIB
-# (the emulated one of emu-check.sh, or the real one in device-check.sh):
-# 2 MPI ranks x batch 4, both on the first GPU, exchanging through host
-# memory (z and f gathered, batch norm sums and gradients added over ranks
-# on the host), against one process x batch 8 on the CPU: parameters within
-# 1e-4 (relative L2 over the whole model) after 5 steps, and the two ranks'
-# run repeats byte for byte. Exit 77 without mpirun or libcdt_mpi.so.
+# test_device_mpi.sh OUT LIB [NCCL]: data-parallel ranks on the GPU library
+# LIB (the emulated one of emu-check.sh, or the real one in
+# device-check.sh): 2 MPI ranks x batch 4, both on the first GPU,
+# exchanging through host memory (z and f gathered, batch norm sums and
+# gradients added over ranks on the host), against one process x batch 8
+# on the CPU: parameters within 1e-4 (relative L2 over the whole model)
+# after 5 steps, and the two ranks' run repeats byte for byte.
+# Through NCCL, with a GPU per rank: when the machine has 2 GPUs, or on the
+# emulation (EMU_CUDA_DEVICES=2) with NCCL = the stand-in library: the same
+# bytes as through host memory (the sums are in the same rank order), and
+# --comm nccl with one GPU for two ranks is refused in one line.
+# Exit 77 without mpirun or libcdt_mpi.so.
 set -eu
-out=$1 lib=$2
+out=$1 lib=$2 nccl=${3:-}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 case $lib in /*) ;; *) lib=$PWD/$lib ;; esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,4 +37,30 @@ grep -q "device cuda" gpu2.err || fail "not on the GPU: $(cat gpu2.err)"
 ./cmp_f32 --whole gpu2.cdt cpu.cdt 1e-4 || fail "2 GPU ranks x 4 against one CPU process x 8"
 mpi -np 2 "$BIN/cdt-train" $tiny -b 4 --device cuda s.cdt -o again.cdt
 cmp -s gpu2.cdt again.cdt || fail "2 GPU ranks twice: different bytes"
-echo "2 ranks on one GPU through host memory: as one CPU process of batch 8"
+msg="2 ranks on one GPU through host memory: as one CPU process of batch 8"
+
+gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+if [ -n "$nccl" ]; then # the emulation: two pretend GPUs, NCCL's stand-in
+    export EMU_CUDA_DEVICES=2 CDT_NCCL_LIB=$nccl
+    gpus=2
+    mpi() { mpirun --allow-run-as-root --oversubscribe -x CDT_CUDA_LIB -x OMP_NUM_THREADS \
+        -x OPENBLAS_NUM_THREADS -x EMU_CUDA_DEVICES -x CDT_NCCL_LIB "$@"; }
+fi
+if [ "$gpus" -ge 2 ]; then
+    mpi -np 2 "$BIN/cdt-train" $tiny -b 4 --device cuda -v s.cdt -o nccl.cdt 2>nccl.err ||
+        { cat nccl.err; fail "2 ranks through NCCL"; }
+    grep -q "ranks exchange through NCCL" nccl.err || fail "auto did not choose NCCL: $(cat nccl.err)"
+    cmp -s nccl.cdt gpu2.cdt || fail "through NCCL: not the bytes of the exchange through host memory"
+    mpi -np 2 "$BIN/cdt-train" $tiny -b 4 --device cuda --comm nccl --check-ranks s.cdt -o nccl2.cdt
+    cmp -s nccl.cdt nccl2.cdt || fail "--comm nccl: different bytes"
+    msg="$msg; through NCCL: the same bytes"
+fi
+if [ -n "$nccl" ]; then # one GPU for two ranks: NCCL cannot
+    set +e
+    EMU_CUDA_DEVICES=1 mpi -np 2 "$BIN/cdt-train" $tiny -b 4 --device cuda --comm nccl s.cdt -o x.cdt >err.txt 2>&1
+    rc=$?
+    set -e
+    [ $rc -ne 0 ] && grep -q -- "--comm nccl: rank 1: CUDA device 1 does not exist (1 found)" err.txt ||
+        fail "--comm nccl on one GPU: exit $rc: $(cat err.txt)"
+fi
+echo "$msg"

@@ -253,6 +253,22 @@ static int be_adam(void *ctx, float *param, float *m, float *v, const float *gra
     return cdt_adam_step_cuda(CTX(ctx), param, m, v, grad, n, t, p);
 }
 
+static int be_coll_available(void *ctx) { return cu_nccl_load(CTX(ctx)); }
+static int be_coll_id(void *ctx, void *id, size_t bytes) { return cu_coll_id(CTX(ctx), id, bytes); }
+static int be_coll_init(void *ctx, const void *id, int rank, int world)
+{
+    return cu_coll_init(CTX(ctx), id, rank, world);
+}
+static int be_coll_allgather(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    return cu_coll_allgather(CTX(ctx), dst, src, bytes);
+}
+static int be_coll_sum_f32(void *ctx, float *x, size_t n) { return cu_coll_sum_f32(CTX(ctx), x, n); }
+static int be_coll_sum_f64(void *ctx, double *x, size_t n, double scale)
+{
+    return cu_coll_sum_f64(CTX(ctx), x, n, scale);
+}
+
 static const cdt_backend_i cuda_table = {
     CDT_BACKEND_ABI, "cuda", 0,
     be_destroy, be_errmsg, be_name,
@@ -267,6 +283,8 @@ static const cdt_backend_i cuda_table = {
     cdt_ntxent_scratch_cuda, be_ntxent_fwd, be_ntxent_bwd,
     be_entropy_fwd, be_entropy_bwd,
     be_scale_views, be_transpose, be_add_transposed, be_grad_norm, be_adam,
+    be_coll_available, be_coll_id, be_coll_init, be_coll_allgather, be_coll_sum_f32,
+    be_coll_sum_f64,
 };
 
 extern "C" int cdt_cuda_backend(int abi, int device, int math, const cdt_backend_i **table,

@@ -95,6 +95,7 @@ extern "C" void cdt_cuda_ctx_destroy(cdt_cuda_ctx *ctx)
     if (!ctx) return;
     if (ctx->stream) cudaStreamSynchronize(ctx->stream);
     cu_dnn_close(ctx);
+    cu_nccl_close(ctx);
     if (ctx->blas) cublasDestroy(ctx->blas);
     cudaFree(ctx->blas_ws);
     cudaFree(ctx->partial);

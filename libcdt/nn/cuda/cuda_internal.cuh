@@ -30,10 +30,12 @@
 #endif
 
 struct cu_dnn;
+struct cu_nccl;
 
 struct cdt_cuda_ctx {
     int device, math;
     struct cu_dnn *dnn;     // cuDNN's convolutions (conv_cudnn.cu); NULL: im2col + gemm
+    struct cu_nccl *nccl;   // collectives between ranks (nccl.cu); NULL until first asked
     cudaStream_t stream;
     cublasHandle_t blas;
     void *blas_ws;          // cuBLAS workspace, CU_BLAS_WS bytes
@@ -58,6 +60,15 @@ static inline bool cu_ok(cublasStatus_t e) { return e == CUBLAS_STATUS_SUCCESS; 
 /* C (M,N) = alpha op(A) op(B) + beta C over row-major matrices, as
  * cblas_sgemm(CblasRowMajor, ...): the one seam to cuBLAS, in the math mode
  * of the context. ta/tb: 0 no transpose, 1 transpose. */
+/* nccl.cu: collectives over device memory between data-parallel ranks. */
+int cu_nccl_load(cdt_cuda_ctx *ctx);
+void cu_nccl_close(cdt_cuda_ctx *ctx);
+int cu_coll_id(cdt_cuda_ctx *ctx, void *id, size_t bytes);
+int cu_coll_init(cdt_cuda_ctx *ctx, const void *id, int rank, int world);
+int cu_coll_allgather(cdt_cuda_ctx *ctx, void *dst, const void *src, size_t bytes);
+int cu_coll_sum_f32(cdt_cuda_ctx *ctx, float *x, size_t n);
+int cu_coll_sum_f64(cdt_cuda_ctx *ctx, double *x, size_t n, double scale);
+
 int cu_gemm(cdt_cuda_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha,
             const float *a, int lda, const float *b, int ldb,
             float beta, float *c, int ldc);

@@ -285,8 +285,16 @@ void emu_launch_serial(dim3 grid, dim3 block, size_t shmem, cudaStream_t s,
         }
 }
 
-cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
-cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+/* EMU_CUDA_DEVICES=N pretends to have N devices (default 1), all the same
+ * host memory: for the tests of ranks that each want a GPU of their own. */
+static int emu_devices(void)
+{
+    const char *v = getenv("EMU_CUDA_DEVICES");
+    int n = v ? atoi(v) : 1;
+    return n >= 1 && n <= 64 ? n : 1;
+}
+cudaError_t cudaGetDeviceCount(int *n) { *n = emu_devices(); return cudaSuccess; }
+cudaError_t cudaSetDevice(int d) { return d >= 0 && d < emu_devices() ? cudaSuccess : cudaErrorInvalidValue; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d)
 {
     (void)d;
