@@ -19,6 +19,7 @@ static const char *prog = "cdt-augment";
 
 typedef struct opts {
     int views, size, threads, blur, no_color, raw, progress, seed_set, jitter_set;
+    int shard_rank, shard_world, shard_batch; /* --shard R/W, --shard-batch B; world 0: off */
     double jitter;
     uint64_t seed;
     const char *output, *input, *preview;
@@ -41,6 +42,11 @@ static void usage(FILE *f)
 "      --seed N          seed (default: the stream's seed, else 0)\n"
 "  -t, --threads N       worker threads (default: the number of cores)\n"
 "      --preview FILE.png  draw the first 8 images and their views\n"
+"      --shard R/W       keep only rank R's rows of each batch of W x B rows\n"
+"                        (rows [R B, (R+1) B), counted from the stream's start),\n"
+"                        for data-parallel cdt-train: each rank augments only its\n"
+"                        own rows; auto: R and W from mpirun's environment\n"
+"      --shard-batch B   the per-rank batch (cdt-train --batch) of --shard\n"
 "      --raw             write without zstd compression\n"
 "      --progress        print rows/s on stderr (default when it is a terminal)\n"
 "  -o, --output FILE     write here instead of stdout\n"
@@ -48,7 +54,32 @@ static void usage(FILE *f)
 "      --version         print the version\n");
 }
 
-enum { O_BLUR = 256, O_NOCOLOR, O_SEED, O_PREVIEW, O_RAW, O_PROGRESS, O_VERSION };
+enum { O_BLUR = 256, O_NOCOLOR, O_SEED, O_PREVIEW, O_RAW, O_PROGRESS, O_VERSION, O_SHARD,
+       O_SHARD_BATCH };
+
+/* --shard R/W, or auto: the launcher's rank and size (Open MPI, PMI). */
+static void parse_shard(const char *s, opts *o)
+{
+    const char *r = NULL, *w = NULL;
+    if (!strcmp(s, "auto")) {
+        r = getenv("OMPI_COMM_WORLD_RANK") ? getenv("OMPI_COMM_WORLD_RANK") : getenv("PMI_RANK");
+        w = getenv("OMPI_COMM_WORLD_SIZE") ? getenv("OMPI_COMM_WORLD_SIZE") : getenv("PMI_SIZE");
+        if (!r || !w)
+            cli_die(prog, EX_USAGE_, "--shard auto: not started by mpirun (no OMPI_COMM_WORLD_RANK or PMI_RANK)");
+        o->shard_rank = (int)cli_int(prog, "--shard (rank)", r, 0, 1 << 20);
+        o->shard_world = (int)cli_int(prog, "--shard (size)", w, 1, 1 << 20);
+    } else {
+        char *end;
+        long a = strtol(s, &end, 10), b = -1;
+        if (end != s && *end == '/') b = strtol(end + 1, &end, 10);
+        if (*end || a < 0 || b < 1 || a >= b || b > (1 << 20))
+            cli_die(prog, EX_USAGE_, "bad value for --shard: '%s' (expected R/W with 0 <= R < W, or auto)", s);
+        o->shard_rank = (int)a;
+        o->shard_world = (int)b;
+    }
+    if (o->shard_rank >= o->shard_world)
+        cli_die(prog, EX_USAGE_, "--shard: rank %d of %d", o->shard_rank, o->shard_world);
+}
 
 static void parse(int argc, char **argv, opts *o)
 {
@@ -57,7 +88,8 @@ static void parse(int argc, char **argv, opts *o)
         {"blur", 0, 0, O_BLUR}, {"no-color", 0, 0, O_NOCOLOR}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, 't'}, {"preview", 1, 0, O_PREVIEW}, {"raw", 0, 0, O_RAW},
         {"progress", 0, 0, O_PROGRESS}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"version", 0, 0, O_VERSION}, {"shard", 1, 0, O_SHARD}, {"shard-batch", 1, 0, O_SHARD_BATCH},
+        {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     memset(o, 0, sizeof *o);
     o->views = 2;
@@ -78,12 +110,16 @@ static void parse(int argc, char **argv, opts *o)
         case 'o': o->output = optarg; break;
         case 'h': usage(stdout); exit(0);
         case O_VERSION: cli_version(prog, 0); exit(0);
+        case O_SHARD: parse_shard(optarg, o); break;
+        case O_SHARD_BATCH: o->shard_batch = (int)cli_int(prog, "--shard-batch", optarg, 1, 1 << 20); break;
         default: usage(stderr); exit(EX_USAGE_);
         }
     }
     if (optind < argc - 1)
         cli_die(prog, EX_USAGE_, "more than one input file ('%s', '%s')", argv[optind], argv[optind + 1]);
     o->input = optind < argc ? argv[optind] : NULL;
+    if (!o->shard_world != !o->shard_batch)
+        cli_die(prog, EX_USAGE_, "--shard and --shard-batch go together");
 }
 
 /* ---- slots and the queues that pass them between the stages ---- */
@@ -124,6 +160,7 @@ typedef struct pipeline {
     shape in;
     int views, size;
     uint64_t frames_done, rows_done;
+    uint64_t shard_rank, shard_world, shard_batch; /* world 0: every row */
 } pipeline;
 
 static void q_push(pipeline *p, queue *q, slot *s)
@@ -216,6 +253,8 @@ static int check_frame(pipeline *p, const cdt_frame *f, uint64_t no, const char 
         why = "id is not i64 [N]";
     else if (ep && (ep->dtype != CDT_I32 || ep->rank != 1))
         why = "epoch is not i32 [N]";
+    else if (p->shard_world && !id)
+        why = "--shard needs the stream's id column (cdt-ingest writes one)";
     if (why) {
         snprintf(msg, n, "%s (%s, frame %llu)", why, where, (unsigned long long)no);
         return CDT_EDATA;
@@ -230,8 +269,15 @@ static int check_frame(pipeline *p, const cdt_frame *f, uint64_t no, const char 
 #define ALIGN 64
 static size_t aligned(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
+/* With --shard: whether stream row `row` is this rank's. */
+static int mine(const pipeline *p, uint64_t row)
+{
+    return !p->shard_world || row % (p->shard_world * p->shard_batch) / p->shard_batch == p->shard_rank;
+}
+
 /* Copy frame f into slot s: the reader's buffers are reused by its next
- * read, and we read ahead while earlier frames are still at work. */
+ * read, and we read ahead while earlier frames are still at work. With
+ * --shard, only this rank's rows of every per-row tensor. */
 static int fill_slot(pipeline *p, slot *s, const cdt_frame *f, uint64_t first_row)
 {
     size_t total = 0;
@@ -254,17 +300,28 @@ static int fill_slot(pipeline *p, slot *s, const cdt_frame *f, uint64_t first_ro
         grow((void **)&s->ids, &s->ids_cap, (size_t)f->rows * sizeof(int64_t)) < 0)
         return CDT_ENOMEM;
     size_t at = 0;
+    uint64_t kept = 0;
+    for (uint64_t r = 0; r < f->rows; r++) kept += mine(p, first_row + r);
     for (uint32_t i = 0; i < f->count; i++) {
+        const cdt_tensor *t = &f->tensors[i];
         uint64_t nb;
-        cdt_tensor_nbytes(&f->tensors[i], &nb);
-        s->t[i] = f->tensors[i];
+        cdt_tensor_nbytes(t, &nb);
+        s->t[i] = *t;
         s->t[i].data = s->buf + at;
-        memcpy(s->buf + at, f->tensors[i].data, (size_t)nb);
-        if (!strcmp(f->tensors[i].name, "x"))
+        if (p->shard_world && t->rank >= 1 && t->dim[0] == f->rows) { // a per-row tensor
+            size_t row = (size_t)(nb / f->rows), k = 0;
+            for (uint64_t r = 0; r < f->rows; r++)
+                if (mine(p, first_row + r))
+                    memcpy(s->buf + at + row * k++, (const uint8_t *)t->data + row * r, row);
+            s->t[i].dim[0] = kept;
+        } else {
+            memcpy(s->buf + at, t->data, (size_t)nb);
+        }
+        if (!strcmp(t->name, "x"))
             s->xi = (int)i;
         at += aligned((size_t)nb);
     }
-    s->rows = f->rows;
+    s->rows = kept;
     s->count = f->count;
     s->first_row = first_row;
     return 0;
@@ -289,7 +346,7 @@ static void *reader_main(void *arg)
             q_push(p, &p->free_q, s);
             break;
         }
-        q_push(p, &p->todo_q, s);
+        q_push(p, s->rows ? &p->todo_q : &p->free_q, s); // none of this rank's: no frame
         row += f->rows;
         no++;
         if ((rc = cdt_reader_next(p->r, &f)) < 0)
@@ -403,6 +460,16 @@ static cdt_meta *make_meta(const cdt_meta *in, const opts *o, const pipeline *p)
     rc |= cdt_meta_set_i64(m, "augment.blur", o->blur);
     rc |= cdt_meta_set_i64(m, "augment.color", !o->no_color && p->in.c != 1);
     rc |= cdt_meta_setf(m, "augment.seed", "%llu", (unsigned long long)o->seed);
+    int64_t total;
+    if (o->shard_world) { // cdt-train checks these against its rank and batch
+        rc |= cdt_meta_setf(m, "shard", "%d/%d", o->shard_rank, o->shard_world);
+        rc |= cdt_meta_set_i64(m, "shard.batch", o->shard_batch);
+        if (cdt_meta_get_i64(in, "rows_total", &total) == 0 && total >= 0) { // this rank's
+            int64_t g = (int64_t)o->shard_world * o->shard_batch, rest = total % g - (int64_t)o->shard_rank * o->shard_batch;
+            rest = rest < 0 ? 0 : rest > o->shard_batch ? o->shard_batch : rest;
+            rc |= cdt_meta_set_i64(m, "rows_total", total / g * o->shard_batch + rest);
+        }
+    }
     if (!cdt_meta_get(m, "seed"))
         rc |= cdt_meta_setf(m, "seed", "%llu", (unsigned long long)o->seed);
     if (rc)
@@ -471,6 +538,9 @@ int main(int argc, char **argv)
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     p.where = o.input && strcmp(o.input, "-") ? o.input : "stdin";
+    p.shard_rank = (uint64_t)o.shard_rank;
+    p.shard_world = (uint64_t)o.shard_world;
+    p.shard_batch = (uint64_t)o.shard_batch;
     p.r = cli_reader_open(prog, o.input);
     char msg[512];
     int rc = cdt_reader_next(p.r, &p.first);

@@ -261,6 +261,7 @@ typedef struct run {
     cdt_comm *comm;           /* NULL: one process */
     int world, rank;          /* ranks of a data-parallel job (1, 0 without) */
     uint64_t hash;            /* FNV-1a of the rows of the global batch being read */
+    int sharded;              /* the stream holds only this rank's rows (cdt-augment --shard) */
     cdt_model *m;
     cdt_trainer *t;
     cdt_meta *extra;          /* meta written into model files */
@@ -322,12 +323,19 @@ static void stop_on_signal(run *R, int agreed)
     exit(128 + sig);
 }
 
+/* Stream rows a step takes: every rank's (W x batch), or this rank's
+ * alone from a sharded stream. */
+static uint64_t rows_per_step(const run *R, int batch)
+{
+    return (uint64_t)batch * (uint64_t)(R->sharded ? 1 : R->world);
+}
+
 /* The schedule's length when known: --total-steps, else the stream's
  * rows_total / batch; 0 when neither is known. */
 static long total_steps(const run *R)
 {
     return R->o->total_steps > 0 ? R->o->total_steps
-         : R->rows_total ? (long)(R->rows_total / ((uint64_t)cdt_model_batch(R->m) * (uint64_t)R->world)) : 0;
+         : R->rows_total ? (long)(R->rows_total / rows_per_step(R, cdt_model_batch(R->m))) : 0;
 }
 
 /* Seconds between progress lines when stderr is not a terminal (make's
@@ -496,10 +504,11 @@ static int feed(run *R, const cdt_frame *f)
     for (uint64_t i = 0; i < f->rows; i++) {
         if (R->skip) { R->skip--; continue; }
         const uint8_t *row = (const uint8_t *)x->data + i * R->row_bytes;
-        int at = R->fill - R->rank * b; // this rank's rows: [rank b, (rank + 1) b)
+        // this rank's rows: [rank b, (rank + 1) b) of each W b, or all of a shard's
+        int at = R->sharded ? R->fill : R->fill - R->rank * b;
         if (at >= 0 && at < b) memcpy(R->batch + (size_t)at * R->row_bytes, row, R->row_bytes);
-        if (R->world > 1) R->hash = fnv1a(R->hash, row, R->row_bytes);
-        if (++R->fill < b * R->world) continue;
+        if (R->world > 1 && !R->sharded) R->hash = fnv1a(R->hash, row, R->row_bytes);
+        if (++R->fill < (R->sharded ? b : b * R->world)) continue;
         R->last_id = row_int(id, i);
         R->epoch = ep ? row_int(ep, i) : 0;
         if (agree(R, 0)) return 1;
@@ -535,7 +544,7 @@ static void schedule(run *R)
     if (cdt_meta_get_i64(cdt_reader_meta(R->r), "rows_total", &rt) == 0 && rt > 0)
         R->rows_total = (uint64_t)rt;
     if (!o->cosine || o->total_steps > 0) return;
-    uint64_t global = (uint64_t)o->batch * (uint64_t)R->world;
+    uint64_t global = rows_per_step(R, o->batch);
     if (o->time_limit > 0 && R->rows_total < global) {
         o->total_steps = 0; /* time_up sizes it */
         return;
@@ -748,6 +757,26 @@ static void setup_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* A stream of one rank's rows (cdt-augment --shard R/W --shard-batch B)
+ * must be this rank's, for this --batch. */
+static void check_shard(const run *R)
+{
+    const cdt_meta *m = cdt_reader_meta(R->r);
+    const char *s = cdt_meta_get(m, "shard");
+    int r, w;
+    int64_t b = -1;
+    char end;
+    if (!s) return;
+    if (sscanf(s, "%d/%d%c", &r, &w, &end) != 2 || cdt_meta_get_i64(m, "shard.batch", &b) < 0)
+        cli_die(prog, EX_DATA_, "the stream's meta shard='%s' or shard.batch is malformed", s);
+    if (r != R->rank || w != R->world)
+        cli_die(prog, EX_DATA_, "rank %d of %d: the stream holds rank %d of %d's rows (cdt-augment "
+                "--shard %s)", R->rank, R->world, r, w, s);
+    if (b != cdt_model_batch(R->m))
+        cli_die(prog, EX_USAGE_, "the stream is sharded for --batch %" PRId64 ", not %d", b,
+                cdt_model_batch(R->m));
+}
+
 /* The job's ranks when a launcher (mpirun) started this process. Only
  * rank 0 writes (the model, checkpoints, the log) and reports. */
 static void open_comm(run *R)
@@ -786,6 +815,7 @@ int main(int argc, char **argv)
     cli_writer_opts(prog, o.raw, &R.wo);
     R.r = cli_reader_open(prog, o.input);
     first_frame(&R, &f);
+    R.sharded = cdt_meta_get(cdt_reader_meta(R.r), "shard") != NULL;
     struct mallinfo2 before = mallinfo2();
     cdt_modelfile_state st = {0};
     make_model(&R, &st);
@@ -793,9 +823,11 @@ int main(int argc, char **argv)
     struct mallinfo2 after = mallinfo2();
     if (o.verbose)
         print_config(&R, (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd));
+    check_shard(&R);
     if (o.resume) {
         cdt_trainer_set_steps(R.t, st.step);
         R.rows = R.skip = st.rows;
+        if (R.sharded) R.skip = st.rows / (uint64_t)R.world; // this rank's share
         R.epoch = st.epoch;
         R.last_id = st.last_id;
     }
