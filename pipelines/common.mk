@@ -16,8 +16,9 @@
 #   EVAL_LIMIT  embed and score only the first EVAL_LIMIT images of it
 #   CKPT_EVERY  training steps between checkpoints (default 200)
 #   RANKS     train as RANKS data-parallel processes under mpirun (default 1):
-#             each runs its own copy of the seeded ingest | augment pipe and
-#             takes its slice of every batch; BATCH stays the global batch
+#             each runs its own copy of the seeded ingest | augment pipe, whose
+#             cdt-augment --shard keeps only that rank's rows of every batch
+#             (the same model as one stream read by all); BATCH stays the global batch
 #             (split RANKS ways), THREADS the machine's (split too); see
 #             cdt-train(1) DATA PARALLEL. MPIRUN is the launcher's command.
 #   BASELINE  1: also k-means on the raw pixels, a row of the table (numpy)
@@ -53,6 +54,7 @@ CKPT_EVERY ?= 200
 RANKS ?= 1
 MPIRUN ?= mpirun --allow-run-as-root --oversubscribe
 RANK_BATCH = $(shell echo $$(( $(BATCH) / $(RANKS) )))
+SHARD_OPT = $(if $(filter-out 1,$(RANKS)),--shard auto --shard-batch $(RANK_BATCH),)
 RANK_THREADS = $(shell t=$$(( $(THREADS) / $(RANKS) )); echo $$(( t > 0 ? t : 1 )))
 SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
@@ -104,7 +106,7 @@ PIPE_OK = [ $${st[2]} = 0 ] || { echo "train: pipe statuses $${st[*]}" >&2; fals
 # (with $$resume passed through mpirun's -x).
 TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
 	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
-	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(BLUR_OPT) \
+	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(BLUR_OPT) $(SHARD_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(RANK_BATCH) --lr $(LR) \
 	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
 	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \

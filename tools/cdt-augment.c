@@ -43,7 +43,9 @@ static void usage(FILE *f)
 "  -t, --threads N       worker threads (default: the number of cores)\n"
 "      --preview FILE.png  draw the first 8 images and their views\n"
 "      --shard R/W       keep only rank R's rows of each batch of W x B rows\n"
-"                        (rows [R B, (R+1) B), counted from the stream's start),\n"
+"                        (rows [R B, (R+1) B), counted from the stream's start;\n"
+"                        a last batch short of W x B is dropped when the\n"
+"                        stream's rows_total says where it is),\n"
 "                        for data-parallel cdt-train: each rank augments only its\n"
 "                        own rows; auto: R and W from mpirun's environment\n"
 "      --shard-batch B   the per-rank batch (cdt-train --batch) of --shard\n"
@@ -161,6 +163,7 @@ typedef struct pipeline {
     int views, size;
     uint64_t frames_done, rows_done;
     uint64_t shard_rank, shard_world, shard_batch; /* world 0: every row */
+    uint64_t shard_end;         /* rows from here on are dropped: a last batch short of W B */
 } pipeline;
 
 static void q_push(pipeline *p, queue *q, slot *s)
@@ -272,7 +275,8 @@ static size_t aligned(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 /* With --shard: whether stream row `row` is this rank's. */
 static int mine(const pipeline *p, uint64_t row)
 {
-    return !p->shard_world || row % (p->shard_world * p->shard_batch) / p->shard_batch == p->shard_rank;
+    return !p->shard_world ||
+           (row < p->shard_end && row % (p->shard_world * p->shard_batch) / p->shard_batch == p->shard_rank);
 }
 
 /* Copy frame f into slot s: the reader's buffers are reused by its next
@@ -464,11 +468,8 @@ static cdt_meta *make_meta(const cdt_meta *in, const opts *o, const pipeline *p)
     if (o->shard_world) { // cdt-train checks these against its rank and batch
         rc |= cdt_meta_setf(m, "shard", "%d/%d", o->shard_rank, o->shard_world);
         rc |= cdt_meta_set_i64(m, "shard.batch", o->shard_batch);
-        if (cdt_meta_get_i64(in, "rows_total", &total) == 0 && total >= 0) { // this rank's
-            int64_t g = (int64_t)o->shard_world * o->shard_batch, rest = total % g - (int64_t)o->shard_rank * o->shard_batch;
-            rest = rest < 0 ? 0 : rest > o->shard_batch ? o->shard_batch : rest;
-            rc |= cdt_meta_set_i64(m, "rows_total", total / g * o->shard_batch + rest);
-        }
+        if (cdt_meta_get_i64(in, "rows_total", &total) == 0 && total >= 0) // this rank's
+            rc |= cdt_meta_set_i64(m, "rows_total", total / ((int64_t)o->shard_world * o->shard_batch) * o->shard_batch);
     }
     if (!cdt_meta_get(m, "seed"))
         rc |= cdt_meta_setf(m, "seed", "%llu", (unsigned long long)o->seed);
@@ -541,6 +542,7 @@ int main(int argc, char **argv)
     p.shard_rank = (uint64_t)o.shard_rank;
     p.shard_world = (uint64_t)o.shard_world;
     p.shard_batch = (uint64_t)o.shard_batch;
+    p.shard_end = UINT64_MAX;
     p.r = cli_reader_open(prog, o.input);
     char msg[512];
     int rc = cdt_reader_next(p.r, &p.first);
@@ -551,6 +553,9 @@ int main(int argc, char **argv)
     else if (check_frame(&p, p.first, 1, p.where, msg, sizeof msg) < 0)
         cli_fail(prog, CDT_EDATA, msg);
     settle(&o, &p, cdt_reader_meta(p.r));
+    int64_t total;
+    if (p.shard_world && cdt_meta_get_i64(cdt_reader_meta(p.r), "rows_total", &total) == 0 && total >= 0)
+        p.shard_end = (uint64_t)total / (p.shard_world * p.shard_batch) * (p.shard_world * p.shard_batch);
     cdt_augmenter *a = NULL;
     cdt_augment_opts ao = {p.size, o.jitter, !o.no_color && p.in.c == 3, o.blur};
     if (p.first && (rc = cdt_augmenter_create(&ao, p.in.c, p.in.h, p.in.w, o.views,

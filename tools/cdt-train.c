@@ -466,7 +466,8 @@ static int64_t params_hash(run *R)
  * ended (end 1): every rank says whether a signal came, whether its time
  * is up, what rows it read, whether its stream has ended, and with
  * --check-ranks a hash of its parameters; they must agree. Returns 1 when
- * the time is up on some rank (every rank stops there). */
+ * the time is up on some rank, or a sharded stream has ended on some rank
+ * (every rank stops there). */
 static int agree(run *R, int end)
 {
     if (R->world == 1) return 0;
@@ -476,6 +477,8 @@ static int agree(run *R, int end)
     if (cdt_comm_max_i64(R->comm, v, 8) < 0)
         cli_die(prog, EX_IO_, "exchanging with the other ranks: %s", cdt_comm_errmsg(R->comm));
     R->hash = FNV_START;
+    if (v[4] != -v[5] && R->sharded) // shards of a stream without rows_total: the short
+        return 1;                     // last batch is on some ranks only: every rank stops
     if (v[4] != -v[5])
         cli_die(prog, EX_DATA_, "rank %d: the ranks' streams end at different rows (every rank "
                 "must read the same stream)", R->rank);

@@ -5,7 +5,8 @@
 # byte for byte; W = 2 x 4 is the one-process run of batch 8 to 1e-4 and
 # repeats byte for byte; --bn local is not; checkpoint + resume on 2 ranks
 # is the uninterrupted run; ranks reading different streams, a resume with
-# other ranks, a build without MPI are one-line errors; a rank killed
+# other ranks, a build without MPI are one-line errors; --shard (each rank
+# augments only its rows) gives the same bytes; a rank killed
 # mid-run ends the job within seconds with the last checkpoint whole; a
 # SIGTERM to one rank ends every rank with a checkpoint that resumes to the
 # uninterrupted run's bytes.
@@ -67,6 +68,42 @@ mpi -np 2 "$train" $tiny $sched -b 4 --checkpoint ck.cdt --checkpoint-every 5 pa
 "$BIN/cdt-cat" ck.cdt | grep -qx "meta step=5" || fail "checkpoint not at step 5"
 mpi -np 2 "$train" --resume ck.cdt full.cdt -o resumed.cdt
 cmp -s two.cdt resumed.cdt || fail "resumed on 2 ranks differs from the uninterrupted run"
+
+# --shard: each rank augments only its own rows of every batch of 8, and
+# trains on that: the bytes of the run on the whole stream; the schedule
+# from the shard's rows_total; checkpoint + resume on the shards.
+ingest() { # N OUT: the un-augmented images of stream()
+    if [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+        "$BIN/cdt-ingest" fashion-mnist --limit "$1" --size 16 --rows 20 -q -o "$2"
+    else
+        "$BIN/cdt-cat" --from-npy x=x.npy --rows 20 | "$BIN/cdt-cat" --head "$1" -o "$2"
+    fi
+}
+ingest 160 in.cdt
+ingest 60 in_part.cdt
+shard() { # INPUT, then cdt-train's options
+    in=$1; shift
+    mpi -np 2 sh -c 'a=$1 t=$2 in=$3; shift 3; "$a" -t 1 --shard auto --shard-batch 4 "$in" | "$t" "$@"' \
+        sh "$BIN/cdt-augment" "$train" "$in" "$@"
+}
+shard in.cdt $tiny $sched -b 4 -o shard.cdt
+cmp -s two.cdt shard.cdt || fail "--shard: not the bytes of the whole stream"
+mpi -np 2 "$train" $tiny --cosine --lr 1e-3 -b 4 full.cdt -o cos.cdt
+shard in.cdt $tiny --cosine --lr 1e-3 -b 4 -o cos_shard.cdt
+cmp -s cos.cdt cos_shard.cdt || fail "--shard: the schedule from rows_total differs"
+shard in_part.cdt $tiny $sched -b 4 --checkpoint sck.cdt --checkpoint-every 5 -o spart.model
+shard in.cdt --resume sck.cdt -o sresumed.cdt
+cmp -s two.cdt sresumed.cdt || fail "--shard: resumed differs from the uninterrupted run"
+"$BIN/cdt-augment" --shard 1/2 --shard-batch 4 in.cdt -o s1.cdt
+"$BIN/cdt-cat" s1.cdt | grep -qx "meta rows_total=80" || fail "--shard: rows_total of the shard"
+set +e
+mpi -np 2 "$train" $tiny -b 4 s1.cdt -o x.cdt >err.txt 2>&1; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "rank 0 of 2: the stream holds rank 1 of 2's rows" err.txt || fail "wrong shard: $(cat err.txt)"
+set +e
+mpi -np 2 "$train" $tiny -b 8 s1.cdt -o x.cdt >err.txt 2>&1; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "sharded for --batch 4, not 8" err.txt || fail "shard batch: $(cat err.txt)"
 
 # one-line errors
 set +e
