@@ -595,7 +595,9 @@ static void check_ranks_meta(const run *R, const cdt_meta *meta, const char *pat
 static cdt_device *open_device(run *R)
 {
     opts *o = R->o;
-    if (R->world == 1 || o->device == CDT_DEVICE_CPU || o->comm == CDT_COMM_MPI)
+    // (--comm nccl on one rank: NCCL all the same, a test of it on one GPU)
+    if ((R->world == 1 && o->comm != CDT_COMM_NCCL) || o->device == CDT_DEVICE_CPU ||
+        o->comm == CDT_COMM_MPI)
         return cli_device_open(prog, o->device, o->precision, o->verbose);
     char why[1024] = "";
     cdt_device *d = NULL;

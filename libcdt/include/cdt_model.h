@@ -97,7 +97,8 @@ int cdt_model_create_inference_on(const cdt_model_config *cfg, int batch,
  * of one process running the whole batch), computes the same loss, and
  * back-propagates its own rows' dL/dz, dL/df. Parameter gradients stay
  * this rank's part: the trainer adds them over ranks. comm NULL or of size
- * 1: exactly cdt_model_create_on. comm must outlive the model. */
+ * 1 (without CDT_DP_DEVICE_COMM): exactly cdt_model_create_on. comm must
+ * outlive the model. */
 enum {
     CDT_DP_LOCAL_BN = 1,    /* batch norm over this rank's rows only (cheaper; NOT the
                                single-process model: --bn local) */
@@ -109,7 +110,9 @@ enum {
     CDT_DP_DEVICE_COMM = 8, /* exchange over device memory with the device's collectives
                                (NCCL; cdt_device_collectives says whether there are any);
                                the comm then only carries their id from rank 0. Without
-                               it, a device's exchanges go through host memory */
+                               it, a device's exchanges go through host memory. With
+                               one rank it still takes the data-parallel path (a test
+                               of the collectives where there is one GPU) */
 };
 int cdt_model_create_parallel(const cdt_model_config *cfg, int batch, const cdt_device *dev,
                               cdt_comm *comm, int flags, cdt_model **out);

@@ -63,6 +63,7 @@ struct cdt_model_graph {
     /* data parallel (cdt_model_create_parallel); world 1 without */
     cdt_comm *comm;
     int world, rank, dp_flags;
+    int dp;                  /* the data-parallel path: W > 1, or NCCL forced on one rank */
     int comm_failed;         /* g->rc came from the comm, not the device */
     int dev_coll;            /* exchanges through the device's collectives (NCCL) */
     int bn_max;              /* channels of the widest batch norm */
@@ -367,11 +368,11 @@ static int alloc_all(cdt_model *m)
         dev_alloc(g, &g->df[v], nl * F * sizeof(float));
         dev_alloc(g, &g->ft[v], nl * F * sizeof(float));
         dev_alloc(g, &g->dft[v], nl * F * sizeof(float));
-        if (g->world == 1) continue;
+        if (!g->dp) continue;
         dev_alloc(g, &g->zg[v], nl * hd * sizeof(float));
         dev_alloc(g, &g->fg[v], nl * F * sizeof(float));
     }
-    if (g->world == 1 || !train) return g->rc;
+    if (!g->dp || !train) return g->rc;
     dev_alloc(g, (void *)&g->bn_dev, 4 * (size_t)g->bn_max * sizeof(double));
     if (g->dp_flags & CDT_DP_DEVICE_COMM) join_collectives(g);
     if (host) {
@@ -404,7 +405,7 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
     m->graph->be = dev ? *cdt_device_backend(dev)
                        : (cdt_backend){cdt_backend_cpu(), NULL};
     m->graph->world = 1;
-    if (cdt_comm_size(comm) > 1 && !inference) {
+    if ((cdt_comm_size(comm) > 1 || (comm && (dp_flags & CDT_DP_DEVICE_COMM))) && !inference) {
         const cdt_backend_i *bi = m->graph->be.i;
         if (!bi->batchnorm_sums || !bi->batchnorm_forward_with || !bi->batchnorm_backward_sums ||
             !bi->batchnorm_backward_with) {
@@ -416,6 +417,7 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
         m->graph->world = cdt_comm_size(comm);
         m->graph->rank = cdt_comm_rank(comm);
         m->graph->dp_flags = dp_flags;
+        m->graph->dp = 1;
     }
     m->cfg = *cfg;
     m->batch = batch;
@@ -599,7 +601,7 @@ float *cdt_model_dev_grads(cdt_model *m) { return m->graph->grads; }
 
 static int sync_bn(const struct cdt_model_graph *g)
 {
-    return g->world > 1 && !(g->dp_flags & CDT_DP_LOCAL_BN);
+    return g->dp && !(g->dp_flags & CDT_DP_LOCAL_BN);
 }
 
 /* Device doubles d (n) = their sum over ranks, times scale; through the
@@ -754,7 +756,7 @@ int cdt_model_loss_queue(cdt_model *m, double t_instance, double t_feature)
     CDT_ASSERT(!m->inference && g->n == n); // defined on full training batches
     const float *z0 = act(m, 0, g->z_slot), *z1 = act(m, 1, g->z_slot);
     const float *f[2] = {act(m, 0, g->f_slot), act(m, 1, g->f_slot)};
-    if (g->world > 1 && !(g->dp_flags & CDT_DP_LOCAL_LOSS)) { // every rank's rows
+    if (g->dp && !(g->dp_flags & CDT_DP_LOCAL_LOSS)) { // every rank's rows
         for (int v = 0; v < 2; v++) {
             gather(g, g->zg[v], act(m, v, g->z_slot), (size_t)n * hd);
             gather(g, g->fg[v], f[v], (size_t)n * F);
@@ -872,7 +874,7 @@ int cdt_model_backward(cdt_model *m, int view)
     memset(g->seen, 0, (size_t)g->nslots);
     // the loss is the first consumer of z and f; of a whole batch over
     // ranks, this rank's rows
-    size_t row = g->world > 1 && !(g->dp_flags & CDT_DP_LOCAL_LOSS) ? (size_t)g->rank : 0;
+    size_t row = g->dp && !(g->dp_flags & CDT_DP_LOCAL_LOSS) ? (size_t)g->rank : 0;
     DEV(g, copy, g->dacts + g->slots[g->z_slot].off, g->dz[view] + row * nz, nz * sizeof(float));
     DEV(g, copy, g->dacts + g->slots[g->f_slot].off, g->df[view] + row * nf, nf * sizeof(float));
     g->seen[g->z_slot] = g->seen[g->f_slot] = 1;

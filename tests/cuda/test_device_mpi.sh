@@ -6,6 +6,7 @@
 # gradients added over ranks on the host), against one process x batch 8
 # on the CPU: parameters within 1e-4 (relative L2 over the whole model)
 # after 5 steps, and the two ranks' run repeats byte for byte.
+# One rank through NCCL (--comm nccl): as the CPU within 1e-4.
 # Through NCCL, with a GPU per rank: when the machine has 2 GPUs, or on the
 # emulation (EMU_CUDA_DEVICES=2) with NCCL = the stand-in library: the same
 # bytes as through host memory (the sums are in the same rank order), and
@@ -46,6 +47,13 @@ if [ -n "$nccl" ]; then # the emulation: two pretend GPUs, NCCL's stand-in
     mpi() { mpirun --allow-run-as-root --oversubscribe -x CDT_CUDA_LIB -x OMP_NUM_THREADS \
         -x OPENBLAS_NUM_THREADS -x EMU_CUDA_DEVICES -x CDT_NCCL_LIB "$@"; }
 fi
+# one rank through NCCL (all that a machine with one GPU can show of it):
+# the data-parallel path with NCCL's calls, as the CPU's model
+mpi -np 1 "$BIN/cdt-train" $tiny -b 8 --device cuda --comm nccl -v s.cdt -o nccl1.cdt 2>nccl1.err ||
+    { cat nccl1.err; fail "one rank through NCCL"; }
+grep -q "ranks exchange through NCCL" nccl1.err || fail "one rank: not through NCCL: $(cat nccl1.err)"
+./cmp_f32 --whole nccl1.cdt cpu.cdt 1e-4 || fail "one rank through NCCL against the CPU"
+msg="$msg; 1 rank through NCCL: as the CPU"
 if [ "$gpus" -ge 2 ]; then
     mpi -np 2 "$BIN/cdt-train" $tiny -b 4 --device cuda -v s.cdt -o nccl.cdt 2>nccl.err ||
         { cat nccl.err; fail "2 ranks through NCCL"; }
