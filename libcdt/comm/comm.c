@@ -174,42 +174,46 @@ int cdt_comm_sum_f32(cdt_comm *c, float *x, size_t n)
     return rc;
 }
 
+/* Every rank's x (n elements of elem bytes), in rank order, in the
+ * scratch; NULL with rc set on failure. */
+static void *gather_all(cdt_comm *c, const void *x, size_t n, size_t elem, int *rc)
+{
+    size_t all = times_size(c, n * elem);
+    void *g = all ? scratch(c, all) : NULL;
+    if (!all) snprintf(c->err, sizeof c->err, "an exchange of %zu values is too large", n);
+    if (!g) {
+        *rc = all ? CDT_ENOMEM : CDT_ELIMIT;
+        return NULL;
+    }
+    c->err[0] = 0;
+    *rc = c->i->allgather(c->ctx, g, x, n * elem);
+    return *rc ? NULL : g;
+}
+
 int cdt_comm_sum_f64(cdt_comm *c, double *x, size_t n)
 {
-    int w = c->i->size;
+    int w = c->i->size, rc;
     if (w == 1 || n == 0) return 0;
-    size_t all = times_size(c, n * sizeof(double));
-    double *g = all ? scratch(c, all) : NULL;
-    if (!all) snprintf(c->err, sizeof c->err, "a sum of %zu values is too large", n);
-    if (!g) return all ? CDT_ENOMEM : CDT_ELIMIT;
-    c->err[0] = 0;
     double t = now();
-    int rc = c->i->allgather(c->ctx, g, x, n * sizeof(double));
-    if (rc == 0)
-        for (size_t k = 0; k < n; k++) {
-            double s = g[k];
-            for (int q = 1; q < w; q++) s += g[(size_t)q * n + k];
-            x[k] = s;
-        }
+    const double *g = gather_all(c, x, n, sizeof(double), &rc);
+    for (size_t k = 0; g && k < n; k++) {
+        double s = g[k];
+        for (int q = 1; q < w; q++) s += g[(size_t)q * n + k];
+        x[k] = s;
+    }
     c->seconds += now() - t;
     return rc;
 }
 
 int cdt_comm_max_i64(cdt_comm *c, int64_t *x, size_t n)
 {
-    int w = c->i->size;
+    int w = c->i->size, rc;
     if (w == 1 || n == 0) return 0;
-    size_t all = times_size(c, n * sizeof(int64_t));
-    int64_t *g = all ? scratch(c, all) : NULL;
-    if (!all) snprintf(c->err, sizeof c->err, "a maximum of %zu values is too large", n);
-    if (!g) return all ? CDT_ENOMEM : CDT_ELIMIT;
-    c->err[0] = 0;
     double t = now();
-    int rc = c->i->allgather(c->ctx, g, x, n * sizeof(int64_t));
-    if (rc == 0)
-        for (size_t k = 0; k < n; k++)
-            for (int q = 1; q < w; q++)
-                if (g[(size_t)q * n + k] > x[k]) x[k] = g[(size_t)q * n + k];
+    const int64_t *g = gather_all(c, x, n, sizeof(int64_t), &rc);
+    for (size_t k = 0; g && k < n; k++)
+        for (int q = 1; q < w; q++)
+            if (g[(size_t)q * n + k] > x[k]) x[k] = g[(size_t)q * n + k];
     c->seconds += now() - t;
     return rc;
 }

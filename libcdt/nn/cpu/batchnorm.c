@@ -7,6 +7,31 @@
 #include "cdt_nn.h"
 #include "real.h"
 
+/* Channel c of the training forward once its mean and biased variance
+ * over `count` values are known: out, the saved mean and invstd, the
+ * running statistics (the variance made unbiased). */
+static void NN(normalise)(real *out, real *mean, real *invstd, real *running_mean,
+                          real *running_var, const real *x, const real *gamma, const real *beta,
+                          int c, double mu, double var, double count, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    double is = 1 / sqrt(var + p->eps);
+    mean[c] = (real)mu;
+    invstd[c] = (real)is;
+    // in real: (x - mean) is exact enough, and float vectors are twice as wide
+    real scale = (real)(gamma[c] * is), m = (real)mu, shift = beta[c];
+    for (int b = 0; b < p->n; b++) {
+        const real *xc = x + b * chw + (size_t)c * p->hw;
+        real *oc = out + b * chw + (size_t)c * p->hw;
+        #pragma omp simd
+        for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
+    }
+    if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
+    if (running_var)
+        running_var[c] = (real)((1 - p->momentum) * running_var[c] +
+                                p->momentum * var * count / (count - 1));
+}
+
 void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
                                real *mean,         // (C) saved for backward
                                real *invstd,       // (C) saved for backward
@@ -33,21 +58,8 @@ void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
             #pragma omp simd reduction(+ : sq)
             for (int i = 0; i < p->hw; i++) sq += (xc[i] - mu) * (xc[i] - mu);
         }
-        double var = sq / count, is = 1 / sqrt(var + p->eps);
-        mean[c] = (real)mu;
-        invstd[c] = (real)is;
-        // in real: (x - mean) is exact enough, and float vectors are twice as wide
-        real scale = (real)(gamma[c] * is), m = (real)mu, shift = beta[c];
-        for (int b = 0; b < p->n; b++) {
-            const real *xc = x + b * chw + (size_t)c * p->hw;
-            real *oc = out + b * chw + (size_t)c * p->hw;
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
-        }
-        if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
-        if (running_var)
-            running_var[c] = (real)((1 - p->momentum) * running_var[c] +
-                                    p->momentum * var * count / (count - 1));
+        NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, mu,
+                      sq / count, (double)count, p);
     }
 }
 
@@ -151,22 +163,9 @@ void NN(cdt_batchnorm_forward_with)(real *out, real *mean, real *invstd, real *r
     size_t chw = (size_t)p->c * p->hw;
     CDT_ASSERT(count > 1);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
-    for (int c = 0; c < p->c; c++) {
-        double mu = gmean[c], var = gvar[c], is = 1 / sqrt(var + p->eps);
-        mean[c] = (real)mu;
-        invstd[c] = (real)is;
-        real scale = (real)(gamma[c] * is), m = (real)mu, shift = beta[c];
-        for (int b = 0; b < p->n; b++) {
-            const real *xc = x + b * chw + (size_t)c * p->hw;
-            real *oc = out + b * chw + (size_t)c * p->hw;
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
-        }
-        if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
-        if (running_var)
-            running_var[c] = (real)((1 - p->momentum) * running_var[c] +
-                                    p->momentum * var * count / (count - 1));
-    }
+    for (int c = 0; c < p->c; c++)
+        NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, gmean[c],
+                      gvar[c], count, p);
 }
 
 void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum dout xhat

@@ -12,6 +12,30 @@ static __device__ inline size_t bn_at(size_t j, int c, const cdt_bn_params &p)
     return (j / p.hw) * p.c * (size_t)p.hw + (size_t)c * p.hw + j % p.hw;
 }
 
+/* Channel c of the training forward (this block's) once its mean and
+ * biased variance over `count` values are known: out, by the block's
+ * threads; the saved mean and invstd and the running statistics (the
+ * variance made unbiased), by its thread 0. */
+static __device__ void bn_normalise(float *out, float *mean, float *invstd, float *running_mean,
+                                    float *running_var, const float *x, const float *gamma,
+                                    const float *beta, int c, double mu, double var,
+                                    double count, const cdt_bn_params &p)
+{
+    size_t local = (size_t)p.n * p.hw;
+    double is = 1 / sqrt(var + p.eps), scale = gamma[c] * is, shift = beta[c] - mu * scale;
+    for (size_t j = threadIdx.x; j < local; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        out[at] = (float)(x[at] * scale + shift);
+    }
+    if (threadIdx.x) return;
+    mean[c] = (float)mu;
+    invstd[c] = (float)is;
+    if (running_mean) running_mean[c] = (float)((1 - p.momentum) * running_mean[c] + p.momentum * mu);
+    if (running_var)
+        running_var[c] = (float)((1 - p.momentum) * running_var[c] +
+                                 p.momentum * var * count / (count - 1));
+}
+
 static __global__ void bn_fwd(float *out, float *mean, float *invstd, float *running_mean,
                               float *running_var, const float *x, const float *gamma,
                               const float *beta, cdt_bn_params p)
@@ -26,19 +50,9 @@ static __global__ void bn_fwd(float *out, float *mean, float *invstd, float *run
         double d = x[bn_at(j, c, p)] - mu;
         sq += d * d;
     }
-    double var = cu_block_sum(sq, sh) / count, is = 1 / sqrt(var + p.eps);
-    double scale = gamma[c] * is, shift = beta[c] - mu * scale;
-    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
-        size_t at = bn_at(j, c, p);
-        out[at] = (float)(x[at] * scale + shift);
-    }
-    if (threadIdx.x) return;
-    mean[c] = (float)mu;
-    invstd[c] = (float)is;
-    if (running_mean) running_mean[c] = (float)((1 - p.momentum) * running_mean[c] + p.momentum * mu);
-    if (running_var)
-        running_var[c] = (float)((1 - p.momentum) * running_var[c] +
-                                 p.momentum * var * count / (count - 1));
+    double var = cu_block_sum(sq, sh) / count;
+    bn_normalise(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, mu, var,
+                 (double)count, p);
 }
 
 static __global__ void bn_eval(float *out, const float *x, const float *gamma, const float *beta,
@@ -152,20 +166,8 @@ static __global__ void bn_fwd_with(float *out, float *mean, float *invstd, float
                                    double count, cdt_bn_params p)
 {
     int c = blockIdx.x;
-    size_t local = (size_t)p.n * p.hw;
-    double mu = gmean[c], var = gvar[c], is = 1 / sqrt(var + p.eps);
-    double scale = gamma[c] * is, shift = beta[c] - mu * scale;
-    for (size_t j = threadIdx.x; j < local; j += blockDim.x) {
-        size_t at = bn_at(j, c, p);
-        out[at] = (float)(x[at] * scale + shift);
-    }
-    if (threadIdx.x) return;
-    mean[c] = (float)mu;
-    invstd[c] = (float)is;
-    if (running_mean) running_mean[c] = (float)((1 - p.momentum) * running_mean[c] + p.momentum * mu);
-    if (running_var)
-        running_var[c] = (float)((1 - p.momentum) * running_var[c] +
-                                 p.momentum * var * count / (count - 1));
+    bn_normalise(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, gmean[c],
+                 gvar[c], count, p);
 }
 
 /* sums[c] = sum dout, sums[C + c] = sum dout xhat. */
