@@ -84,6 +84,39 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
     }
 }
 
+/* Channel c's two sums of the backward: sum dout, sum dout xhat. */
+static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real *x, int c,
+                          double mu, double is, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    double s = 0, t = 0;
+    for (int b = 0; b < p->n; b++) {
+        size_t off = b * chw + (size_t)c * p->hw;
+        #pragma omp simd reduction(+ : s, t)
+        for (int i = 0; i < p->hw; i++) {
+            s += dout[off + i];
+            t += dout[off + i] * (x[off + i] - mu);
+        }
+    }
+    *sd = s;
+    *sdx = t * is;
+}
+
+/* Channel c's dx from the two sums over count values:
+ * dx = a dout + (x - mean) bx + c0, in real as the forward. */
+static void NN(grad_dx)(real *dx, const real *dout, const real *x, int c, double mu, double is,
+                        double gamma, double sd, double sdx, double count, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    double k = gamma * is / count;
+    real a = (real)(k * count), bx = (real)(-k * sdx * is), c0 = (real)(-k * sd), m = (real)mu;
+    for (int b = 0; b < p->n; b++) {
+        size_t off = b * chw + (size_t)c * p->hw;
+        #pragma omp simd
+        for (int i = 0; i < p->hw; i++) dx[off + i] = a * dout[off + i] + (x[off + i] - m) * bx + c0;
+    }
+}
+
 /* With xhat = (x - mean) invstd and M values per channel:
  * dx = gamma invstd / M * (M dout - sum(dout) - xhat sum(dout xhat)). */
 void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
@@ -96,29 +129,14 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
                                 const real *gamma,  // (C)
                                 const cdt_bn_params *p)
 {
-    size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
+    size_t count = (size_t)p->n * p->hw;
     #pragma omp parallel for if (count * p->c > NN_OMP_MIN)
     for (int c = 0; c < p->c; c++) {
-        double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
-        for (int b = 0; b < p->n; b++) {
-            size_t off = b * chw + (size_t)c * p->hw;
-            #pragma omp simd reduction(+ : sd, sdx)
-            for (int i = 0; i < p->hw; i++) {
-                sd += dout[off + i];
-                sdx += dout[off + i] * (x[off + i] - mu);
-            }
-        }
-        sdx *= is;
+        double sd, sdx;
+        NN(grad_sums)(&sd, &sdx, dout, x, c, mean[c], invstd[c], p);
         dbeta[c] += (real)sd;
         dgamma[c] += (real)sdx;
-        // dx = a dout + (x - mean) bx + c0, in real as the forward
-        double k = gamma[c] * is / count;
-        real a = (real)(k * count), bx = (real)(-k * sdx * is), c0 = (real)(-k * sd), m = (real)mu;
-        for (int b = 0; b < p->n; b++) {
-            size_t off = b * chw + (size_t)c * p->hw;
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) dx[off + i] = a * dout[off + i] + (x[off + i] - m) * bx + c0;
-        }
+        NN(grad_dx)(dx, dout, x, c, mean[c], invstd[c], gamma[c], sd, sdx, (double)count, p);
     }
 }
 
@@ -174,19 +192,8 @@ void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum 
 {
     size_t chw = (size_t)p->c * p->hw;
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
-    for (int c = 0; c < p->c; c++) {
-        double sd = 0, sdx = 0, mu = mean[c];
-        for (int b = 0; b < p->n; b++) {
-            size_t off = b * chw + (size_t)c * p->hw;
-            #pragma omp simd reduction(+ : sd, sdx)
-            for (int i = 0; i < p->hw; i++) {
-                sd += dout[off + i];
-                sdx += dout[off + i] * (x[off + i] - mu);
-            }
-        }
-        sums[c] = sd;
-        sums[p->c + c] = sdx * invstd[c];
-    }
+    for (int c = 0; c < p->c; c++)
+        NN(grad_sums)(&sums[c], &sums[p->c + c], dout, x, c, mean[c], invstd[c], p);
 }
 
 void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
@@ -199,15 +206,9 @@ void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
     size_t chw = (size_t)p->c * p->hw;
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
     for (int c = 0; c < p->c; c++) {
-        double is = invstd[c], sd = global[c], sdx = global[p->c + c];
         dbeta[c] += (real)local[c];
         dgamma[c] += (real)local[p->c + c];
-        double k = gamma[c] * is / count;
-        real a = (real)(k * count), bx = (real)(-k * sdx * is), c0 = (real)(-k * sd), m = mean[c];
-        for (int b = 0; b < p->n; b++) {
-            size_t off = b * chw + (size_t)c * p->hw;
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) dx[off + i] = a * dout[off + i] + (x[off + i] - m) * bx + c0;
-        }
+        NN(grad_dx)(dx, dout, x, c, mean[c], invstd[c], gamma[c], global[c], global[p->c + c],
+                    count, p);
     }
 }

@@ -67,6 +67,37 @@ static __global__ void bn_eval(float *out, const float *x, const float *gamma, c
     }
 }
 
+/* Channel c's two sums of the backward over this block's threads: sum
+ * dout, sum dout xhat (every thread gets them). */
+static __device__ void bn_grad_sums(double *sd, double *sdx, const float *dout, const float *x,
+                                    int c, double mu, double is, double *sh,
+                                    const cdt_bn_params &p)
+{
+    size_t local = (size_t)p.n * p.hw;
+    double s = 0, t = 0;
+    for (size_t j = threadIdx.x; j < local; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        s += dout[at];
+        t += dout[at] * (x[at] - mu) * is;
+    }
+    *sd = cu_block_sum(s, sh);
+    *sdx = cu_block_sum(t, sh);
+}
+
+/* Channel c's dx from the two sums over count values (the whole batch's). */
+static __device__ void bn_grad_dx(float *dx, const float *dout, const float *x, int c, double mu,
+                                  double is, double gamma, double sd, double sdx, double count,
+                                  const cdt_bn_params &p)
+{
+    size_t local = (size_t)p.n * p.hw;
+    double k = gamma * is / count;
+    for (size_t j = threadIdx.x; j < local; j += blockDim.x) {
+        size_t at = bn_at(j, c, p);
+        double xhat = (x[at] - mu) * is;
+        dx[at] = (float)(k * ((float)count * dout[at] - sd - xhat * sdx)); // count * dout in float, as the CPU
+    }
+}
+
 /* dx = gamma invstd / M * (M dout - sum(dout) - xhat sum(dout xhat)). */
 static __global__ void bn_bwd(float *dx, float *dgamma, float *dbeta, const float *dout,
                               const float *x, const float *mean, const float *invstd,
@@ -74,21 +105,9 @@ static __global__ void bn_bwd(float *dx, float *dgamma, float *dbeta, const floa
 {
     __shared__ double sh[CU_THREADS];
     int c = blockIdx.x;
-    size_t count = (size_t)p.n * p.hw;
-    double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
-    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
-        size_t at = bn_at(j, c, p);
-        sd += dout[at];
-        sdx += dout[at] * (x[at] - mu) * is;
-    }
-    sd = cu_block_sum(sd, sh);
-    sdx = cu_block_sum(sdx, sh);
-    double k = gamma[c] * is / count;
-    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
-        size_t at = bn_at(j, c, p);
-        double xhat = (x[at] - mu) * is;
-        dx[at] = (float)(k * (count * dout[at] - sd - xhat * sdx)); // count * dout in float, as the CPU
-    }
+    double sd, sdx;
+    bn_grad_sums(&sd, &sdx, dout, x, c, mean[c], invstd[c], sh, p);
+    bn_grad_dx(dx, dout, x, c, mean[c], invstd[c], gamma[c], sd, sdx, (double)p.n * p.hw, p);
     if (threadIdx.x) return;
     dbeta[c] += (float)sd;
     dgamma[c] += (float)sdx;
@@ -176,15 +195,8 @@ static __global__ void bn_bwd_sums(double *sums, const float *dout, const float 
 {
     __shared__ double sh[CU_THREADS];
     int c = blockIdx.x;
-    size_t count = (size_t)p.n * p.hw;
-    double sd = 0, sdx = 0, mu = mean[c], is = invstd[c];
-    for (size_t j = threadIdx.x; j < count; j += blockDim.x) {
-        size_t at = bn_at(j, c, p);
-        sd += dout[at];
-        sdx += dout[at] * (x[at] - mu) * is;
-    }
-    sd = cu_block_sum(sd, sh);
-    sdx = cu_block_sum(sdx, sh);
+    double sd, sdx;
+    bn_grad_sums(&sd, &sdx, dout, x, c, mean[c], invstd[c], sh, p);
     if (threadIdx.x) return;
     sums[c] = sd;
     sums[p.c + c] = sdx;
@@ -198,14 +210,7 @@ static __global__ void bn_bwd_with(float *dx, float *dgamma, float *dbeta, const
                                    const float *gamma, cdt_bn_params p)
 {
     int c = blockIdx.x;
-    size_t n = (size_t)p.n * p.hw;
-    double mu = mean[c], is = invstd[c], sd = global[c], sdx = global[p.c + c];
-    double k = gamma[c] * is / count;
-    for (size_t j = threadIdx.x; j < n; j += blockDim.x) {
-        size_t at = bn_at(j, c, p);
-        double xhat = (x[at] - mu) * is;
-        dx[at] = (float)(k * (count * dout[at] - sd - xhat * sdx));
-    }
+    bn_grad_dx(dx, dout, x, c, mean[c], invstd[c], gamma[c], global[c], global[p.c + c], count, p);
     if (threadIdx.x) return;
     dbeta[c] += (float)local[c];
     dgamma[c] += (float)local[p.c + c];
