@@ -14,7 +14,8 @@
  * - with W = 1 the run is the reference, byte for byte;
  * - the three ways to get it wrong (the loss over each rank's own rows,
  *   batch norm over each rank's own rows, the mean of the gradients
- *   instead of their sum) each fail the gradient check: it has teeth. */
+ *   instead of their sum) each fail the gradient check: it has teeth;
+ * - the comm's sums in rank order on a length no rank count divides. */
 #include "cdt_comm.h"
 #include "cdt_rng.h"
 #include "cdt_train.h"
@@ -135,6 +136,30 @@ static int same_on_ranks(t_state *ts, cdt_comm *c, const void *p, size_t n)
     return same;
 }
 
+/* The comm's own sums: rank r holds x[k] = (k + 1) * 2^-r (exact in float
+ * and double), over a length no rank count divides; the sum is the exact
+ * (k + 1)(2 - 2^(1-W)), every rank gets it, and the max of rank numbers
+ * is W - 1. */
+static void test_comm_sums(t_state *ts, cdt_comm *c)
+{
+    int w = cdt_comm_size(c), r = cdt_comm_rank(c);
+    enum { N = 1003 };
+    float f[N];
+    double d[N];
+    for (int k = 0; k < N; k++) f[k] = (float)(d[k] = (k + 1) * ldexp(1, -r));
+    T_EQ_INT(ts, c ? cdt_comm_sum_f32(c, f, N) : 0, 0);
+    T_EQ_INT(ts, c ? cdt_comm_sum_f64(c, d, N) : 0, 0);
+    int bad = 0;
+    for (int k = 0; k < N; k++) {
+        double want = (k + 1) * (2 - ldexp(1, 1 - w));
+        bad += f[k] != (float)want || d[k] != want;
+    }
+    T_EQ_INT(ts, bad, 0);
+    int64_t m = r;
+    T_EQ_INT(ts, c ? cdt_comm_max_i64(c, &m, 1) : 0, 0);
+    T_EQ_INT(ts, m, w - 1);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -146,6 +171,12 @@ int main(void)
         return 1;
     }
     int w = cdt_comm_size(c), r = cdt_comm_rank(c);
+    if (G % w) {
+        fprintf(stderr, "test_dp: %d ranks do not divide the batch of %d: run 1, 2, 4 or 8\n", w, G);
+        cdt_comm_close(c);
+        return 1;
+    }
+    test_comm_sums(&ts, c);
     run ref, dp, again;
     ts.tests = 1; // one test: the checks below
     train(&ts, NULL, 0, &ref);
