@@ -56,6 +56,8 @@ void cli_version(const char *prog, int verbose)
         char blas[256], cuda[1024];
         cli_blas_describe(blas, sizeof blas);
         printf("%s\n", blas);
+        cdt_comm_probe(cuda, sizeof cuda);
+        printf("%s\n", cuda);
         cdt_cuda_probe(cuda, sizeof cuda);
         printf("%s\n", cuda);
     }

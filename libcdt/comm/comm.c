@@ -218,6 +218,24 @@ int cdt_comm_max_i64(cdt_comm *c, int64_t *x, size_t n)
     return rc;
 }
 
+int cdt_comm_probe(char *what, size_t len)
+{
+    char where[PATH_MAX + 64], why[PATH_MAX + 256];
+    void *lib = cdt_plugin_open("CDT_MPI_LIB", "libcdt_mpi.so", RTLD_LAZY | RTLD_LOCAL,
+                                "cdt was built without MPI: install libopenmpi-dev and rebuild",
+                                where, sizeof where, why, sizeof why);
+    if (lib && !dlsym(lib, CDT_COMM_MPI_SYMBOL)) {
+        snprintf(why, sizeof why, "%s has no %s: not a cdt MPI library", where, CDT_COMM_MPI_SYMBOL);
+        lib = NULL;
+    }
+    if (!lib) {
+        snprintf(what, len, "MPI: not available: %s", why);
+        return 0;
+    }
+    snprintf(what, len, "MPI: available: %s (run under mpirun for data-parallel training)", where);
+    return 1; // the library stays mapped, as cdt_comm_open leaves it
+}
+
 void cdt_comm_abort(cdt_comm *c, int code)
 {
     if (c) c->i->abort(c->ctx, code);

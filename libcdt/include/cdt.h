@@ -35,6 +35,7 @@
 #include "cdt_npy.h"
 #include "cdt_nn.h"
 #include "cdt_device.h"
+#include "cdt_comm.h"
 #include "cdt_eval.h"
 #include "cdt_tsne.h"
 #include "cdt_plot.h"

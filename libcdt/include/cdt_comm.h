@@ -66,6 +66,9 @@ int cdt_comm_sum_f32(cdt_comm *c, float *x, size_t n);
 int cdt_comm_sum_f64(cdt_comm *c, double *x, size_t n);
 /* x = the maximum over ranks. */
 int cdt_comm_max_i64(cdt_comm *c, int64_t *x, size_t n);
+/* Whether data-parallel training can be had here (libcdt_mpi.so loads),
+ * in one line either way, for --version -v: 1 yes, 0 no. Starts no MPI. */
+int cdt_comm_probe(char *what, size_t len);
 /* Ends every process of the job with this exit status. */
 void cdt_comm_abort(cdt_comm *c, int code);
 

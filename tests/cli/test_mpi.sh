@@ -128,6 +128,9 @@ set -e
 [ $rc -eq 69 ] && grep -q "started as one of several ranks (mpirun), but libcdt_mpi.so not found.*built without MPI" err.txt ||
     fail "without libcdt_mpi.so: exit $rc: $(cat err.txt)"
 [ "$(wc -l <err.txt)" -eq 1 ] || fail "without libcdt_mpi.so: not one line: $(cat err.txt)"
+"$train" --version -v | grep -q "^MPI: available: .*libcdt_mpi.so" || fail "--version -v: $("$train" --version -v)"
+alone/bin/cdt-train --version -v | grep -q "^MPI: not available: .*built without MPI" ||
+    fail "--version -v without libcdt_mpi.so: $(alone/bin/cdt-train --version -v)"
 
 # A longer run (1500 rows: 187 steps of 8) to interrupt.
 stream 1500 0 long.cdt
