@@ -9,6 +9,8 @@
 #   WORK      where intermediates and results go (default work/DATASET)
 #   DATA      dataset path (default: the tool's own default for DATASET)
 #   EPOCHS ARCH STEM WIDTH BATCH LR COSINE SEED SIZE JITTER BLUR DEVICE THREADS
+#   TI TF     the instance and feature loss temperatures (default: cdt-train's,
+#             0.5 and 1.0, the paper's; in the model's name only when set)
 #   LIMIT     train on the first LIMIT images of the training split only
 #   TRAIN_SPLIT  the split trained on (default all: train+test, the paper's)
 #   K         clusters (default: the class count)
@@ -60,10 +62,13 @@ SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
 JITTER_OPT := $(if $(JITTER),--jitter $(JITTER),)
 COSINE_OPT := $(if $(filter 1 yes,$(COSINE)),--cosine,)
+TI ?=
+TF ?=
+TEMP_OPTS := $(if $(TI),--t-instance $(TI),) $(if $(TF),--t-feature $(TF),)
 INGEST_OPTS ?=
 
 # Everything that changes the model is in its name; the evaluation adds its own.
-TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
+TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
 EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
 CKPT := $(MODEL).ckpt
@@ -108,7 +113,7 @@ TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN
 	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(BLUR_OPT) $(SHARD_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(RANK_BATCH) --lr $(LR) \
-	      $(COSINE_OPT) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
+	      $(COSINE_OPT) $(TEMP_OPTS) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
 	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \
 	st=($${PIPESTATUS[@]})
 

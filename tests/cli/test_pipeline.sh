@@ -38,6 +38,12 @@ for k in train_wall_s train_cpu_s train_images_per_s embed_wall_s embed_cpu_s; d
 done
 # The cosine schedule reached the stream's end: the last lr is below the first.
 awk -F, 'NR == 2 { a = $6 } END { exit !($6 < a) }' "$work"/train-*.csv || fail "no cosine decay in the log"
+# TI and TF reach cdt-train and name the model; unset, they do neither.
+pipe -n TI=0.3 TF=0.7 >temps.txt 2>&1 || fail "make -n with TI and TF failed: $(cat temps.txt)"
+grep -q 'cdt-train .*--t-instance 0.3 --t-feature 0.7 .*-o [^ ]*model-[^ ]*-ti0.3-tf0.7-all64.cdt' temps.txt ||
+    fail "TI and TF not passed or not in the model's name: $(cat temps.txt)"
+grep -q -- '--t-instance\|--t-feature' run1.txt && fail "temperatures passed though TI and TF are unset"
+ls "$work" | grep -q -- '-ti\|-tf' && fail "unset temperatures in a name: $(ls "$work")"
 
 # Resumable: nothing is redone, no file changes.
 ls -l --full-time "$work" >before.txt
