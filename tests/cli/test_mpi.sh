@@ -132,9 +132,10 @@ set -e
 alone/bin/cdt-train --version -v | grep -q "^MPI: not available: .*built without MPI" ||
     fail "--version -v without libcdt_mpi.so: $(alone/bin/cdt-train --version -v)"
 
-# A longer run (1500 rows: 187 steps of 8) to interrupt.
-stream 1500 0 long.cdt
-long="$tiny --width 8 -b 4 --total-steps 150 --cosine"
+# A longer run (3200 rows: 400 steps of 8) to interrupt, long enough that
+# the signal lands mid-run on a machine several times faster than this one.
+stream 3200 0 long.cdt
+long="$tiny --width 8 -b 4 --total-steps 400 --cosine"
 mpi -np 2 "$train" $long long.cdt -o long_ref.cdt
 # started RUN: each rank's pid in pid.RANK, rank 0's log in log.csv
 start() {
@@ -165,7 +166,7 @@ finish
 grep -q "stopped by signal 15 after step [0-9]*, checkpoint written to sig.cdt" run.err ||
     fail "SIGTERM: $(cat run.err)"
 step=$("$BIN/cdt-cat" sig.cdt | sed -n 's/^meta step=//p')
-[ "$step" -gt 0 ] && [ "$step" -lt 150 ] || fail "checkpoint at step '$step'"
+[ "$step" -gt 0 ] && [ "$step" -lt 400 ] || fail "checkpoint at step '$step'"
 sig_step=$step
 mpi -np 2 "$train" --resume sig.cdt long.cdt -o sig_resumed.cdt
 cmp -s long_ref.cdt sig_resumed.cdt || fail "resumed after SIGTERM at step $step differs from the uninterrupted run"
