@@ -604,6 +604,12 @@ static int sync_bn(const struct cdt_model_graph *g)
     return g->dp && !(g->dp_flags & CDT_DP_LOCAL_BN);
 }
 
+/* The loss is the whole batch's: z and f gathered from every rank. */
+static int whole_loss(const struct cdt_model_graph *g)
+{
+    return g->dp && !(g->dp_flags & CDT_DP_LOCAL_LOSS);
+}
+
 /* Device doubles d (n) = their sum over ranks, times scale; through the
  * host on a device. */
 static void sum_across(struct cdt_model_graph *g, double *d, size_t n, double scale)
@@ -756,7 +762,7 @@ int cdt_model_loss_queue(cdt_model *m, double t_instance, double t_feature)
     CDT_ASSERT(!m->inference && g->n == n); // defined on full training batches
     const float *z0 = act(m, 0, g->z_slot), *z1 = act(m, 1, g->z_slot);
     const float *f[2] = {act(m, 0, g->f_slot), act(m, 1, g->f_slot)};
-    if (g->dp && !(g->dp_flags & CDT_DP_LOCAL_LOSS)) { // every rank's rows
+    if (whole_loss(g)) { // every rank's rows
         for (int v = 0; v < 2; v++) {
             gather(g, g->zg[v], act(m, v, g->z_slot), (size_t)n * hd);
             gather(g, g->fg[v], f[v], (size_t)n * F);
@@ -874,7 +880,7 @@ int cdt_model_backward(cdt_model *m, int view)
     memset(g->seen, 0, (size_t)g->nslots);
     // the loss is the first consumer of z and f; of a whole batch over
     // ranks, this rank's rows
-    size_t row = g->dp && !(g->dp_flags & CDT_DP_LOCAL_LOSS) ? (size_t)g->rank : 0;
+    size_t row = whole_loss(g) ? (size_t)g->rank : 0;
     DEV(g, copy, g->dacts + g->slots[g->z_slot].off, g->dz[view] + row * nz, nz * sizeof(float));
     DEV(g, copy, g->dacts + g->slots[g->f_slot].off, g->df[view] + row * nf, nf * sizeof(float));
     g->seen[g->z_slot] = g->seen[g->f_slot] = 1;

@@ -214,7 +214,7 @@ int cdt_trainer_step_grads(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
     if (!rc) rc = cdt_model_forward_input(m, n, 1, 1);
     if (!rc) rc = cdt_model_loss_queue(m, t->opts.t_instance, t->opts.t_feature);
     /* the backward runs whatever the loss: the host learns it only at the
-     * one wait below, and a non-finite one stops the step before Adam */
+     * one wait in step_apply, and a non-finite one stops the step before Adam */
     if (!rc) rc = cdt_model_backward(m, 0);
     if (!rc) rc = cdt_model_backward(m, 1);
     if (rc) return device_failed(t, rc);

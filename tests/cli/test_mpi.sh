@@ -25,10 +25,8 @@ grep -q "rank 1 of 2" dp2.txt || fail "test_dp did not run on 2 ranks: $(cat dp2
 mpi -np 1 "$OUT/tests/test_dp" >dp1.txt 2>&1 || { cat dp1.txt; fail "test_dp on 1 rank"; }
 cat dp2.txt
 
-san= # build-san's libcdt.a is instrumented
-[ "$(basename "$OUT")" = build-san ] && san=-fsanitize=address,undefined
-cc -std=c11 -O1 -D_DEFAULT_SOURCE $san -I"$TOP/libcdt/include" "$TOP/tests/cuda/cmp_f32.c" \
-    "$OUT/lib/libcdt.a" $(pkg-config --libs openblas libzstd libpng) -ljpeg -lz -lm -fopenmp -o cmp_f32
+. "$TOP/tests/cuda/cmp_f32.sh"
+build_cmp_f32 "$OUT" "$TOP"
 
 # stream N SEED OUT: N augmented 16x16 images in frames of 20 rows
 stream() {

@@ -24,8 +24,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
-cc -std=c11 -O1 -D_DEFAULT_SOURCE -I"$top/libcdt/include" "$top/tests/cuda/cmp_f32.c" "$out/lib/libcdt.a" \
-    $(pkg-config --libs openblas libzstd libpng) -ljpeg -lz -lm -fopenmp -o cmp_f32
+. "$top/tests/cuda/cmp_f32.sh"
+build_cmp_f32 "$out" "$top"
 export CDT_CUDA_LIB=$lib OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mpi() { mpirun --allow-run-as-root --oversubscribe -x CDT_CUDA_LIB -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS "$@"; }
 

@@ -23,8 +23,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
-cc -std=c11 -O1 -D_DEFAULT_SOURCE -I"$top/libcdt/include" "$top/tests/cuda/cmp_f32.c" "$out/lib/libcdt.a" \
-    $(pkg-config --libs openblas libzstd libpng) -ljpeg -lz -lm -fopenmp -o cmp_f32
+. "$top/tests/cuda/cmp_f32.sh"
+build_cmp_f32 "$out" "$top"
 export CDT_CUDA_LIB=$lib
 
 # images NAME N C S SEED: NAME.npy, N seeded random C x S x S u8 images, and

@@ -166,9 +166,9 @@ static __global__ void sum_ranks_f64(double *out, const double *in, size_t n, in
 
 int cu_coll_sum_f32(cdt_cuda_ctx *ctx, float *x, size_t n)
 {
-    cu_nccl *n_ = ctx->nccl;
-    if (!n_ || !n_->comm) return CDT_EINVAL;
-    int w = n_->world;
+    cu_nccl *nc = ctx->nccl;
+    if (!nc || !nc->comm) return CDT_EINVAL;
+    int w = nc->world;
     if (w == 1 || n == 0) return 0;
     size_t chunk = (n + (size_t)w - 1) / (size_t)w, all = chunk * (size_t)w;
     float *send = (float *)buffers(ctx, 3 * all * sizeof(float));
@@ -178,26 +178,26 @@ int cu_coll_sum_f32(cdt_cuda_ctx *ctx, float *x, size_t n)
     if (all > n) CU_CHECK(ctx, cudaMemsetAsync(send + n, 0, (all - n) * sizeof(float), ctx->stream));
     NCCL(ctx, ncclGroupStart());
     for (int q = 0; q < w; q++) {
-        NCCL(ctx, ncclSend(send + (size_t)q * chunk, chunk, NCCL_FLOAT32, q, n_->comm, ctx->stream));
-        NCCL(ctx, ncclRecv(recv + (size_t)q * chunk, chunk, NCCL_FLOAT32, q, n_->comm, ctx->stream));
+        NCCL(ctx, ncclSend(send + (size_t)q * chunk, chunk, NCCL_FLOAT32, q, nc->comm, ctx->stream));
+        NCCL(ctx, ncclRecv(recv + (size_t)q * chunk, chunk, NCCL_FLOAT32, q, nc->comm, ctx->stream));
     }
     NCCL(ctx, ncclGroupEnd());
     sum_ranks_f32<<<cu_blocks(chunk), CU_THREADS, 0, ctx->stream>>>(send, recv, chunk, w);
     CU_LAUNCHED(ctx);
-    NCCL(ctx, ncclAllGather(send, gathered, chunk, NCCL_FLOAT32, n_->comm, ctx->stream));
+    NCCL(ctx, ncclAllGather(send, gathered, chunk, NCCL_FLOAT32, nc->comm, ctx->stream));
     CU_CHECK(ctx, cudaMemcpyAsync(x, gathered, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx->stream));
     return 0;
 }
 
 int cu_coll_sum_f64(cdt_cuda_ctx *ctx, double *x, size_t n, double scale)
 {
-    cu_nccl *n_ = ctx->nccl;
-    if (!n_ || !n_->comm) return CDT_EINVAL;
-    int w = n_->world;
+    cu_nccl *nc = ctx->nccl;
+    if (!nc || !nc->comm) return CDT_EINVAL;
+    int w = nc->world;
     if (n == 0) return 0;
     double *g = (double *)buffers(ctx, (size_t)w * n * sizeof(double));
     if (!g) return CDT_ENOMEM;
-    NCCL(ctx, ncclAllGather(x, g, n, NCCL_FLOAT64, n_->comm, ctx->stream));
+    NCCL(ctx, ncclAllGather(x, g, n, NCCL_FLOAT64, nc->comm, ctx->stream));
     sum_ranks_f64<<<cu_blocks(n), CU_THREADS, 0, ctx->stream>>>(x, g, n, w, scale);
     CU_LAUNCHED(ctx);
     return 0;
