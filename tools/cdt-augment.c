@@ -20,7 +20,7 @@ static const char *prog = "cdt-augment";
 typedef struct opts {
     int views, size, threads, blur, no_color, raw, progress, seed_set, jitter_set;
     int shard_rank, shard_world, shard_batch; /* --shard R/W, --shard-batch B; world 0: off */
-    double jitter;
+    double jitter, crop_lo;
     uint64_t seed;
     const char *output, *input, *preview;
 } opts;
@@ -36,6 +36,9 @@ static void usage(FILE *f)
 "  -s, --size S          side of the square views (default: the input height)\n"
 "  -j, --jitter S        colour jitter strength s (default 0.5 for 32x32\n"
 "                        images, 1.0 otherwise; 0 turns jitter off)\n"
+"      --crop-scale MIN  the least area fraction of the random crop, 0.01..1\n"
+"                        (default 0.08, torchvision's and the paper's; larger\n"
+"                        is a milder augmentation)\n"
 "      --blur            Gaussian blur, kernel 23, sigma 0.1..2, p 0.5\n"
 "      --no-color        brightness and contrast only, no grey (implied for\n"
 "                        one-channel images)\n"
@@ -57,7 +60,7 @@ static void usage(FILE *f)
 }
 
 enum { O_BLUR = 256, O_NOCOLOR, O_SEED, O_PREVIEW, O_RAW, O_PROGRESS, O_VERSION, O_SHARD,
-       O_SHARD_BATCH };
+       O_SHARD_BATCH, O_CROP };
 
 /* --shard R/W, or auto: the launcher's rank and size (Open MPI, PMI). */
 static void parse_shard(const char *s, opts *o)
@@ -91,6 +94,7 @@ static void parse(int argc, char **argv, opts *o)
         {"threads", 1, 0, 't'}, {"preview", 1, 0, O_PREVIEW}, {"raw", 0, 0, O_RAW},
         {"progress", 0, 0, O_PROGRESS}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
         {"version", 0, 0, O_VERSION}, {"shard", 1, 0, O_SHARD}, {"shard-batch", 1, 0, O_SHARD_BATCH},
+        {"crop-scale", 1, 0, O_CROP},
         {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     memset(o, 0, sizeof *o);
@@ -102,6 +106,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'V': o->views = (int)cli_int(prog, "--views", optarg, 1, CDT_MAX_VIEWS); break;
         case 's': o->size = (int)cli_int(prog, "--size", optarg, 1, 4096); break;
         case 'j': o->jitter = cli_double(prog, "--jitter", optarg, 0.0, 2.5); o->jitter_set = 1; break;
+        case O_CROP: o->crop_lo = cli_double(prog, "--crop-scale", optarg, 0.01, 1.0); break;
         case O_BLUR: o->blur = 1; break;
         case O_NOCOLOR: o->no_color = 1; break;
         case O_SEED: o->seed = cli_u64(prog, "--seed", optarg, 0, UINT64_MAX); o->seed_set = 1; break;
@@ -462,6 +467,7 @@ static cdt_meta *make_meta(const cdt_meta *in, const opts *o, const pipeline *p)
         rc |= cdt_meta_set_i64(m, "augment.size", p->size);
     rc |= cdt_meta_setf(m, "augment.jitter", "%g", o->jitter);
     rc |= cdt_meta_set_i64(m, "augment.blur", o->blur);
+    rc |= cdt_meta_setf(m, "augment.crop_scale", "%g", o->crop_lo > 0.0 ? o->crop_lo : 0.08);
     rc |= cdt_meta_set_i64(m, "augment.color", !o->no_color && p->in.c != 1);
     rc |= cdt_meta_setf(m, "augment.seed", "%llu", (unsigned long long)o->seed);
     int64_t total;
@@ -557,7 +563,7 @@ int main(int argc, char **argv)
     if (p.shard_world && cdt_meta_get_i64(cdt_reader_meta(p.r), "rows_total", &total) == 0 && total >= 0)
         p.shard_end = (uint64_t)total / (p.shard_world * p.shard_batch) * (p.shard_world * p.shard_batch);
     cdt_augmenter *a = NULL;
-    cdt_augment_opts ao = {p.size, o.jitter, !o.no_color && p.in.c == 3, o.blur};
+    cdt_augment_opts ao = {p.size, o.jitter, !o.no_color && p.in.c == 3, o.blur, o.crop_lo};
     if (p.first && (rc = cdt_augmenter_create(&ao, p.in.c, p.in.h, p.in.w, o.views,
                                               o.threads, &a)) < 0)
         cli_fail(prog, rc, "cannot allocate the per-thread scratch");

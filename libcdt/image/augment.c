@@ -52,7 +52,8 @@ void cdt_augment_draw(cdt_augment_params *p, cdt_rng *r, int h, int w,
 {
     CDT_ASSERT(p && r && o && h > 0 && w > 0);
     memset(p, 0, sizeof *p);
-    cdt_crop_params(p->box, r, h, w, SCALE_LO, SCALE_HI, RATIO_LO, RATIO_HI);
+    cdt_crop_params(p->box, r, h, w, o->crop_lo > 0.0 ? o->crop_lo : SCALE_LO, SCALE_HI, RATIO_LO,
+                    RATIO_HI);
     p->flip = cdt_rng_uniform(r) < P_FLIP;
     /* RandomApply keeps the image when p < rand(), so it applies on <=. */
     p->jitter = cdt_rng_uniform(r) <= P_JITTER && o->jitter > 0.0;
@@ -213,7 +214,8 @@ int cdt_augmenter_create(const cdt_augment_opts *o, int c, int h, int w, int vie
 {
     *out = NULL;
     if ((c != 1 && c != 3) || h <= 0 || w <= 0 || o->size <= 0 ||
-        views < 1 || views > CDT_MAX_VIEWS || threads < 1 || o->jitter < 0.0)
+        views < 1 || views > CDT_MAX_VIEWS || threads < 1 || o->jitter < 0.0 ||
+        o->crop_lo < 0.0 || o->crop_lo > 1.0)
         return CDT_EINVAL;
     cdt_augmenter *a = calloc(1, sizeof *a);
     if (!a)

@@ -10,7 +10,7 @@
  *     cdt_augment_draw(&p, &r, 32, 32, &o);
  *     cdt_augment_apply(dst, src, 3, 32, 32, &p, &o, scratch);
  *
- * The chain is RandomResizedCrop(S, scale (0.08, 1), ratio (3/4, 4/3),
+ * The chain is RandomResizedCrop(S, scale (crop_lo or 0.08, 1), ratio (3/4, 4/3),
  * antialias) -> RandomHorizontalFlip(0.5) -> RandomApply(ColorJitter(0.8s,
  * 0.8s, 0.8s, 0.2s), 0.8) -> RandomGrayscale(0.2) [-> RandomApply(
  * GaussianBlur(23, (0.1, 2.0)), 0.5)]. Each op is also a function of its own,
@@ -55,6 +55,7 @@ typedef struct cdt_augment_opts {
     double jitter;  /* colour jitter strength s (0: no jitter) */
     int color;      /* 0: brightness and contrast only, no grey (1-channel data) */
     int blur;       /* 1: Gaussian blur, kernel 23, sigma U(0.1, 2), p 0.5 */
+    double crop_lo; /* the crop's least area fraction, in (0, 1]; 0: torchvision's 0.08 */
 } cdt_augment_opts;
 
 #define CDT_BLUR_KERNEL 23

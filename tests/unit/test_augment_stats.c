@@ -175,6 +175,36 @@ static void test_zero_jitter_identity(t_state *ts)
     T_EQ_INT(ts, changed, 0);
 }
 
+/* --crop-scale: every box of the chain covers at least crop_lo of the
+ * image (less only by the rounding of its sides), and a larger crop_lo
+ * moves the mean area up as U(lo, 1) does. */
+static void test_crop_scale(t_state *ts)
+{
+    const double los[3] = {0.0, 0.2, 0.5}, mean_ref[3] = {0.54, 0.6, 0.75};
+    double prev = 0.0;
+    for (int k = 0; k < 3; k++) {
+        cdt_augment_opts o = { .size = 28, .jitter = 1.0, .color = 0, .blur = 0, .crop_lo = los[k] };
+        double lo = los[k] > 0 ? los[k] : 0.08, least = 1.0, sum = 0.0;
+        for (uint64_t id = 0; id < 20000; id++) {
+            cdt_rng r;
+            cdt_augment_params p;
+            cdt_rng_init(&r, 3, CDT_RNG_AUGMENT, 0, id, 0);
+            cdt_augment_draw(&p, &r, 28, 28, &o);
+            double a = (double)p.box[2] * p.box[3] / (28.0 * 28.0);
+            least = a < least ? a : least;
+            sum += a;
+        }
+        printf("crop_lo %.2f: least area %.4f, mean %.4f\n", lo, least, sum / 20000);
+        // sides round to whole pixels: a box may lose up to about one row and column
+        T_CHECK(ts, least >= lo * (1.0 - 2.0 / (28.0 * sqrt(lo))) - 1e-9);
+        T_CHECK(ts, least < lo + 0.05);
+        // (1 + lo) / 2 less a little: boxes that do not fit are redrawn, more of them large
+        T_NEAR(ts, sum / 20000, mean_ref[k], 0.06);
+        T_CHECK(ts, sum / 20000 > prev + 0.04);
+        prev = sum / 20000;
+    }
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -182,5 +212,6 @@ int main(void)
     T_RUN(&ts, test_rates);
     T_RUN(&ts, test_counter_based);
     T_RUN(&ts, test_zero_jitter_identity);
+    T_RUN(&ts, test_crop_scale);
     return T_END(&ts);
 }
