@@ -9,6 +9,8 @@
 #   WORK      where intermediates and results go (default work/DATASET)
 #   DATA      dataset path (default: the tool's own default for DATASET)
 #   EPOCHS ARCH STEM WIDTH BATCH LR COSINE SEED SIZE JITTER BLUR DEVICE THREADS
+#   CROP      the random crop's least area fraction (cdt-augment --crop-scale;
+#             default 0.08, the paper's; in the model's name only when set)
 #   TI TF     the instance and feature loss temperatures (default: cdt-train's,
 #             0.5 and 1.0, the paper's; in the model's name only when set)
 #   LIMIT     train on the first LIMIT images of the training split only
@@ -61,6 +63,7 @@ RANK_THREADS = $(shell t=$$(( $(THREADS) / $(RANKS) )); echo $$(( t > 0 ? t : 1 
 SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
 JITTER_OPT := $(if $(JITTER),--jitter $(JITTER),)
+CROP_OPT := $(if $(CROP),--crop-scale $(CROP),)
 COSINE_OPT := $(if $(filter 1 yes,$(COSINE)),--cosine,)
 TI ?=
 TF ?=
@@ -68,7 +71,7 @@ TEMP_OPTS := $(if $(TI),--t-instance $(TI),) $(if $(TF),--t-feature $(TF),)
 INGEST_OPTS ?=
 
 # Everything that changes the model is in its name; the evaluation adds its own.
-TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
+TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(CROP),-cr$(CROP),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
 EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
 CKPT := $(MODEL).ckpt
@@ -111,7 +114,7 @@ PIPE_OK = [ $${st[2]} = 0 ] || { echo "train: pipe statuses $${st[*]}" >&2; fals
 # (with $$resume passed through mpirun's -x).
 TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
 	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
-	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(BLUR_OPT) $(SHARD_OPT) \
+	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(CROP_OPT) $(BLUR_OPT) $(SHARD_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(RANK_BATCH) --lr $(LR) \
 	      $(COSINE_OPT) $(TEMP_OPTS) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
 	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \
