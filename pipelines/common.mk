@@ -9,6 +9,9 @@
 #   WORK      where intermediates and results go (default work/DATASET)
 #   DATA      dataset path (default: the tool's own default for DATASET)
 #   EPOCHS ARCH STEM WIDTH BATCH LR COSINE SEED SIZE JITTER BLUR DEVICE THREADS
+#   CROP_FROM the side training images are ingested at (native: as stored);
+#             cdt-augment crops their views there and resizes them to SIZE
+#             (default: resized to SIZE at ingest, cropped after)
 #   CROP      the random crop's least area fraction (cdt-augment --crop-scale;
 #             default 0.08, the paper's; in the model's name only when set)
 #   TI TF     the instance and feature loss temperatures (default: cdt-train's,
@@ -61,6 +64,10 @@ RANK_BATCH = $(shell echo $$(( $(BATCH) / $(RANKS) )))
 SHARD_OPT = $(if $(filter-out 1,$(RANKS)),--shard auto --shard-batch $(RANK_BATCH),)
 RANK_THREADS = $(shell t=$$(( $(THREADS) / $(RANKS) )); echo $$(( t > 0 ? t : 1 )))
 SIZE_OPT := $(if $(SIZE),--size $(SIZE),)
+# Training images at CROP_FROM (native: as stored), views cropped from them
+# and resized to SIZE by cdt-augment; without it they are resized to SIZE first.
+CROP_FROM ?=
+TRAIN_SIZE_OPT := $(if $(CROP_FROM),$(if $(filter native,$(CROP_FROM)),,--size $(CROP_FROM)),$(SIZE_OPT))
 BLUR_OPT := $(if $(filter 1 yes,$(BLUR)),--blur,)
 JITTER_OPT := $(if $(JITTER),--jitter $(JITTER),)
 CROP_OPT := $(if $(CROP),--crop-scale $(CROP),)
@@ -71,7 +78,7 @@ TEMP_OPTS := $(if $(TI),--t-instance $(TI),) $(if $(TF),--t-feature $(TF),)
 INGEST_OPTS ?=
 
 # Everything that changes the model is in its name; the evaluation adds its own.
-TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(JITTER),-j$(JITTER),)$(if $(CROP),-cr$(CROP),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
+TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(CROP_FROM),-from$(CROP_FROM),)$(if $(JITTER),-j$(JITTER),)$(if $(CROP),-cr$(CROP),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
 EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
 CKPT := $(MODEL).ckpt
@@ -113,8 +120,8 @@ PIPE_OK = [ $${st[2]} = 0 ] || { echo "train: pipe statuses $${st[*]}" >&2; fals
 # The pipe, run by make's shell, or with RANKS > 1 by a bash in every rank
 # (with $$resume passed through mpirun's -x).
 TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN_SPLIT) $(if $(LIMIT),--limit $(LIMIT),) \
-	    $(SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
-	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(JITTER_OPT) $(CROP_OPT) $(BLUR_OPT) $(SHARD_OPT) \
+	    $(TRAIN_SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
+	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(SIZE_OPT) $(JITTER_OPT) $(CROP_OPT) $(BLUR_OPT) $(SHARD_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(RANK_BATCH) --lr $(LR) \
 	      $(COSINE_OPT) $(TEMP_OPTS) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
 	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \

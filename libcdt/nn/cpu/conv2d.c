@@ -28,17 +28,27 @@
 #include <string.h>
 
 /* Columns (G*OH*OW) a group's gemm is given at least. */
+#ifndef CONV_MIN_COLS
 #define CONV_MIN_COLS 256
+#endif
 /* Lanes: the most threads a conv uses. */
+#ifndef CONV_LANES
 #define CONV_LANES 4
+#endif
 /* Input and output channels from which a stride-1 3x3 convolution takes
  * the Winograd path: below, its 16 gemms are too small to pay for the
  * transforms (the stems, 1 or 3 channels; at 16 channels it about breaks
  * even). An odd side takes it only from WINO_MIN_ODD pixels: at 7x7 the
  * tiles cover 8x8, and the wasted quarter makes it slower than im2col. */
+#ifndef WINO_MIN_C
 #define WINO_MIN_C 16
+#endif
+#ifndef WINO_MIN_ODD
 #define WINO_MIN_ODD 15
+#endif
+#ifndef WINO_DW_MIN_C
 #define WINO_DW_MIN_C 128
+#endif
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
