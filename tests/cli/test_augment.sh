@@ -33,7 +33,7 @@ done
 "$cat" ref.cdt >print.txt
 grep -q 'x u8 \[7,2,3,32,32\], y i32 \[7\], id i64 \[7\], epoch i32 \[7\]' print.txt ||
     fail "frame layout: $(grep frame print.txt | head -1)"
-for k in augment.views=2 augment.size=32 augment.jitter=0.5 augment.blur=0 augment.color=1 \
+for k in augment.views=2 augment.size=32 augment.jitter=0.5 augment.crop_scale=0.08 augment.blur=0 augment.color=1 \
          augment.seed=0 seed=0 producer=cdt-cat; do
     grep -qx "meta $k" print.txt || fail "meta $k missing: $(grep meta print.txt | tr '\n' ' ')"
 done
@@ -48,6 +48,14 @@ done
 grep -q 'x u8 \[40,3,3,24,24\]' print.txt || fail "--views 3 --size 24 shape"
 grep -qx 'meta augment.blur=1' print.txt || fail "augment.blur"
 grep -qx 'meta augment.jitter=1' print.txt || fail "augment.jitter"
+# --crop-scale: in the meta, and other views than the 0.08 default's (the
+# boxes themselves are checked in tests/unit/test_augment_stats.c).
+"$aug" -t 2 --crop-scale 0.5 in40.cdt -o c5.cdt
+"$cat" c5.cdt | grep -qx 'meta augment.crop_scale=0.5' || fail "augment.crop_scale"
+"$aug" -t 2 in40.cdt -o c08.cdt
+"$cat" --to-npy x c5.cdt -o c5.npy
+"$cat" --to-npy x c08.cdt -o c08.npy
+cmp -s c5.npy c08.npy && fail "--crop-scale 0.5 gave the default's views"
 
 # Views differ from each other, and a different seed gives different views.
 x_of v3.cdt v3.npy

@@ -56,6 +56,9 @@ expect 64 "--views 65" "--views" --views 65 ok.cdt
 expect 64 "--views 0" "--views" --views 0 ok.cdt
 expect 64 "--size 0" "--size" --size 0 ok.cdt
 expect 64 "--jitter -1" "--jitter" --jitter -1 ok.cdt
+expect 64 "--crop-scale 0" "--crop-scale" --crop-scale 0 ok.cdt
+expect 64 "--crop-scale 1.5" "--crop-scale" --crop-scale 1.5 ok.cdt
+expect 64 "--crop-scale x" "--crop-scale" --crop-scale x ok.cdt
 expect 64 "--threads 0" "--threads" --threads 0 ok.cdt
 expect 64 "two inputs" "more than one input" ok.cdt ok.cdt
 set +e
