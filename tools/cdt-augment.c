@@ -467,7 +467,7 @@ static cdt_meta *make_meta(const cdt_meta *in, const opts *o, const pipeline *p)
         rc |= cdt_meta_set_i64(m, "augment.size", p->size);
     rc |= cdt_meta_setf(m, "augment.jitter", "%g", o->jitter);
     rc |= cdt_meta_set_i64(m, "augment.blur", o->blur);
-    rc |= cdt_meta_setf(m, "augment.crop_scale", "%g", o->crop_lo > 0.0 ? o->crop_lo : 0.08);
+    rc |= cdt_meta_setf(m, "augment.crop_scale", "%g", o->crop_lo > 0.0 ? o->crop_lo : CDT_CROP_LO);
     rc |= cdt_meta_set_i64(m, "augment.color", !o->no_color && p->in.c != 1);
     rc |= cdt_meta_setf(m, "augment.seed", "%llu", (unsigned long long)o->seed);
     int64_t total;

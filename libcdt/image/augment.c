@@ -11,7 +11,6 @@
 #include "cdt_resize.h"
 
 /* torchvision's defaults, and the reference's probabilities. */
-#define SCALE_LO 0.08
 #define SCALE_HI 1.0
 #define RATIO_LO (3.0 / 4.0)
 #define RATIO_HI (4.0 / 3.0)
@@ -52,7 +51,7 @@ void cdt_augment_draw(cdt_augment_params *p, cdt_rng *r, int h, int w,
 {
     CDT_ASSERT(p && r && o && h > 0 && w > 0);
     memset(p, 0, sizeof *p);
-    cdt_crop_params(p->box, r, h, w, o->crop_lo > 0.0 ? o->crop_lo : SCALE_LO, SCALE_HI, RATIO_LO,
+    cdt_crop_params(p->box, r, h, w, o->crop_lo > 0.0 ? o->crop_lo : CDT_CROP_LO, SCALE_HI, RATIO_LO,
                     RATIO_HI);
     p->flip = cdt_rng_uniform(r) < P_FLIP;
     /* RandomApply keeps the image when p < rand(), so it applies on <=. */

@@ -55,8 +55,11 @@ typedef struct cdt_augment_opts {
     double jitter;  /* colour jitter strength s (0: no jitter) */
     int color;      /* 0: brightness and contrast only, no grey (1-channel data) */
     int blur;       /* 1: Gaussian blur, kernel 23, sigma U(0.1, 2), p 0.5 */
-    double crop_lo; /* the crop's least area fraction, in (0, 1]; 0: torchvision's 0.08 */
+    double crop_lo; /* the crop's least area fraction, in (0, 1]; 0: CDT_CROP_LO */
 } cdt_augment_opts;
+
+/* torchvision's and the paper's least crop area fraction. */
+#define CDT_CROP_LO 0.08
 
 #define CDT_BLUR_KERNEL 23
 #define CDT_MAX_VIEWS 64

@@ -6,8 +6,9 @@
 # against the ten-minute budget. It takes that long, so it runs only with
 # DEMO_BENCH=1 (SEEDS="0 1 2" runs several seeds and prints the mean and
 # spread; DEMO_VARS="EPOCHS=1 LIMIT=2000" passes make variables, e.g. for a
-# quick check of this script, and is printed); the OpenBLAS core the run used is named, since another kernel
-# sums in another order and moves the scores by a little.
+# quick check of this script, and is printed); the OpenBLAS core the run
+# used is named, since another kernel sums in another order and moves the
+# scores by a little.
 set -eu
 top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${BIN:-$top/build/bin}
@@ -20,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 core=$("$bin/cdt-train" --version -v 2>&1 | sed -n 's/^OpenBLAS core //p' | head -1)
 echo "demo: fashion-mnist at make demo's defaults${DEMO_VARS:+ except $DEMO_VARS}; OpenBLAS core ${core:-?}; $(nproc) cores"
 printf '%-6s %8s %8s %8s %8s %10s %9s %8s\n' seed "h NMI" "h ACC" "f NMI" "/ DEC" "train s" "budget" "CPU s"
-# num KEY FILE: the first number after "KEY": in FILE, or under "h"/"f" with KEY.nmi
+# num OUT FILE: "NMI ACC" of output h or f in the results JSON; val KEY FILE: a top-level number
 num() { tr -d '\n' <"$2" | sed -n "s/.*\"$1\": {\"nmi\": \([0-9.eE+-]*\), \"ari\": [0-9.eE+-]*, \"acc\": \([0-9.eE+-]*\)}.*/\1 \2/p"; }
 val() { tr -d '\n' <"$2" | sed -n "s/.*\"$1\": \([0-9.eE+-]*\).*/\1/p"; }
 all=
