@@ -68,6 +68,10 @@ all: $(LIB) $(TOOLS)
 $(OUT)/obj/tests/%.o: CPPFLAGS += -Ilibcdt
 $(OUT)/obj/libcdt/%.o: CPPFLAGS += -Ilibcdt
 
+# the direct 3x3 kernels (nn/cpu/conv3x3.h) want `acc += a * b` as one FMA,
+# which ISO C mode does not contract on its own
+$(OUT)/obj/libcdt/nn/cpu/conv2d.o $(OUT)/obj/libcdt/nn/cpu/f64.o: CFLAGS += -ffp-contract=fast
+
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -150,16 +150,18 @@ static void test_backward_fd(t_state *ts)
 
 /* A batch in groups over several lanes must give what single images give:
  * large images (one per group, three lanes), 4x4 ones (16 per group, the
- * last group short, three lanes) and very large ones (one lane). */
-static void groups_case(t_state *ts, int n, int hw)
+ * last group short, three lanes) and very large ones (one lane); with pad
+ * 1 on the direct path, with pad 0 on im2col's. */
+static void groups_case(t_state *ts, int n, int hw, int pad)
 {
     cdt_conv2d_params p = {.n = n, .c = 4, .h = hw, .w = hw, .oc = 4,
-                           .kh = 3, .kw = 3, .stride = 1, .pad = 1};
+                           .kh = 3, .kw = 3, .stride = 1, .pad = pad};
     cdt_conv2d_params one = p;
     one.n = 1;
     size_t nx = (size_t)n * 4 * hw * hw, nw = 4 * 4 * 9, img = nx / n;
-    float *x = malloc(nx * sizeof(float)), *out = malloc(nx * sizeof(float));
-    float *o1 = malloc(img * sizeof(float)), *dx = malloc(nx * sizeof(float));
+    size_t oimg = (size_t)4 * cdt_conv2d_out_h(&p) * cdt_conv2d_out_w(&p), no = n * oimg;
+    float *x = malloc(nx * sizeof(float)), *out = malloc(no * sizeof(float));
+    float *o1 = malloc(oimg * sizeof(float)), *dx = malloc(nx * sizeof(float));
     float *dx1 = malloc(img * sizeof(float)), *s = malloc(cdt_conv2d_scratch(&p) * sizeof(float));
     float w[4 * 4 * 9], dw[4 * 4 * 9] = {0}, dw1[4 * 4 * 9] = {0};
     fd_rng r = {61};
@@ -171,10 +173,8 @@ static void groups_case(t_state *ts, int n, int hw)
     for (int b = 0; b < n; b++) {
         cdt_conv2d_forward(o1, x + b * img, w, s, &one);
         cdt_conv2d_backward(dx1, dw1, o1, x + b * img, w, s, &one);
-        for (size_t i = 0; i < img; i++) {
-            ef = fmax(ef, fabs(o1[i] - out[b * img + i]));
-            ed = fmax(ed, fabs(dx1[i] - dx[b * img + i]));
-        }
+        for (size_t i = 0; i < oimg; i++) ef = fmax(ef, fabs(o1[i] - out[b * oimg + i]));
+        for (size_t i = 0; i < img; i++) ed = fmax(ed, fabs(dx1[i] - dx[b * img + i]));
     }
     for (size_t i = 0; i < nw; i++) { ew = fmax(ew, fabs(dw1[i] - dw[i])); sw = fmax(sw, fabs(dw[i])); }
     T_NEAR(ts, ef, 0, 1e-5);
@@ -185,15 +185,18 @@ static void groups_case(t_state *ts, int n, int hw)
 
 static void test_groups(t_state *ts)
 {
-    groups_case(ts, 3, 64);
-    groups_case(ts, 40, 4);
-    // images so large that one lane's scratch takes the budget: one lane,
-    // the scratch of a single image, and still the same results
+    for (int pad = 0; pad < 2; pad++) {
+        groups_case(ts, 3, 64, pad);
+        groups_case(ts, 40, 4, pad);
+    }
+    // images so large that one lane's im2col scratch takes the budget: one
+    // lane, the scratch of a single image, and still the same results
     cdt_conv2d_params big = {.n = 3, .c = 4, .h = 460, .w = 460, .oc = 4,
-                             .kh = 3, .kw = 3, .stride = 1, .pad = 1}, one = big;
+                             .kh = 3, .kw = 3, .stride = 1, .pad = 0}, one = big;
     one.n = 1;
     T_CHECK(ts, cdt_conv2d_scratch(&big) == cdt_conv2d_scratch(&one));
-    groups_case(ts, 3, 460);
+    groups_case(ts, 3, 460, 0);
+    groups_case(ts, 3, 460, 1);
 }
 
 /* dW and dx of a conv by their definitions, in double. */
@@ -323,11 +326,33 @@ static void test_winograd(t_state *ts)
 {
     // forward and dx on Winograd, dW on im2col; odd height, three images
     // per group, the last group short
-    wino_case(ts, (cdt_conv2d_params){.n = 4, .c = 32, .h = 15, .w = 6, .oc = 33,
+    wino_case(ts, (cdt_conv2d_params){.n = 4, .c = 32, .h = 15, .w = 6, .oc = 65,
                                       .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 37, 11, 81);
     // dW on Winograd's tiles too (128 input channels), odd width
     wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 128, .h = 4, .w = 15, .oc = 32,
                                       .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 151, 97, 82);
+}
+
+/* The direct 3x3 path (stride 1, pad 1, up to 64 channels each way) in
+ * every kernel set this CPU has (CDT_CPU_CONV): output channels that fill
+ * no block, one input channel (a stem), odd sides, images smaller than the
+ * kernel's reach, several groups with the last one short; against the
+ * definition and finite differences as Winograd's. */
+static void test_direct(t_state *ts)
+{
+    static const char *const sets[] = {"generic", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+        setenv("CDT_CPU_CONV", sets[k], 1);
+        wino_case(ts, (cdt_conv2d_params){.n = 4, .c = 32, .h = 15, .w = 6, .oc = 33,
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 37, 11, 91 + k);
+        wino_case(ts, (cdt_conv2d_params){.n = 3, .c = 1, .h = 9, .w = 7, .oc = 5,
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 1, 1, 94 + k);
+        wino_case(ts, (cdt_conv2d_params){.n = 45, .c = 7, .h = 4, .w = 3, .oc = 64,
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 29, 13, 97 + k);
+        wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 64, .h = 2, .w = 1, .oc = 9,
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 31, 3, 100 + k);
+    }
+    unsetenv("CDT_CPU_CONV");
 }
 
 int main(void)
@@ -339,5 +364,6 @@ int main(void)
     T_RUN(&ts, test_groups);
     T_RUN(&ts, test_split_gemm);
     T_RUN(&ts, test_winograd);
+    T_RUN(&ts, test_direct);
     return T_END(&ts);
 }

@@ -25,6 +25,7 @@
 #include "real.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Columns (G*OH*OW) a group's gemm is given at least. */
@@ -49,14 +50,25 @@
 #ifndef WINO_DW_MIN_C
 #define WINO_DW_MIN_C 128
 #endif
+#ifndef D3_MIN_POS
+#define D3_MIN_POS 512
+#endif
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
-/* Images per group (both builds: it does not depend on real). */
+static int conv_direct(const cdt_conv2d_params *p);
+
+/* Images per group (both builds: it does not depend on real). The direct
+ * path wants D3_MIN_POS positions: its weight gradient ends each group
+ * with a sum across every vector's lanes. */
 static int conv_group(const cdt_conv2d_params *p)
 {
-    int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p);
-    int g = (CONV_MIN_COLS + ohw - 1) / ohw;
+    int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), cols = CONV_MIN_COLS;
+    if (conv_direct(p)) {
+        ohw = (p->h + 1) * (p->w + 1);
+        cols = D3_MIN_POS;
+    }
+    int g = (cols + ohw - 1) / ohw;
     return g < p->n ? g : p->n;
 }
 
@@ -65,6 +77,8 @@ static int conv_wino(const cdt_conv2d_params *p);
 static int conv_wino_dw(const cdt_conv2d_params *p);
 static size_t wino_tiles(const cdt_conv2d_params *p);
 static size_t wino_rows_size(const cdt_conv2d_params *p);
+static size_t d3_lane_size(const cdt_conv2d_params *p);
+static size_t d3_shared_size(const cdt_conv2d_params *p);
 
 /* Lanes: at most one per group, and no more than fit CONV_SCRATCH_BUDGET
  * (a very large image takes one lane, as much scratch as it must). */
@@ -84,6 +98,7 @@ static size_t conv_lane_size(const cdt_conv2d_params *p)
 {
     size_t cols = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p) * conv_group(p);
     size_t k = (size_t)p->c * p->kh * p->kw, nw = (size_t)p->oc * k, gemm = (k + p->oc) * cols + nw;
+    if (conv_direct(p)) return d3_lane_size(p);
     if (!conv_wino(p)) return gemm;
     size_t buf = 16 * (size_t)(p->c + p->oc) * wino_tiles(p) * conv_group(p) + wino_rows_size(p);
     if (conv_wino_dw(p)) return buf + 16 * (size_t)p->oc * p->c;
@@ -94,6 +109,7 @@ static size_t conv_lane_size(const cdt_conv2d_params *p)
  * (16, OC, C), shared by the lanes. */
 static size_t conv_shared_size(const cdt_conv2d_params *p)
 {
+    if (conv_direct(p)) return d3_shared_size(p);
     return conv_wino(p) ? 16 * (size_t)p->oc * p->c : 0;
 }
 
@@ -310,7 +326,7 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
  * so backward runs it through this path too. */
 static int conv_wino(const cdt_conv2d_params *p)
 {
-    return p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c >= WINO_MIN_C &&
+    return !conv_direct(p) && p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c >= WINO_MIN_C &&
            p->oc >= WINO_MIN_C && (p->h % 2 == 0 || p->h >= WINO_MIN_ODD) &&
            (p->w % 2 == 0 || p->w >= WINO_MIN_ODD);
 }
@@ -591,6 +607,217 @@ static void wino_backward_group(real *dx, real *du, const real *dout, const real
     if (dx) wino_dx_group(dx, dout, uf, lane, g, p);
 }
 
+/* ---- Direct 3x3 for the stride-1 3x3 "same" convolutions of few channels ----
+ * With few channels Winograd's 16 gemms are tiny and its transforms cost
+ * more than they save; a direct convolution with register-blocked vector
+ * kernels (conv3x3.h) does the 9 taps as they are. Its planes use a padded
+ * flat layout: for G images of (H, W), each channel is one plane of rows of
+ * stride s = W + 1 whose last column is zero (the right padding of a row
+ * and the left padding of the next), image b's row y at row
+ * 1 + b (H + 1) + y, and a zero row above each image (the padding below
+ * the one before, shared). Position q counts from row 1, column 0; the
+ * output at q reads q + (ki - 1) s + kj - 1 for every tap, with no test for
+ * the edges, so the kernels run over one long span of positions. Outputs at
+ * padding positions are computed and never read. The input gradient is the
+ * same kernel over dout with the turned kernels (as for Winograd); the
+ * weight gradient sums dout times the shifted inputs over the span, where
+ * dout's padding holds zeros. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define D3_X86 1
+#else
+#define D3_X86 0
+#endif
+/* Positions are done in blocks of D3_QB (a multiple of every set's
+ * K_NB vectors), output channels in blocks of up to D3_RMAX. */
+enum { D3_QB = 48, D3_RMAX = 8 };
+/* Channels (input and output) up to which a stride-1 3x3 convolution takes
+ * the direct path instead of Winograd's. */
+#ifndef D3_MAX_C
+#define D3_MAX_C 64
+#endif
+
+static int conv_direct(const cdt_conv2d_params *p)
+{
+    return p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c <= D3_MAX_C &&
+           p->oc <= D3_MAX_C;
+}
+
+static size_t d3_ceil(size_t a, size_t b)
+{
+    return (a + b - 1) / b * b;
+}
+
+/* The span of positions of G images, rounded up to blocks, and a plane:
+ * the span and one row and one element on each side. */
+static size_t d3_span(const cdt_conv2d_params *p, int g)
+{
+    return d3_ceil(((size_t)g * (p->h + 1) - 1) * (p->w + 1), D3_QB);
+}
+
+static size_t d3_plane(const cdt_conv2d_params *p, int g)
+{
+    return d3_span(p, g) + 2 * ((size_t)p->w + 2);
+}
+
+/* A lane: forward, the input planes and the outputs (OCp, span); backward,
+ * the input planes, dout's planes (OCp), dx (Cp, span) and the dW partial
+ * (OCp, C, 9), which conv2d_backward finds at the lane's end. */
+static size_t d3_lane_size(const cdt_conv2d_params *p)
+{
+    int g = conv_group(p);
+    size_t lp = d3_plane(p, g), n = d3_span(p, g);
+    size_t ocp = d3_ceil(p->oc, D3_RMAX), cp = d3_ceil(p->c, D3_RMAX);
+    size_t fwd = p->c * lp + ocp * n, bwd = (p->c + ocp) * lp + cp * n + ocp * p->c * 9;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* The packed kernels: forward's (OCp, C, 9) or the input gradient's
+ * (Cp, OC, 9). */
+static size_t d3_shared_size(const cdt_conv2d_params *p)
+{
+    size_t a = d3_ceil(p->oc, D3_RMAX) * p->c, b = d3_ceil(p->c, D3_RMAX) * p->oc;
+    return 9 * (a > b ? a : b);
+}
+
+#if D3_X86
+#define K_ISA avx512
+#define K_TARGET __attribute__((target("avx512f")))
+#define K_VBYTES 64
+#define K_RF 8
+#define K_NB 3
+#define K_RW 3
+#include "conv3x3.h"
+#undef K_ISA
+#undef K_TARGET
+#undef K_VBYTES
+#undef K_RF
+#undef K_NB
+#undef K_RW
+#define K_ISA avx2
+#define K_TARGET __attribute__((target("avx2,fma")))
+#define K_VBYTES 32
+#define K_RF 4
+#define K_NB 3
+#define K_RW 1
+#include "conv3x3.h"
+#undef K_ISA
+#undef K_TARGET
+#undef K_VBYTES
+#undef K_RF
+#undef K_NB
+#undef K_RW
+#endif
+#define K_ISA generic
+#define K_TARGET
+#define K_VBYTES 16
+#define K_RF 4
+#define K_NB 2
+#define K_RW 1
+#include "conv3x3.h"
+#undef K_ISA
+#undef K_TARGET
+#undef K_VBYTES
+#undef K_RF
+#undef K_NB
+#undef K_RW
+
+/* The kernels for this CPU. */
+typedef struct {
+    int rf; // output channels per forward block
+    void (*forward)(real *, size_t, const real *, size_t, const real *, int, int, size_t, ptrdiff_t);
+    void (*weights)(real *, const real *, size_t, const real *, size_t, int, int, size_t, ptrdiff_t);
+} d3_kernels;
+
+/* The best set this CPU has, or CDT_CPU_CONV's (avx512, avx2, generic)
+ * when the CPU has that one: tests run every set a machine can. */
+static d3_kernels d3_pick(void)
+{
+    const char *want = getenv("CDT_CPU_CONV");
+    int any = !want || !*want;
+#if D3_X86
+    __builtin_cpu_init();
+    if ((any || !strcmp(want, "avx512")) && __builtin_cpu_supports("avx512f"))
+        return (d3_kernels){8, d3_forward_avx512, d3_weights_avx512};
+    if ((any || !strcmp(want, "avx512") || !strcmp(want, "avx2")) &&
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (d3_kernels){4, d3_forward_avx2, d3_weights_avx2};
+#endif
+    return (d3_kernels){4, d3_forward_generic, d3_weights_generic};
+}
+
+/* wp (Rp / rf, cols, 9, rf) from w (OC, C, 3, 3): rows are the output
+ * channels and cols the input ones, or with flip the turned kernels with
+ * the two swapped (the input gradient); rows past the last are zeros. */
+static void d3_pack_weights(real *wp, const real *w, int rf, int flip, const cdt_conv2d_params *p)
+{
+    int rows = flip ? p->c : p->oc, cols = flip ? p->oc : p->c, rp = (int)d3_ceil(rows, D3_RMAX);
+    for (int r = 0; r < rp; r++)
+        for (int k = 0; k < cols; k++)
+            for (int t = 0; t < 9; t++) {
+                real v = 0;
+                if (r < rows) v = flip ? w[((size_t)k * p->c + r) * 9 + 8 - t] : w[((size_t)r * p->c + k) * 9 + t];
+                wp[(((size_t)(r / rf) * cols + k) * 9 + t) * rf + r % rf] = v;
+            }
+}
+
+/* planes (cz, lp) in the padded flat layout from x (G, C, H, W); planes
+ * from C on are zeros. */
+static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
+{
+    size_t lp = d3_plane(p, g), s = (size_t)p->w + 1, hw = (size_t)p->h * p->w;
+    for (int ci = 0; ci < cz; ci++) {
+        real *pl = planes + ci * lp, *base = pl + s + 1;
+        memset(pl, 0, lp * sizeof(real));
+        if (ci >= c) continue;
+        for (int b = 0; b < g; b++) {
+            const real *src = x + ((size_t)b * c + ci) * hw;
+            for (int y = 0; y < p->h; y++)
+                memcpy(base + ((size_t)b * (p->h + 1) + y) * s, src + (size_t)y * p->w, p->w * sizeof(real));
+        }
+    }
+}
+
+/* out (G, C, H, W) from the positions of res (C, ld). */
+static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, const cdt_conv2d_params *p)
+{
+    size_t s = (size_t)p->w + 1;
+    for (int b = 0; b < g; b++)
+        for (int ci = 0; ci < c; ci++)
+            for (int y = 0; y < p->h; y++)
+                memcpy(out + (((size_t)b * c + ci) * p->h + y) * p->w,
+                       res + ci * ld + ((size_t)b * (p->h + 1) + y) * s, p->w * sizeof(real));
+}
+
+static void d3_forward_group(real *out, const real *x, const real *wp, real *lane, int g,
+                             const d3_kernels *k, const cdt_conv2d_params *p)
+{
+    size_t lp = d3_plane(p, g), n = d3_span(p, g);
+    ptrdiff_t s = p->w + 1;
+    int ocp = (int)d3_ceil(p->oc, D3_RMAX);
+    real *in = lane, *res = lane + p->c * lp;
+    d3_to_planes(in, x, g, p->c, p->c, p);
+    k->forward(res, n, in + s + 1, lp, wp, p->c, ocp / k->rf, n, s);
+    d3_from_span(out, res, n, g, p->oc, p);
+}
+
+/* One group of backward: the dW partial (OCp, C, 9) += and dx through the
+ * turned kernels wpf. */
+static void d3_backward_group(real *dx, real *part, const real *dout, const real *x,
+                              const real *wpf, real *lane, int g, const d3_kernels *k,
+                              const cdt_conv2d_params *p)
+{
+    size_t lp = d3_plane(p, g), n = d3_span(p, g);
+    ptrdiff_t s = p->w + 1;
+    int ocp = (int)d3_ceil(p->oc, D3_RMAX), cp = (int)d3_ceil(p->c, D3_RMAX);
+    real *in = lane, *dp = in + p->c * lp, *res = dp + ocp * lp;
+    d3_to_planes(in, x, g, p->c, p->c, p);
+    d3_to_planes(dp, dout, g, p->oc, ocp, p);
+    k->weights(part, dp + s + 1, lp, in + s + 1, lp, ocp, p->c, n, s);
+    if (!dx) return;
+    k->forward(res, n, dp + s + 1, lp, wpf, p->oc, cp / k->rf, n, s);
+    d3_from_span(dx, res, n, g, p->c, p);
+}
+
 /* Threads for the lanes: one when OpenBLAS threads its own gemms (its
  * threads and ours would fight over the cores). */
 static int conv_threads(int lanes)
@@ -639,15 +866,18 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t work = (size_t)p->n * ohw * p->oc * p->c * p->kh * p->kw;
-    int wino = conv_wino(p);
+    int wino = conv_wino(p), direct = conv_direct(p);
+    d3_kernels k = d3_pick();
     real *u = scratch, *lanes0 = scratch + conv_shared_size(p);
     if (wino) wino_weights(u, w, p, 0);
+    if (direct) d3_pack_weights(u, w, k.rf, 0, p);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++)
         for (int gi = l; gi < groups; gi += lanes) {
             int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
             real *lane = lanes0 + l * conv_lane_size(p);
-            if (wino) wino_group(out + b0 * p->oc * ohw, x + b0 * in_sz, u, lane, g, p);
+            if (direct) d3_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, u, lane, g, &k, p);
+            else if (wino) wino_group(out + b0 * p->oc * ohw, x + b0 * in_sz, u, lane, g, p);
             else conv_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, w, lane, g, p);
         }
 }
@@ -690,11 +920,14 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t k = (size_t)p->c * p->kh * p->kw, nw = p->oc * k, lsz = conv_lane_size(p);
     size_t work = (size_t)p->n * ohw * p->oc * k;
-    int wino = conv_wino(p);
-    real *uf = dx && wino ? scratch : NULL, *lanes0 = scratch + conv_shared_size(p);
+    int wino = conv_wino(p), direct = conv_direct(p);
+    real *uf = dx && (wino || direct) ? scratch : NULL, *lanes0 = scratch + conv_shared_size(p);
     int wdw = conv_wino_dw(p);
-    size_t np = wdw ? 16 * (size_t)p->oc * p->c : nw; // a lane's dW partial
-    if (uf) wino_weights(uf, w, p, 1);
+    d3_kernels kd = d3_pick();
+    // a lane's dW partial
+    size_t np = wdw ? 16 * (size_t)p->oc * p->c : direct ? d3_ceil(p->oc, D3_RMAX) * k : nw;
+    if (uf && wino) wino_weights(uf, w, p, 1);
+    if (uf && direct) d3_pack_weights(uf, w, kd.rf, 1, p);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++) {
         real *lane = lanes0 + l * lsz, *part = lane + lsz - np;
@@ -705,6 +938,10 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
             const real *dg = dout + b0 * p->oc * ohw, *xg = x + b0 * in_sz;
             if (wdw) {
                 wino_backward_group(dxg, part, dg, xg, uf, lane, g, p);
+                continue;
+            }
+            if (direct) {
+                d3_backward_group(dxg, part, dg, xg, uf, lane, g, &kd, p);
                 continue;
             }
             conv_backward_group(wino ? NULL : dxg, part, dg, xg, w, lane, g, p);

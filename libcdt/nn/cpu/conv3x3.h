@@ -1,0 +1,138 @@
+/* conv3x3.h: the kernels of conv2d.c's direct 3x3 path, written once over
+ * a vector type of real and included by conv2d.c once per instruction set
+ * (K_ISA: avx512, avx2 or sse2, each with its own vector width and blocks;
+ * K_TARGET its target attribute). Vectors are GCC's vector extension, so
+ * each set gets the same arithmetic in its own width; loads and stores go
+ * through memcpy (unaligned, no aliasing questions). conv2d.c is compiled
+ * with -ffp-contract=fast, so `acc += a * b` is one FMA where the set has it.
+ *
+ * The planes are conv2d.c's padded flat layout (see "Direct 3x3" there):
+ * tap t = 3 ki + kj of the output at position q reads position
+ * q + (ki - 1) s + kj - 1, with s the row stride. */
+
+#define K_CAT2(a, b) a##_##b
+#define K_CAT(a, b) K_CAT2(a, b)
+#define K_NAME(name) K_CAT(name, K_ISA)
+#define KV K_NAME(d3v)
+
+typedef real KV __attribute__((vector_size(K_VBYTES)));
+enum { K_NAME(d3_vl) = K_VBYTES / sizeof(real) };
+#define K_VL K_NAME(d3_vl)
+
+K_TARGET
+static inline KV K_NAME(d3_load)(const real *p)
+{
+    KV v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* x in every lane (a broadcast: `x + (KV){0}` would add the zeros). */
+K_TARGET
+static inline KV K_NAME(d3_splat)(real x)
+{
+    KV v;
+    for (int l = 0; l < K_VL; l++) v[l] = x;
+    return v;
+}
+
+/* v held in a register: left alone, the compiler folds its load into each
+ * FMA that uses it, loading it once per use. */
+#if D3_X86
+#define K_PIN(v) __asm__("" : "+v"(v))
+#else
+#define K_PIN(v) (void)0
+#endif
+
+/* out (ocb * K_RF, ldo) at positions [0, n) = the kernels wp (ocb, c, 9,
+ * K_RF) over c planes of in (stride ldi); n is a multiple of K_NB vectors. */
+K_TARGET
+static void K_NAME(d3_forward)(real *out, size_t ldo, const real *in, size_t ldi,
+                               const real *wp, int c, int ocb, size_t n, ptrdiff_t s)
+{
+    ptrdiff_t off[9];
+    for (int t = 0; t < 9; t++) off[t] = (t / 3 - 1) * s + t % 3 - 1;
+    for (int ob = 0; ob < ocb; ob++)
+        for (size_t q = 0; q < n; q += K_NB * K_VL) {
+            KV acc[K_RF][K_NB];
+            #pragma GCC unroll 16
+            for (int r = 0; r < K_RF; r++)
+                #pragma GCC unroll 4
+                for (int j = 0; j < K_NB; j++) acc[r][j] = (KV){0};
+            const real *wq = wp + (size_t)ob * c * 9 * K_RF;
+            for (int ci = 0; ci < c; ci++) {
+                const real *ip = in + ci * ldi + q;
+                for (int t = 0; t < 9; t++, wq += K_RF) {
+                    KV v[K_NB];
+                    #pragma GCC unroll 4
+                    for (int j = 0; j < K_NB; j++) v[j] = K_NAME(d3_load)(ip + off[t] + j * K_VL);
+                    #pragma GCC unroll 16
+                    for (int r = 0; r < K_RF; r++) {
+                        KV wb = K_NAME(d3_splat)(wq[r]);
+                        #pragma GCC unroll 4
+                        for (int j = 0; j < K_NB; j++) acc[r][j] += wb * v[j];
+                    }
+                }
+            }
+            #pragma GCC unroll 16
+            for (int r = 0; r < K_RF; r++)
+                #pragma GCC unroll 4
+                for (int j = 0; j < K_NB; j++)
+                    memcpy(out + (size_t)(ob * K_RF + r) * ldo + q + j * K_VL, &acc[r][j], sizeof(KV));
+        }
+}
+
+/* Rows [o, o + rw) of dw (oc, c, 9) += the sums over positions [0, n) of
+ * dout (oc, ldd) times in (c, ldi) at each tap's offset; rw <= K_RW, a
+ * constant once inlined. */
+K_TARGET __attribute__((always_inline))
+static inline void K_NAME(d3_weights_rows)(real *dw, const real *dout, size_t ldd, const real *in,
+                                          size_t ldi, int o, int rw, int c, size_t n, ptrdiff_t s)
+{
+    ptrdiff_t off[9];
+    for (int t = 0; t < 9; t++) off[t] = (t / 3 - 1) * s + t % 3 - 1;
+    for (int ci = 0; ci < c; ci++) {
+        const real *ip = in + ci * ldi;
+        KV acc[K_RW][9];
+        #pragma GCC unroll 4
+        for (int r = 0; r < rw; r++)
+            #pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) acc[r][t] = (KV){0};
+        for (size_t q = 0; q < n; q += K_VL) {
+            KV d[K_RW];
+            #pragma GCC unroll 4
+            for (int r = 0; r < rw; r++) d[r] = K_NAME(d3_load)(dout + (size_t)(o + r) * ldd + q);
+            #pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) {
+                KV v = K_NAME(d3_load)(ip + q + off[t]);
+                K_PIN(v);
+                #pragma GCC unroll 4
+                for (int r = 0; r < rw; r++) acc[r][t] += d[r] * v;
+            }
+        }
+        for (int r = 0; r < rw; r++)
+            for (int t = 0; t < 9; t++) {
+                real sum = 0;
+                for (int l = 0; l < K_VL; l++) sum += acc[r][t][l];
+                dw[((size_t)(o + r) * c + ci) * 9 + t] += sum;
+            }
+    }
+}
+
+/* dw (oc, c, 9) += the sums over positions [0, n) of dout (oc, ldd) times
+ * in (c, ldi) at each tap's offset; n is a multiple of K_VL. */
+K_TARGET
+static void K_NAME(d3_weights)(real *dw, const real *dout, size_t ldd, const real *in, size_t ldi,
+                               int oc, int c, size_t n, ptrdiff_t s)
+{
+    int o = 0;
+    for (; o + K_RW <= oc; o += K_RW) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldi, o, K_RW, c, n, s);
+    for (; o < oc; o++) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldi, o, 1, c, n, s);
+}
+
+#undef KV
+#undef K_PIN
+#undef K_VL
+#undef K_NAME
+#undef K_CAT
+#undef K_CAT2
