@@ -51,7 +51,7 @@
 #define WINO_DW_MIN_C 128
 #endif
 #ifndef D3_MIN_POS
-#define D3_MIN_POS 512
+#define D3_MIN_POS 2048
 #endif
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
@@ -771,8 +771,12 @@ static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, cons
         if (ci >= c) continue;
         for (int b = 0; b < g; b++) {
             const real *src = x + ((size_t)b * c + ci) * hw;
-            for (int y = 0; y < p->h; y++)
-                memcpy(base + ((size_t)b * (p->h + 1) + y) * s, src + (size_t)y * p->w, p->w * sizeof(real));
+            for (int y = 0; y < p->h; y++) { // rows are short: a loop, not a call
+                real *d = base + ((size_t)b * (p->h + 1) + y) * s;
+                const real *r = src + (size_t)y * p->w;
+                #pragma omp simd
+                for (int i = 0; i < p->w; i++) d[i] = r[i];
+            }
         }
     }
 }
@@ -783,9 +787,12 @@ static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, co
     size_t s = (size_t)p->w + 1;
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < c; ci++)
-            for (int y = 0; y < p->h; y++)
-                memcpy(out + (((size_t)b * c + ci) * p->h + y) * p->w,
-                       res + ci * ld + ((size_t)b * (p->h + 1) + y) * s, p->w * sizeof(real));
+            for (int y = 0; y < p->h; y++) {
+                real *d = out + (((size_t)b * c + ci) * p->h + y) * p->w;
+                const real *r = res + ci * ld + ((size_t)b * (p->h + 1) + y) * s;
+                #pragma omp simd
+                for (int i = 0; i < p->w; i++) d[i] = r[i];
+            }
 }
 
 static void d3_forward_group(real *out, const real *x, const real *wp, real *lane, int g,

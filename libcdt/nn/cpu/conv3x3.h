@@ -36,6 +36,38 @@ static inline KV K_NAME(d3_splat)(real x)
     return v;
 }
 
+/* The sum of v's lanes, by halves (vector adds down to 16 bytes): the
+ * same order for every entry. */
+typedef real K_NAME(d3v32) __attribute__((vector_size(32)));
+typedef real K_NAME(d3v16) __attribute__((vector_size(16)));
+K_TARGET
+static inline real K_NAME(d3_hsum)(KV v)
+{
+    K_NAME(d3v16) x;
+#if K_VBYTES >= 32
+    K_NAME(d3v32) y;
+#if K_VBYTES == 64
+    K_NAME(d3v32) y1;
+    memcpy(&y, &v, 32);
+    memcpy(&y1, (const char *)&v + 32, 32);
+    y += y1;
+#else
+    memcpy(&y, &v, 32);
+#endif
+    K_NAME(d3v16) x1;
+    memcpy(&x, &y, 16);
+    memcpy(&x1, (const char *)&y + 16, 16);
+    x += x1;
+#else
+    memcpy(&x, &v, 16);
+#endif
+    real a[16 / sizeof(real)];
+    memcpy(a, &x, 16);
+    for (int w = (int)(16 / sizeof(real)) / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) a[l] += a[l + w];
+    return a[0];
+}
+
 /* v held in a register: left alone, the compiler folds its load into each
  * FMA that uses it, loading it once per use. */
 #if D3_X86
@@ -111,11 +143,7 @@ static inline void K_NAME(d3_weights_rows)(real *dw, const real *dout, size_t ld
             }
         }
         for (int r = 0; r < rw; r++)
-            for (int t = 0; t < 9; t++) {
-                real sum = 0;
-                for (int l = 0; l < K_VL; l++) sum += acc[r][t][l];
-                dw[((size_t)(o + r) * c + ci) * 9 + t] += sum;
-            }
+            for (int t = 0; t < 9; t++) dw[((size_t)(o + r) * c + ci) * 9 + t] += K_NAME(d3_hsum)(acc[r][t]);
     }
 }
 
