@@ -333,7 +333,7 @@ static void test_winograd(t_state *ts)
                                       .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 151, 97, 82);
 }
 
-/* The direct 3x3 path (stride 1, pad 1, up to 64 channels each way) in
+/* The direct 3x3 path (stride 1 or 2, pad 1, up to 64 channels each way) in
  * every kernel set this CPU has (CDT_CPU_CONV): output channels that fill
  * no block, one input channel (a stem), odd sides, images smaller than the
  * kernel's reach, several groups with the last one short; against the
@@ -351,6 +351,13 @@ static void test_direct(t_state *ts)
                                           .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 29, 13, 97 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 64, .h = 2, .w = 1, .oc = 9,
                                           .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 31, 3, 100 + k);
+        // stride 2: even and odd sides, one row, several groups
+        wino_case(ts, (cdt_conv2d_params){.n = 3, .c = 16, .h = 14, .w = 9, .oc = 32,
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 23, 7, 103 + k);
+        wino_case(ts, (cdt_conv2d_params){.n = 50, .c = 5, .h = 5, .w = 4, .oc = 11,
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 7, 19, 106 + k);
+        wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 3, .h = 1, .w = 6, .oc = 4,
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 1, 1, 109 + k);
     }
     unsetenv("CDT_CPU_CONV");
 }

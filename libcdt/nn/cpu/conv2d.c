@@ -65,7 +65,7 @@ static int conv_group(const cdt_conv2d_params *p)
 {
     int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), cols = CONV_MIN_COLS;
     if (conv_direct(p)) {
-        ohw = (p->h + 1) * (p->w + 1);
+        ohw = (cdt_conv2d_out_h(p) + 1) * (cdt_conv2d_out_w(p) + 1);
         cols = D3_MIN_POS;
     }
     int g = (cols + ohw - 1) / ohw;
@@ -607,21 +607,33 @@ static void wino_backward_group(real *dx, real *du, const real *dout, const real
     if (dx) wino_dx_group(dx, dout, uf, lane, g, p);
 }
 
-/* ---- Direct 3x3 for the stride-1 3x3 "same" convolutions of few channels ----
+/* ---- Direct 3x3 for the 3x3 convolutions (pad 1) of few channels ----
  * With few channels Winograd's 16 gemms are tiny and its transforms cost
- * more than they save; a direct convolution with register-blocked vector
- * kernels (conv3x3.h) does the 9 taps as they are. Its planes use a padded
- * flat layout: for G images of (H, W), each channel is one plane of rows of
- * stride s = W + 1 whose last column is zero (the right padding of a row
- * and the left padding of the next), image b's row y at row
- * 1 + b (H + 1) + y, and a zero row above each image (the padding below
- * the one before, shared). Position q counts from row 1, column 0; the
- * output at q reads q + (ki - 1) s + kj - 1 for every tap, with no test for
- * the edges, so the kernels run over one long span of positions. Outputs at
- * padding positions are computed and never read. The input gradient is the
- * same kernel over dout with the turned kernels (as for Winograd); the
- * weight gradient sums dout times the shifted inputs over the span, where
- * dout's padding holds zeros. */
+ * more than they save, and im2col copies each input 9 times; a direct
+ * convolution with register-blocked vector kernels (conv3x3.h) does the 9
+ * taps as they are. Its planes use a padded flat layout on the output's
+ * grid (OH, OW): for G images, each plane has rows of stride s = OW + 1
+ * whose last column is zero (the right padding of a row and the left
+ * padding of the next), image b's row y at row 1 + b (OH + 1) + y, and a
+ * zero row above each image (the padding below the one before, shared).
+ * Position q counts from row 1, column 0.
+ *
+ * Stride 1: one plane per input channel; the output at q reads
+ * q + (ki - 1) s + kj - 1 for tap (ki, kj), with no test for the edges,
+ * so the kernels run over one long span of positions. Outputs at padding
+ * positions are computed and never read.
+ * Stride 2: input row 2y + ki - 1 is row y - 1 of the odd rows for ki = 0,
+ * row y of the even rows for ki = 1 and of the odd rows for ki = 2, and so
+ * for columns: each input channel becomes four phase planes (even or odd
+ * rows, even or odd columns) on the output's grid, and every tap is a
+ * phase plane and a shift of 0 or -1 row and column.
+ *
+ * The weight gradient sums dout times the tap's input over the span, where
+ * dout's padding holds zeros. The input gradient of stride 1 is the same
+ * kernel over dout with the turned kernels (as for Winograd); that of
+ * stride 2 is one per phase of dx: even rows take ki = 1 at dout's row y,
+ * odd ones ki = 0 at row y + 1 and ki = 2 at row y (and so for columns),
+ * 1, 2, 2 or 4 taps. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define D3_X86 1
 #else
@@ -630,16 +642,17 @@ static void wino_backward_group(real *dx, real *du, const real *dout, const real
 /* Positions are done in blocks of D3_QB (a multiple of every set's
  * K_NB vectors), output channels in blocks of up to D3_RMAX. */
 enum { D3_QB = 48, D3_RMAX = 8 };
-/* Channels (input and output) up to which a stride-1 3x3 convolution takes
- * the direct path instead of Winograd's. */
+/* Channels (input and output) up to which a 3x3 convolution of stride 1
+ * takes the direct path instead of Winograd's, and one of stride 2 instead
+ * of im2col's. */
 #ifndef D3_MAX_C
 #define D3_MAX_C 64
 #endif
 
 static int conv_direct(const cdt_conv2d_params *p)
 {
-    return p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c <= D3_MAX_C &&
-           p->oc <= D3_MAX_C;
+    return (p->stride == 1 || p->stride == 2) && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
+           p->c <= D3_MAX_C && p->oc <= D3_MAX_C;
 }
 
 static size_t d3_ceil(size_t a, size_t b)
@@ -647,16 +660,39 @@ static size_t d3_ceil(size_t a, size_t b)
     return (a + b - 1) / b * b;
 }
 
+/* Planes per input channel: 1, or 4 phases. */
+static int d3_phases(const cdt_conv2d_params *p)
+{
+    return p->stride == 2 ? 4 : 1;
+}
+
 /* The span of positions of G images, rounded up to blocks, and a plane:
  * the span and one row and one element on each side. */
 static size_t d3_span(const cdt_conv2d_params *p, int g)
 {
-    return d3_ceil(((size_t)g * (p->h + 1) - 1) * (p->w + 1), D3_QB);
+    size_t oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p);
+    return d3_ceil(((size_t)g * (oh + 1) - 1) * (ow + 1), D3_QB);
 }
 
 static size_t d3_plane(const cdt_conv2d_params *p, int g)
 {
-    return d3_span(p, g) + 2 * ((size_t)p->w + 2);
+    return d3_span(p, g) + 2 * ((size_t)cdt_conv2d_out_w(p) + 2);
+}
+
+/* Tap t = 3 ki + kj's offset from an output position into its input
+ * channel's planes (each lp long). */
+static void d3_taps(ptrdiff_t off[9], size_t lp, const cdt_conv2d_params *p)
+{
+    ptrdiff_t s = cdt_conv2d_out_w(p) + 1;
+    for (int t = 0; t < 9; t++) {
+        int ki = t / 3, kj = t % 3;
+        if (p->stride == 1) {
+            off[t] = (ki - 1) * s + kj - 1;
+            continue;
+        }
+        int phase = 2 * (ki != 1) + (kj != 1);
+        off[t] = phase * (ptrdiff_t)lp - (ki == 0) * s - (kj == 0);
+    }
 }
 
 /* A lane: forward, the input planes and the outputs (OCp, span); backward,
@@ -665,14 +701,14 @@ static size_t d3_plane(const cdt_conv2d_params *p, int g)
 static size_t d3_lane_size(const cdt_conv2d_params *p)
 {
     int g = conv_group(p);
-    size_t lp = d3_plane(p, g), n = d3_span(p, g);
+    size_t lp = d3_plane(p, g), n = d3_span(p, g), in = (size_t)d3_phases(p) * p->c * lp;
     size_t ocp = d3_ceil(p->oc, D3_RMAX), cp = d3_ceil(p->c, D3_RMAX);
-    size_t fwd = p->c * lp + ocp * n, bwd = (p->c + ocp) * lp + cp * n + ocp * p->c * 9;
+    size_t fwd = in + ocp * n, bwd = in + ocp * lp + cp * n + ocp * p->c * 9;
     return fwd > bwd ? fwd : bwd;
 }
 
 /* The packed kernels: forward's (OCp, C, 9) or the input gradient's
- * (Cp, OC, 9). */
+ * (Cp, OC, 9) (of stride 2: its phases' one after the other). */
 static size_t d3_shared_size(const cdt_conv2d_params *p)
 {
     size_t a = d3_ceil(p->oc, D3_RMAX) * p->c, b = d3_ceil(p->c, D3_RMAX) * p->oc;
@@ -724,8 +760,10 @@ static size_t d3_shared_size(const cdt_conv2d_params *p)
 /* The kernels for this CPU. */
 typedef struct {
     int rf; // output channels per forward block
-    void (*forward)(real *, size_t, const real *, size_t, const real *, int, int, size_t, ptrdiff_t);
-    void (*weights)(real *, const real *, size_t, const real *, size_t, int, int, size_t, ptrdiff_t);
+    void (*forward)(real *, size_t, const real *, size_t, const ptrdiff_t *, int, const real *, int,
+                    int, size_t);
+    void (*weights)(real *, const real *, size_t, const real *, size_t, const ptrdiff_t *, int, int,
+                    size_t);
 } d3_kernels;
 
 /* The best set this CPU has, or CDT_CPU_CONV's (avx512, avx2, generic)
@@ -745,53 +783,108 @@ static d3_kernels d3_pick(void)
     return (d3_kernels){4, d3_forward_generic, d3_weights_generic};
 }
 
-/* wp (Rp / rf, cols, 9, rf) from w (OC, C, 3, 3): rows are the output
- * channels and cols the input ones, or with flip the turned kernels with
- * the two swapped (the input gradient); rows past the last are zeros. */
-static void d3_pack_weights(real *wp, const real *w, int rf, int flip, const cdt_conv2d_params *p)
+/* wp (OCp / rf, C, 9, rf) from w (OC, C, 3, 3): blocks of rf output
+ * channels, zeros past the last. */
+static void d3_pack_weights(real *wp, const real *w, int rf, const cdt_conv2d_params *p)
 {
-    int rows = flip ? p->c : p->oc, cols = flip ? p->oc : p->c, rp = (int)d3_ceil(rows, D3_RMAX);
+    int rp = (int)d3_ceil(p->oc, D3_RMAX);
     for (int r = 0; r < rp; r++)
-        for (int k = 0; k < cols; k++)
-            for (int t = 0; t < 9; t++) {
-                real v = 0;
-                if (r < rows) v = flip ? w[((size_t)k * p->c + r) * 9 + 8 - t] : w[((size_t)r * p->c + k) * 9 + t];
-                wp[(((size_t)(r / rf) * cols + k) * 9 + t) * rf + r % rf] = v;
-            }
+        for (int k = 0; k < p->c; k++)
+            for (int t = 0; t < 9; t++)
+                wp[(((size_t)(r / rf) * p->c + k) * 9 + t) * rf + r % rf] =
+                    r < p->oc ? w[((size_t)r * p->c + k) * 9 + t] : 0;
 }
 
-/* planes (cz, lp) in the padded flat layout from x (G, C, H, W); planes
- * from C on are zeros. */
-static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
+/* The input gradient's taps: of phase ph (stride 2; 0 for stride 1), into
+ * ki[], kj[] and the offsets into dout's planes; returns their number. */
+static int d3_dx_taps(int *ki, int *kj, ptrdiff_t *off, int ph, const cdt_conv2d_params *p)
 {
-    size_t lp = d3_plane(p, g), s = (size_t)p->w + 1, hw = (size_t)p->h * p->w;
-    for (int ci = 0; ci < cz; ci++) {
-        real *pl = planes + ci * lp, *base = pl + s + 1;
-        memset(pl, 0, lp * sizeof(real));
-        if (ci >= c) continue;
-        for (int b = 0; b < g; b++) {
-            const real *src = x + ((size_t)b * c + ci) * hw;
-            for (int y = 0; y < p->h; y++) { // rows are short: a loop, not a call
-                real *d = base + ((size_t)b * (p->h + 1) + y) * s;
-                const real *r = src + (size_t)y * p->w;
-                #pragma omp simd
-                for (int i = 0; i < p->w; i++) d[i] = r[i];
-            }
+    ptrdiff_t s = cdt_conv2d_out_w(p) + 1;
+    int n = 0;
+    for (int t = 0; t < 9; t++) {
+        int i = t / 3, j = t % 3;
+        if (p->stride == 1) { // the turned kernel: tap (i, j) reads at (1 - i, 1 - j)
+            ki[n] = 2 - i;
+            kj[n] = 2 - j;
+            off[n++] = (i - 1) * s + j - 1;
+            continue;
         }
+        // even rows (ph / 2 == 0) take ki = 1; odd ones ki = 0 one row down and ki = 2
+        if ((ph / 2 == 0) != (i == 1) || (ph % 2 == 0) != (j == 1)) continue;
+        ki[n] = i;
+        kj[n] = j;
+        off[n++] = (i == 0) * s + (j == 0);
+    }
+    return n;
+}
+
+/* The input gradient's kernels, phase after phase: (Cp / rf, OC, ntap, rf)
+ * each. */
+static void d3_pack_dx_weights(real *wp, const real *w, int rf, const cdt_conv2d_params *p)
+{
+    int rp = (int)d3_ceil(p->c, D3_RMAX), ki[9], kj[9];
+    ptrdiff_t off[9];
+    for (int ph = 0; ph < d3_phases(p); ph++) {
+        int nt = d3_dx_taps(ki, kj, off, ph, p);
+        for (int r = 0; r < rp; r++)
+            for (int o = 0; o < p->oc; o++)
+                for (int t = 0; t < nt; t++)
+                    wp[(((size_t)(r / rf) * p->oc + o) * nt + t) * rf + r % rf] =
+                        r < p->c ? w[(((size_t)o * p->c + r) * 3 + ki[t]) * 3 + kj[t]] : 0;
+        wp += (size_t)rp * p->oc * nt;
     }
 }
 
-/* out (G, C, H, W) from the positions of res (C, ld). */
-static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, const cdt_conv2d_params *p)
+/* Planes (cz * phases, lp) in the padded flat layout from x (G, C, H, W);
+ * the planes of channels from C on are zeros. */
+static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
 {
-    size_t s = (size_t)p->w + 1;
+    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), np = d3_phases(p), st = p->stride;
+    size_t lp = d3_plane(p, g), s = (size_t)ow + 1, hw = (size_t)p->h * p->w;
+    for (int ci = 0; ci < cz; ci++)
+        for (int ph = 0; ph < np; ph++) {
+            real *pl = planes + ((size_t)ci * np + ph) * lp, *base = pl + s + 1;
+            memset(pl, 0, lp * sizeof(real));
+            if (ci >= c) continue;
+            int y0 = ph / 2, x0 = ph % 2; // stride 2: this phase's first row and column
+            int rows = (p->h - y0 + st - 1) / st, cols = (p->w - x0 + st - 1) / st;
+            if (rows > oh) rows = oh;
+            if (cols > ow) cols = ow;
+            for (int b = 0; b < g; b++) {
+                const real *src = x + ((size_t)b * c + ci) * hw + (size_t)y0 * p->w + x0;
+                for (int y = 0; y < rows; y++) { // rows are short: a loop, not a call
+                    real *d = base + ((size_t)b * (oh + 1) + y) * s;
+                    const real *r = src + (size_t)y * st * p->w;
+                    if (st == 1) {
+                        #pragma omp simd
+                        for (int i = 0; i < cols; i++) d[i] = r[i];
+                    } else {
+                        for (int i = 0; i < cols; i++) d[i] = r[2 * i];
+                    }
+                }
+            }
+        }
+}
+
+/* out (G, C, H, W) from the positions of res (C, ld) on a grid of
+ * (H, W); with step 2, only its phase (y0, x0) of every row and column. */
+static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, int h, int w,
+                         int step, int y0, int x0, const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p);
+    size_t s = (size_t)cdt_conv2d_out_w(p) + 1;
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < c; ci++)
-            for (int y = 0; y < p->h; y++) {
-                real *d = out + (((size_t)b * c + ci) * p->h + y) * p->w;
-                const real *r = res + ci * ld + ((size_t)b * (p->h + 1) + y) * s;
-                #pragma omp simd
-                for (int i = 0; i < p->w; i++) d[i] = r[i];
+            for (int y = 0; y0 + y * step < h; y++) {
+                real *d = out + (((size_t)b * c + ci) * h + y0 + (size_t)y * step) * w + x0;
+                const real *r = res + ci * ld + ((size_t)b * (oh + 1) + y) * s;
+                int cols = (w - x0 + step - 1) / step;
+                if (step == 1) {
+                    #pragma omp simd
+                    for (int i = 0; i < cols; i++) d[i] = r[i];
+                } else {
+                    for (int i = 0; i < cols; i++) d[2 * i] = r[i];
+                }
             }
 }
 
@@ -799,30 +892,43 @@ static void d3_forward_group(real *out, const real *x, const real *wp, real *lan
                              const d3_kernels *k, const cdt_conv2d_params *p)
 {
     size_t lp = d3_plane(p, g), n = d3_span(p, g);
-    ptrdiff_t s = p->w + 1;
-    int ocp = (int)d3_ceil(p->oc, D3_RMAX);
-    real *in = lane, *res = lane + p->c * lp;
+    ptrdiff_t s = cdt_conv2d_out_w(p) + 1, off[9];
+    int ocp = (int)d3_ceil(p->oc, D3_RMAX), np = d3_phases(p);
+    real *in = lane, *res = lane + (size_t)np * p->c * lp;
+    d3_taps(off, lp, p);
     d3_to_planes(in, x, g, p->c, p->c, p);
-    k->forward(res, n, in + s + 1, lp, wp, p->c, ocp / k->rf, n, s);
-    d3_from_span(out, res, n, g, p->oc, p);
+    k->forward(res, n, in + s + 1, np * lp, off, 9, wp, p->c, ocp / k->rf, n);
+    d3_from_span(out, res, n, g, p->oc, cdt_conv2d_out_h(p), cdt_conv2d_out_w(p), 1, 0, 0, p);
 }
 
 /* One group of backward: the dW partial (OCp, C, 9) += and dx through the
- * turned kernels wpf. */
+ * input gradient's kernels wpd. */
 static void d3_backward_group(real *dx, real *part, const real *dout, const real *x,
-                              const real *wpf, real *lane, int g, const d3_kernels *k,
+                              const real *wpd, real *lane, int g, const d3_kernels *k,
                               const cdt_conv2d_params *p)
 {
     size_t lp = d3_plane(p, g), n = d3_span(p, g);
-    ptrdiff_t s = p->w + 1;
-    int ocp = (int)d3_ceil(p->oc, D3_RMAX), cp = (int)d3_ceil(p->c, D3_RMAX);
-    real *in = lane, *dp = in + p->c * lp, *res = dp + ocp * lp;
+    ptrdiff_t s = cdt_conv2d_out_w(p) + 1, off[9];
+    int ocp = (int)d3_ceil(p->oc, D3_RMAX), cp = (int)d3_ceil(p->c, D3_RMAX), np = d3_phases(p);
+    real *in = lane, *dp = in + (size_t)np * p->c * lp, *res = dp + ocp * lp;
+    // dout is on the output's grid: its planes as stride 1's
+    cdt_conv2d_params q = *p;
+    q.stride = 1;
+    q.c = p->oc;
+    q.h = cdt_conv2d_out_h(p);
+    q.w = cdt_conv2d_out_w(p);
+    d3_taps(off, lp, p);
     d3_to_planes(in, x, g, p->c, p->c, p);
-    d3_to_planes(dp, dout, g, p->oc, ocp, p);
-    k->weights(part, dp + s + 1, lp, in + s + 1, lp, ocp, p->c, n, s);
+    d3_to_planes(dp, dout, g, p->oc, ocp, &q);
+    k->weights(part, dp + s + 1, lp, in + s + 1, np * lp, off, ocp, p->c, n);
     if (!dx) return;
-    k->forward(res, n, dp + s + 1, lp, wpf, p->oc, cp / k->rf, n, s);
-    d3_from_span(dx, res, n, g, p->c, p);
+    int ki[9], kj[9];
+    for (int ph = 0; ph < np; ph++) {
+        int nt = d3_dx_taps(ki, kj, off, ph, p);
+        k->forward(res, n, dp + s + 1, lp, off, nt, wpd, p->oc, cp / k->rf, n);
+        d3_from_span(dx, res, n, g, p->c, p->h, p->w, p->stride, ph / 2, ph % 2, p);
+        wpd += (size_t)cp * p->oc * nt;
+    }
 }
 
 /* Threads for the lanes: one when OpenBLAS threads its own gemms (its
@@ -877,7 +983,7 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
     d3_kernels k = d3_pick();
     real *u = scratch, *lanes0 = scratch + conv_shared_size(p);
     if (wino) wino_weights(u, w, p, 0);
-    if (direct) d3_pack_weights(u, w, k.rf, 0, p);
+    if (direct) d3_pack_weights(u, w, k.rf, p);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++)
         for (int gi = l; gi < groups; gi += lanes) {
@@ -934,7 +1040,7 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     // a lane's dW partial
     size_t np = wdw ? 16 * (size_t)p->oc * p->c : direct ? d3_ceil(p->oc, D3_RMAX) * k : nw;
     if (uf && wino) wino_weights(uf, w, p, 1);
-    if (uf && direct) d3_pack_weights(uf, w, kd.rf, 1, p);
+    if (uf && direct) d3_pack_dx_weights(uf, w, kd.rf, p);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(conv_threads(lanes)) if (work > NN_OMP_MIN)
     for (int l = 0; l < lanes; l++) {
         real *lane = lanes0 + l * lsz, *part = lane + lsz - np;

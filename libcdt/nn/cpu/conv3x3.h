@@ -7,8 +7,9 @@
  * with -ffp-contract=fast, so `acc += a * b` is one FMA where the set has it.
  *
  * The planes are conv2d.c's padded flat layout (see "Direct 3x3" there):
- * tap t = 3 ki + kj of the output at position q reads position
- * q + (ki - 1) s + kj - 1, with s the row stride. */
+ * the output at position q reads, for tap t of input channel ci, the
+ * element at in + ci ldc + q + off[t] (off takes in the plane of a phase
+ * as well as the shift). */
 
 #define K_CAT2(a, b) a##_##b
 #define K_CAT(a, b) K_CAT2(a, b)
@@ -76,14 +77,14 @@ static inline real K_NAME(d3_hsum)(KV v)
 #define K_PIN(v) (void)0
 #endif
 
-/* out (ocb * K_RF, ldo) at positions [0, n) = the kernels wp (ocb, c, 9,
- * K_RF) over c planes of in (stride ldi); n is a multiple of K_NB vectors. */
+/* out (ocb * K_RF, ldo) at positions [0, n) = the kernels wp (ocb, c,
+ * ntap, K_RF) over c channels of in (stride ldc) at the taps' offsets;
+ * n is a multiple of K_NB vectors. */
 K_TARGET
-static void K_NAME(d3_forward)(real *out, size_t ldo, const real *in, size_t ldi,
-                               const real *wp, int c, int ocb, size_t n, ptrdiff_t s)
+static void K_NAME(d3_forward)(real *out, size_t ldo, const real *in, size_t ldc,
+                               const ptrdiff_t *off, int ntap, const real *wp, int c, int ocb,
+                               size_t n)
 {
-    ptrdiff_t off[9];
-    for (int t = 0; t < 9; t++) off[t] = (t / 3 - 1) * s + t % 3 - 1;
     for (int ob = 0; ob < ocb; ob++)
         for (size_t q = 0; q < n; q += K_NB * K_VL) {
             KV acc[K_RF][K_NB];
@@ -91,10 +92,10 @@ static void K_NAME(d3_forward)(real *out, size_t ldo, const real *in, size_t ldi
             for (int r = 0; r < K_RF; r++)
                 #pragma GCC unroll 4
                 for (int j = 0; j < K_NB; j++) acc[r][j] = (KV){0};
-            const real *wq = wp + (size_t)ob * c * 9 * K_RF;
+            const real *wq = wp + (size_t)ob * c * ntap * K_RF;
             for (int ci = 0; ci < c; ci++) {
-                const real *ip = in + ci * ldi + q;
-                for (int t = 0; t < 9; t++, wq += K_RF) {
+                const real *ip = in + ci * ldc + q;
+                for (int t = 0; t < ntap; t++, wq += K_RF) {
                     KV v[K_NB];
                     #pragma GCC unroll 4
                     for (int j = 0; j < K_NB; j++) v[j] = K_NAME(d3_load)(ip + off[t] + j * K_VL);
@@ -115,16 +116,15 @@ static void K_NAME(d3_forward)(real *out, size_t ldo, const real *in, size_t ldi
 }
 
 /* Rows [o, o + rw) of dw (oc, c, 9) += the sums over positions [0, n) of
- * dout (oc, ldd) times in (c, ldi) at each tap's offset; rw <= K_RW, a
- * constant once inlined. */
+ * dout (oc, ldd) times in (c channels of stride ldc) at the 9 taps'
+ * offsets; rw <= K_RW, a constant once inlined. */
 K_TARGET __attribute__((always_inline))
 static inline void K_NAME(d3_weights_rows)(real *dw, const real *dout, size_t ldd, const real *in,
-                                          size_t ldi, int o, int rw, int c, size_t n, ptrdiff_t s)
+                                          size_t ldc, const ptrdiff_t *off, int o, int rw, int c,
+                                          size_t n)
 {
-    ptrdiff_t off[9];
-    for (int t = 0; t < 9; t++) off[t] = (t / 3 - 1) * s + t % 3 - 1;
     for (int ci = 0; ci < c; ci++) {
-        const real *ip = in + ci * ldi;
+        const real *ip = in + ci * ldc;
         KV acc[K_RW][9];
         #pragma GCC unroll 4
         for (int r = 0; r < rw; r++)
@@ -148,14 +148,17 @@ static inline void K_NAME(d3_weights_rows)(real *dw, const real *dout, size_t ld
 }
 
 /* dw (oc, c, 9) += the sums over positions [0, n) of dout (oc, ldd) times
- * in (c, ldi) at each tap's offset; n is a multiple of K_VL. */
+ * in (c channels of stride ldc) at the 9 taps' offsets; n is a multiple
+ * of K_VL. */
 K_TARGET
-static void K_NAME(d3_weights)(real *dw, const real *dout, size_t ldd, const real *in, size_t ldi,
-                               int oc, int c, size_t n, ptrdiff_t s)
+static void K_NAME(d3_weights)(real *dw, const real *dout, size_t ldd, const real *in, size_t ldc,
+                               const ptrdiff_t *off, int oc, int c, size_t n)
 {
+    ptrdiff_t o9[9];
+    memcpy(o9, off, sizeof o9);
     int o = 0;
-    for (; o + K_RW <= oc; o += K_RW) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldi, o, K_RW, c, n, s);
-    for (; o < oc; o++) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldi, o, 1, c, n, s);
+    for (; o + K_RW <= oc; o += K_RW) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, K_RW, c, n);
+    for (; o < oc; o++) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, 1, c, n);
 }
 
 #undef KV
