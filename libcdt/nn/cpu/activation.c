@@ -10,7 +10,7 @@ void NN(cdt_relu_forward)(real *out,     // (n), may be x
                           const real *x, // (n)
                           size_t n)
 {
-    #pragma omp simd
+    #pragma omp parallel for simd if (n > NN_OMP_PASS)
     for (size_t i = 0; i < n; i++) out[i] = x[i] < 0 ? 0 : x[i];
 }
 
@@ -21,7 +21,7 @@ void NN(cdt_relu_backward)(real *dx,         // (n), may be dout
                            const real *out,  // (n)
                            size_t n)
 {
-    #pragma omp simd
+    #pragma omp parallel for simd if (n > NN_OMP_PASS)
     for (size_t i = 0; i < n; i++) {
         real d = dout[i]; // loaded unconditionally, so that the loop vectorises
         dx[i] = out[i] > 0 ? d : 0;
@@ -49,6 +49,6 @@ void NN(cdt_add_forward)(real *out,     // (n), may be a or b
                          const real *b, // (n)
                          size_t n)
 {
-    #pragma omp simd
+    #pragma omp parallel for simd if (n > NN_OMP_PASS)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

@@ -44,7 +44,7 @@ void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
 {
     size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
     CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
-    #pragma omp parallel for if (count * p->c > NN_OMP_MIN)
+    #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < p->n; b++) {
@@ -72,7 +72,7 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
                                     const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
         double scale = gamma[c] / sqrt((double)running_var[c] + p->eps);
         double shift = beta[c] - running_mean[c] * scale;
@@ -130,7 +130,7 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
                                 const cdt_bn_params *p)
 {
     size_t count = (size_t)p->n * p->hw;
-    #pragma omp parallel for if (count * p->c > NN_OMP_MIN)
+    #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
         double sd, sdx;
         NN(grad_sums)(&sd, &sdx, dout, x, c, mean[c], invstd[c], p);
@@ -153,7 +153,7 @@ void NN(cdt_batchnorm_sums)(double *sum,          // (C)
                             const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
         double s = 0, mu = center ? center[c] : 0;
         for (int b = 0; b < p->n; b++) {
@@ -180,7 +180,7 @@ void NN(cdt_batchnorm_forward_with)(real *out, real *mean, real *invstd, real *r
 {
     size_t chw = (size_t)p->c * p->hw;
     CDT_ASSERT(count > 1);
-    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++)
         NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, gmean[c],
                       gvar[c], count, p);
@@ -191,7 +191,7 @@ void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum 
                                      const real *invstd, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++)
         NN(grad_sums)(&sums[c], &sums[p->c + c], dout, x, c, mean[c], invstd[c], p);
 }
@@ -204,7 +204,7 @@ void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
                                      const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_MIN)
+    #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
         dbeta[c] += (real)local[c];
         dgamma[c] += (real)local[p->c + c];

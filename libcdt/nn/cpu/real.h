@@ -28,5 +28,11 @@ typedef float real;
  * on every layer cost 70% more CPU time than none. Only the large early
  * layers are worth a region. */
 #define NN_OMP_MIN ((size_t)1 << 20)
+/* The same for the passes that only stream memory (batch norm, ReLU, the
+ * residual add) once the convolutions no longer leave OpenBLAS threads to
+ * fight: ResNet18's small late layers too, or a second core waits. */
+#ifndef NN_OMP_PASS
+#define NN_OMP_PASS ((size_t)1 << 15)
+#endif
 
 #endif
