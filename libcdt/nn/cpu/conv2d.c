@@ -60,8 +60,8 @@ static int conv_direct(const cdt_conv2d_params *p);
 
 /* Images per group (both builds: it does not depend on real). The direct
  * path wants D3_MIN_POS positions (its weight gradient ends each group
- * with a sum across every vector's lanes), as long as that leaves two
- * groups per lane. */
+ * with a sum across every vector's lanes), as long as that leaves a
+ * group for every lane. */
 static int conv_group(const cdt_conv2d_params *p)
 {
     int ohw = cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), cols = CONV_MIN_COLS;
@@ -70,8 +70,8 @@ static int conv_group(const cdt_conv2d_params *p)
         cols = D3_MIN_POS;
     }
     int g = (cols + ohw - 1) / ohw;
-    // but at least two groups per lane, so that the lanes' work evens out
-    int most = (p->n + 2 * CONV_LANES - 1) / (2 * CONV_LANES);
+    // but a group for every lane, so that the lanes' work evens out
+    int most = (p->n + CONV_LANES - 1) / CONV_LANES;
     if (conv_direct(p) && g > most) g = most;
     return g < p->n ? g : p->n;
 }
