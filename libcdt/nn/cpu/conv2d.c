@@ -1,8 +1,13 @@
-/* conv2d.c: 2-D convolution without bias, as im2col plus gemm (darknet's
- * layout: the BLAS seam is the GEMM macro of real.h), and for the stride-1
- * 3x3 convolutions of a ResNet's body as Winograd F(2x2,3x3) (see "Winograd"
- * below): forward and input gradient from 16 channels each way, the weight
- * gradient from 128 input channels.
+/* conv2d.c: 2-D convolution without bias, in one of three ways:
+ * - the 3x3 convolutions with pad 1, stride 1 or 2, of up to 64 channels
+ *   each way (a narrow ResNet's whole body): direct, by register-blocked
+ *   vector kernels over a padded flat layout (see "Direct 3x3" below, and
+ *   conv3x3.h);
+ * - the wider stride-1 3x3 ones: Winograd F(2x2,3x3) (see "Winograd"):
+ *   forward and input gradient, and from 128 input channels the weight
+ *   gradient too;
+ * - everything else: im2col plus gemm (darknet's layout: the BLAS seam is
+ *   the GEMM macro of real.h).
  *
  * Images are done in groups: im2col lays a group of G images side by side,
  * col (C*KH*KW, G*OH*OW), and one gemm does the group. G is the fewest
@@ -13,7 +18,7 @@
  *
  * Groups are dealt round-robin to CONV_LANES lanes, each with its own
  * scratch (col, result, and a weight-gradient partial; on the Winograd path
- * its transformed tiles), and one OpenMP
+ * its transformed tiles, on the direct one its planes), and one OpenMP
  * region runs the lanes, handed out dynamically (a thread the busy machine
  * preempts holds up less): no gemm is split and no im2col waits on another
  * thread. A lane's work is the same whatever thread runs it and dW adds the
