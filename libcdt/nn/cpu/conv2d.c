@@ -643,7 +643,7 @@ static void wino_backward_group(real *dx, real *du, const real *dout, const real
  * stride 2 is one per phase of dx: even rows take ki = 1 at dout's row y,
  * odd ones ki = 0 at row y + 1 and ki = 2 at row y (and so for columns),
  * 1, 2, 2 or 4 taps. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__)
 #define D3_X86 1
 #else
 #define D3_X86 0
@@ -779,9 +779,9 @@ typedef struct {
  * when the CPU has that one: tests run every set a machine can. */
 static d3_kernels d3_pick(void)
 {
+#if D3_X86
     const char *want = getenv("CDT_CPU_CONV");
     int any = !want || !*want;
-#if D3_X86
     __builtin_cpu_init();
     if ((any || !strcmp(want, "avx512")) && __builtin_cpu_supports("avx512f"))
         return (d3_kernels){8, d3_forward_avx512, d3_weights_avx512};
