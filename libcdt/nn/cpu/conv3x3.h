@@ -1,7 +1,8 @@
 /* conv3x3.h: the kernels of conv2d.c's direct 3x3 path, written once over
  * a vector type of real and included by conv2d.c once per instruction set
- * (K_ISA: avx512, avx2 or sse2, each with its own vector width and blocks;
- * K_TARGET its target attribute). Vectors are GCC's vector extension, so
+ * (K_ISA: avx512, avx2 or generic, the last 16-byte vectors, SSE2 on
+ * x86; each with its own vector width and blocks, K_TARGET its target
+ * attribute). Vectors are GCC's vector extension, so
  * each set gets the same arithmetic in its own width; loads and stores go
  * through memcpy (unaligned, no aliasing questions). conv2d.c is compiled
  * with -ffp-contract=fast, so `acc += a * b` is one FMA where the set has it.
