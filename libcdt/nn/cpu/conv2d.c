@@ -732,12 +732,6 @@ static size_t d3_shared_size(const cdt_conv2d_params *p)
 #define K_NB 3
 #define K_RW 3
 #include "conv3x3.h"
-#undef K_ISA
-#undef K_TARGET
-#undef K_VBYTES
-#undef K_RF
-#undef K_NB
-#undef K_RW
 #define K_ISA avx2
 #define K_TARGET __attribute__((target("avx2,fma")))
 #define K_VBYTES 32
@@ -745,12 +739,6 @@ static size_t d3_shared_size(const cdt_conv2d_params *p)
 #define K_NB 3
 #define K_RW 1
 #include "conv3x3.h"
-#undef K_ISA
-#undef K_TARGET
-#undef K_VBYTES
-#undef K_RF
-#undef K_NB
-#undef K_RW
 #endif
 #define K_ISA generic
 #define K_TARGET
@@ -759,12 +747,6 @@ static size_t d3_shared_size(const cdt_conv2d_params *p)
 #define K_NB 2
 #define K_RW 1
 #include "conv3x3.h"
-#undef K_ISA
-#undef K_TARGET
-#undef K_VBYTES
-#undef K_RF
-#undef K_NB
-#undef K_RW
 
 /* The kernels for this CPU. */
 typedef struct {

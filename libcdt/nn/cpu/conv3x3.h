@@ -2,7 +2,7 @@
  * a vector type of real and included by conv2d.c once per instruction set
  * (K_ISA: avx512, avx2 or generic, the last 16-byte vectors, SSE2 on
  * x86; each with its own vector width and blocks, K_TARGET its target
- * attribute). Vectors are GCC's vector extension, so
+ * attribute). The header undefines its parameters at its end. Vectors are GCC's vector extension, so
  * each set gets the same arithmetic in its own width; loads and stores go
  * through memcpy (unaligned, no aliasing questions). conv2d.c is compiled
  * with -ffp-contract=fast, so `acc += a * b` is one FMA where the set has it.
@@ -168,3 +168,9 @@ static void K_NAME(d3_weights)(real *dw, const real *dout, size_t ldd, const rea
 #undef K_NAME
 #undef K_CAT
 #undef K_CAT2
+#undef K_ISA
+#undef K_TARGET
+#undef K_VBYTES
+#undef K_RF
+#undef K_NB
+#undef K_RW
