@@ -335,8 +335,8 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
  * so backward runs it through this path too. */
 static int conv_wino(const cdt_conv2d_params *p)
 {
-    return !conv_direct(p) && p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c >= WINO_MIN_C &&
-           p->oc >= WINO_MIN_C && (p->h % 2 == 0 || p->h >= WINO_MIN_ODD) &&
+    return !conv_direct(p) && p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
+           p->c >= WINO_MIN_C && p->oc >= WINO_MIN_C && (p->h % 2 == 0 || p->h >= WINO_MIN_ODD) &&
            (p->w % 2 == 0 || p->w >= WINO_MIN_ODD);
 }
 
@@ -794,7 +794,7 @@ static int d3_dx_taps(int *ki, int *kj, ptrdiff_t *off, int ph, const cdt_conv2d
     int n = 0;
     for (int t = 0; t < 9; t++) {
         int i = t / 3, j = t % 3;
-        if (p->stride == 1) { // the turned kernel: tap (i, j) reads at (1 - i, 1 - j)
+        if (p->stride == 1) { // the turned kernel: weight (2 - i, 2 - j) at shift (i - 1, j - 1)
             ki[n] = 2 - i;
             kj[n] = 2 - j;
             off[n++] = (i - 1) * s + j - 1;
@@ -862,14 +862,13 @@ static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, cons
 static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, int h, int w,
                          int step, int y0, int x0, const cdt_conv2d_params *p)
 {
-    int oh = cdt_conv2d_out_h(p);
+    int oh = cdt_conv2d_out_h(p), cols = (w - x0 + step - 1) / step;
     size_t s = (size_t)cdt_conv2d_out_w(p) + 1;
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < c; ci++)
             for (int y = 0; y0 + y * step < h; y++) {
                 real *d = out + (((size_t)b * c + ci) * h + y0 + (size_t)y * step) * w + x0;
                 const real *r = res + ci * ld + ((size_t)b * (oh + 1) + y) * s;
-                int cols = (w - x0 + step - 1) / step;
                 if (step == 1) {
                     #pragma omp simd
                     for (int i = 0; i < cols; i++) d[i] = r[i];
