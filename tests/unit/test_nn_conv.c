@@ -331,6 +331,12 @@ static void test_winograd(t_state *ts)
     // dW on Winograd's tiles too (128 input channels), odd width
     wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 128, .h = 4, .w = 15, .oc = 32,
                                       .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 151, 97, 82);
+    // small images (transforms across images): 7x5, 19 images in more than
+    // one block of them, the last short; dW on Winograd and on im2col
+    wino_case(ts, (cdt_conv2d_params){.n = 19, .c = 128, .h = 7, .w = 5, .oc = 24,
+                                      .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 151, 97, 83);
+    wino_case(ts, (cdt_conv2d_params){.n = 35, .c = 17, .h = 4, .w = 4, .oc = 65,
+                                      .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 37, 11, 84);
 }
 
 /* The direct 3x3 path (stride 1 or 2, pad 1, up to 64 channels each way) in

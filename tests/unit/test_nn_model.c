@@ -234,6 +234,16 @@ static void test_golden_resnet18_cifar(t_state *ts)
     run_golden(ts, &c);
 }
 
+/* The same without the direct 3x3 kernels (CDT_CPU_CONV=gemm): layer3's
+ * 16-channel 3x3 convolutions take Winograd's path (small images), the
+ * others im2col's. */
+static void test_golden_resnet18_cifar_gemm(t_state *ts)
+{
+    setenv("CDT_CPU_CONV", "gemm", 1);
+    test_golden_resnet18_cifar(ts);
+    unsetenv("CDT_CPU_CONV");
+}
+
 static void test_golden_resnet50_imagenet(t_state *ts)
 {
     golden_case c = {"tests/golden/cd/resnet50_imagenet_w2.bin",
@@ -322,6 +332,7 @@ int main(void)
     T_RUN(&ts, test_bad_config);
     T_RUN(&ts, test_init);
     T_RUN(&ts, test_golden_resnet18_cifar);
+    T_RUN(&ts, test_golden_resnet18_cifar_gemm);
     T_RUN(&ts, test_golden_resnet50_imagenet);
     return T_END(&ts);
 }

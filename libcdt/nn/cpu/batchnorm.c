@@ -7,9 +7,42 @@
 #include "cdt_nn.h"
 #include "real.h"
 
+/* Channel sums in double over (N,C,HW) laid out data, BN_LANES partial
+ * sums wide: one vector sum per channel, not one per image, which for the
+ * small planes of late layers (4x4) was most of the time. */
+#define BN_LANES 16
+
+/* Channel c: sum of (x - center), or of its square. */
+NN_CLONES
+static double NN(chan_sum)(const real *x, int c, double center, int square, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    int body = p->hw - p->hw % BN_LANES;
+    double acc[BN_LANES] = {0};
+    for (int b = 0; b < p->n; b++) {
+        const real *xc = x + b * chw + (size_t)c * p->hw;
+        if (square)
+            for (int i = 0; i < body; i += BN_LANES) {
+                #pragma omp simd
+                for (int j = 0; j < BN_LANES; j++) acc[j] += (xc[i + j] - center) * (xc[i + j] - center);
+            }
+        else
+            for (int i = 0; i < body; i += BN_LANES) {
+                #pragma omp simd
+                for (int j = 0; j < BN_LANES; j++) acc[j] += xc[i + j] - center;
+            }
+        for (int i = body; i < p->hw; i++) acc[i - body] += square ? (xc[i] - center) * (xc[i] - center)
+                                                                  : xc[i] - center;
+    }
+    double s = 0;
+    for (int j = 0; j < BN_LANES; j++) s += acc[j];
+    return s;
+}
+
 /* Channel c of the training forward once its mean and biased variance
  * over `count` values are known: out, the saved mean and invstd, the
  * running statistics (the variance made unbiased). */
+NN_CLONES
 static void NN(normalise)(real *out, real *mean, real *invstd, real *running_mean,
                           real *running_var, const real *x, const real *gamma, const real *beta,
                           int c, double mu, double var, double count, const cdt_bn_params *p)
@@ -42,22 +75,11 @@ void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
                                const real *beta,   // (C)
                                const cdt_bn_params *p)
 {
-    size_t count = (size_t)p->n * p->hw, chw = (size_t)p->c * p->hw;
+    size_t count = (size_t)p->n * p->hw;
     CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
     #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < p->n; b++) {
-            const real *xc = x + b * chw + (size_t)c * p->hw;
-            #pragma omp simd reduction(+ : sum)
-            for (int i = 0; i < p->hw; i++) sum += xc[i];
-        }
-        double mu = sum / count;
-        for (int b = 0; b < p->n; b++) {
-            const real *xc = x + b * chw + (size_t)c * p->hw;
-            #pragma omp simd reduction(+ : sq)
-            for (int i = 0; i < p->hw; i++) sq += (xc[i] - mu) * (xc[i] - mu);
-        }
+        double mu = NN(chan_sum)(x, c, 0, 0, p) / count, sq = NN(chan_sum)(x, c, mu, 1, p);
         NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, mu,
                       sq / count, (double)count, p);
     }
@@ -85,25 +107,39 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
 }
 
 /* Channel c's two sums of the backward: sum dout, sum dout xhat. */
+NN_CLONES
 static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real *x, int c,
                           double mu, double is, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    double s = 0, t = 0;
+    int body = p->hw - p->hw % BN_LANES;
+    double s[BN_LANES] = {0}, t[BN_LANES] = {0};
     for (int b = 0; b < p->n; b++) {
         size_t off = b * chw + (size_t)c * p->hw;
-        #pragma omp simd reduction(+ : s, t)
-        for (int i = 0; i < p->hw; i++) {
-            s += dout[off + i];
-            t += dout[off + i] * (x[off + i] - mu);
+        for (int i = 0; i < body; i += BN_LANES) {
+            #pragma omp simd
+            for (int j = 0; j < BN_LANES; j++) {
+                s[j] += dout[off + i + j];
+                t[j] += dout[off + i + j] * (x[off + i + j] - mu);
+            }
+        }
+        for (int i = body; i < p->hw; i++) {
+            s[i - body] += dout[off + i];
+            t[i - body] += dout[off + i] * (x[off + i] - mu);
         }
     }
-    *sd = s;
-    *sdx = t * is;
+    double ss = 0, tt = 0;
+    for (int j = 0; j < BN_LANES; j++) {
+        ss += s[j];
+        tt += t[j];
+    }
+    *sd = ss;
+    *sdx = tt * is;
 }
 
 /* Channel c's dx from the two sums over count values:
  * dx = a dout + (x - mean) bx + c0, in real as the forward. */
+NN_CLONES
 static void NN(grad_dx)(real *dx, const real *dout, const real *x, int c, double mu, double is,
                         double gamma, double sd, double sdx, double count, const cdt_bn_params *p)
 {
@@ -155,18 +191,7 @@ void NN(cdt_batchnorm_sums)(double *sum,          // (C)
     size_t chw = (size_t)p->c * p->hw;
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++) {
-        double s = 0, mu = center ? center[c] : 0;
-        for (int b = 0; b < p->n; b++) {
-            const real *xc = x + b * chw + (size_t)c * p->hw;
-            if (center) {
-                #pragma omp simd reduction(+ : s)
-                for (int i = 0; i < p->hw; i++) s += (xc[i] - mu) * (xc[i] - mu);
-            } else {
-                #pragma omp simd reduction(+ : s)
-                for (int i = 0; i < p->hw; i++) s += xc[i];
-            }
-        }
-        sum[c] = s;
+        sum[c] = NN(chan_sum)(x, c, center ? center[c] : 0, center != NULL, p);
     }
 }
 

@@ -55,6 +55,13 @@
 #ifndef WINO_DW_MIN_C
 #define WINO_DW_MIN_C 128
 #endif
+/* Tiles across and down at most for which the Winograd transforms run
+ * across images (small images), WINO_VB at a time; the scratch that takes. */
+#ifndef WINO_SMALL_TW
+#define WINO_SMALL_TW 4
+#endif
+#define WINO_VB 16
+#define WINO_SMALL_TMP ((size_t)(2 * WINO_SMALL_TW + 2) * (2 * WINO_SMALL_TW + 2) * WINO_VB)
 #ifndef D3_MIN_POS
 #define D3_MIN_POS 2048
 #endif
@@ -62,6 +69,8 @@
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
 static int conv_direct(const cdt_conv2d_params *p);
+static int conv_wino_small(const cdt_conv2d_params *p);
+static int conv_wino(const cdt_conv2d_params *p);
 
 /* Images per group (both builds: it does not depend on real). The direct
  * path wants D3_MIN_POS positions (its weight gradient ends each group
@@ -75,6 +84,8 @@ static int conv_group(const cdt_conv2d_params *p)
         cols = D3_MIN_POS;
     }
     int g = (cols + ohw - 1) / ohw;
+    // small images on Winograd: a whole block of images for the transforms
+    if (conv_wino_small(p) && g < WINO_VB) g = WINO_VB;
     // but a group for every lane, so that the lanes' work evens out
     int most = (p->n + CONV_LANES - 1) / CONV_LANES;
     if (conv_direct(p) && g > most) g = most;
@@ -355,59 +366,241 @@ static size_t wino_tiles(const cdt_conv2d_params *p)
 
 /* U (16, OC, C) = G g G^T for each kernel g of w (OC,C,3,3), or with flip
  * for the input gradient: U (16, C, OC) from w turned by 180 degrees. */
+#define WINO_WB 16
 static void wino_weights(real *u, const real *w, const cdt_conv2d_params *p, int flip)
 {
     int rows = flip ? p->c : p->oc, cols = flip ? p->oc : p->c;
     size_t plane = (size_t)rows * cols;
+    // blocks of WINO_WB x WINO_WB kernels: each of U's 16 planes is written
+    // a cache line at a time, and w is read in runs of WINO_WB kernels in
+    // either layout (the turned kernels run across w's rows)
+    int rblocks = (rows + WINO_WB - 1) / WINO_WB;
     #pragma omp parallel for if (plane * 16 > NN_OMP_MIN)
-    for (int o = 0; o < p->oc; o++)
-        for (int c = 0; c < p->c; c++) {
-            const real *k = w + ((size_t)o * p->c + c) * 9;
-            real g[3][3], t[4][3];
-            for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++) g[i][j] = flip ? k[(2 - i) * 3 + 2 - j] : k[i * 3 + j];
-            for (int j = 0; j < 3; j++) { // t = G g
-                t[0][j] = g[0][j];
-                t[1][j] = (g[0][j] + g[1][j] + g[2][j]) * (real)0.5;
-                t[2][j] = (g[0][j] - g[1][j] + g[2][j]) * (real)0.5;
-                t[3][j] = g[2][j];
+    for (int rb = 0; rb < rblocks; rb++)
+        for (int c0 = 0; c0 < cols; c0 += WINO_WB)
+            for (int r = rb * WINO_WB; r < rows && r < (rb + 1) * WINO_WB; r++) {
+            int nb = cols - c0 < WINO_WB ? cols - c0 : WINO_WB;
+            real g[9][WINO_WB] = {{0}}, ub[16][WINO_WB];
+            for (int b = 0; b < nb; b++) {
+                int o = flip ? c0 + b : r, c = flip ? r : c0 + b;
+                const real *k = w + ((size_t)o * p->c + c) * 9;
+                for (int i = 0; i < 9; i++) g[i][b] = k[flip ? 8 - i : i];
             }
-            size_t at = flip ? (size_t)c * cols + o : (size_t)o * cols + c;
-            for (int i = 0; i < 4; i++) { // U = t G^T
-                real *ui = u + (size_t)(4 * i) * plane + at;
-                ui[0] = t[i][0];
-                ui[plane] = (t[i][0] + t[i][1] + t[i][2]) * (real)0.5;
-                ui[2 * plane] = (t[i][0] - t[i][1] + t[i][2]) * (real)0.5;
-                ui[3 * plane] = t[i][2];
+            #pragma omp simd
+            for (int b = 0; b < WINO_WB; b++) {
+                real t[4][3];
+                for (int j = 0; j < 3; j++) { // t = G g
+                    real g0 = g[j][b], g1 = g[3 + j][b], g2 = g[6 + j][b];
+                    t[0][j] = g0;
+                    t[1][j] = (g0 + g1 + g2) * (real)0.5;
+                    t[2][j] = (g0 - g1 + g2) * (real)0.5;
+                    t[3][j] = g2;
+                }
+                for (int i = 0; i < 4; i++) { // U = t G^T
+                    ub[4 * i][b] = t[i][0];
+                    ub[4 * i + 1][b] = (t[i][0] + t[i][1] + t[i][2]) * (real)0.5;
+                    ub[4 * i + 2][b] = (t[i][0] - t[i][1] + t[i][2]) * (real)0.5;
+                    ub[4 * i + 3][b] = t[i][2];
+                }
             }
+            for (int xi = 0; xi < 16; xi++)
+                memcpy(u + (size_t)xi * plane + (size_t)r * cols + c0, ub[xi], nb * sizeof(real));
         }
 }
 
 /* The transforms run along whole rows of tiles, split into even and odd
  * columns so that every loop is unit-stride (vector code); each element is
  * the same sum of the same terms as in the 4x4 form, whatever the vector
- * width. Built also for AVX2 and AVX-512, picked at load time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define WINO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define WINO_CLONES
-#endif
+ * width. Built also for AVX2 and AVX-512, picked at load time (NN_CLONES). */
 
 /* Scratch of the transforms, per lane: 16 rows of (tiles across + 1). */
 static size_t wino_rows_size(const cdt_conv2d_params *p)
 {
-    return 16 * (size_t)((p->w + 1) / 2 + 1);
+    size_t rows = 16 * (size_t)((p->w + 1) / 2 + 1);
+    return rows > WINO_SMALL_TMP ? rows : WINO_SMALL_TMP;
+}
+
+/* ---- The same transforms for small images ----
+ * With WINO_SMALL_TW tiles or fewer across and down, a row of tiles is too short
+ * for vector code: there the tiles are ordered tile by tile, the images
+ * of a group within (T = tile * G + image, where the row form has image *
+ * tiles + tile), and the transforms run across WINO_VB images at once,
+ * each element the same sum of the same terms. The gemms do not mind the
+ * order of T, as long as V, M and Mdy share it. */
+static int wino_small(const cdt_conv2d_params *p)
+{
+    return (p->h + 1) / 2 <= WINO_SMALL_TW && (p->w + 1) / 2 <= WINO_SMALL_TW;
+}
+
+/* n <= WINO_VB elements from src to dst; a whole block as one vector copy
+ * (a library call costs more than the copy at this size). */
+static inline void wino_copy_vb(real *dst, const real *src, int n)
+{
+    if (n == WINO_VB) {
+        for (int b = 0; b < WINO_VB; b++) dst[b] = src[b];
+        return;
+    }
+    memcpy(dst, src, n * sizeof(real));
+}
+
+/* A convolution on the Winograd path with small images. */
+static int conv_wino_small(const cdt_conv2d_params *p)
+{
+    return conv_wino(p) && wino_small(p);
+}
+
+/* Patch rows and columns of an image in tiles: its padded side. */
+static int wino_padded(int side)
+{
+    return 2 * ((side + 1) / 2) + 2;
+}
+
+/* V (16, C, T) of wino_input in the small order; tmp holds WINO_SMALL_TMP. */
+NN_CLONES
+static void wino_input_small(real *v, const real *x, real *tmp, int g, size_t tt,
+                             const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2, ph = wino_padded(h), pw = wino_padded(w);
+    size_t xstride = (size_t)p->c * tt;
+    for (int c = 0; c < p->c; c++)
+        for (int b0 = 0; b0 < g; b0 += WINO_VB) {
+            int nb = g - b0 < WINO_VB ? g - b0 : WINO_VB;
+            // pad[y + 1][x + 1][b] = image b0 + b, zeros around
+            memset(tmp, 0, (size_t)ph * pw * WINO_VB * sizeof(real));
+            for (int b = 0; b < nb; b++) {
+                const real *pl = x + ((size_t)(b0 + b) * p->c + c) * h * w;
+                for (int y = 0; y < h; y++)
+                    for (int xx = 0; xx < w; xx++)
+                        tmp[((size_t)(y + 1) * pw + xx + 1) * WINO_VB + b] = pl[(size_t)y * w + xx];
+            }
+            for (int ty = 0; ty < th; ty++)
+                for (int tx = 0; tx < tw; tx++) {
+                    const real *d = tmp + ((size_t)2 * ty * pw + 2 * tx) * WINO_VB;
+                    real *vt = v + (size_t)c * tt + (size_t)(ty * tw + tx) * g + b0;
+                    real vb[16][WINO_VB];
+                    const real *d0 = d, *d1 = d + (size_t)pw * WINO_VB, *d2 = d1 + (size_t)pw * WINO_VB,
+                               *d3 = d2 + (size_t)pw * WINO_VB;
+                    // B^T along the column (t_ij for row i, column j), then B along the row
+#define WINO_COL(j)                                                                           \
+    real t0##j = d0[j * WINO_VB + b] - d2[j * WINO_VB + b], t1##j = d1[j * WINO_VB + b] + d2[j * WINO_VB + b], \
+         t2##j = d2[j * WINO_VB + b] - d1[j * WINO_VB + b], t3##j = d1[j * WINO_VB + b] - d3[j * WINO_VB + b]
+#define WINO_ROW(i)                              \
+    vb[4 * i][b] = t##i##0 - t##i##2;            \
+    vb[4 * i + 1][b] = t##i##1 + t##i##2;        \
+    vb[4 * i + 2][b] = t##i##2 - t##i##1;        \
+    vb[4 * i + 3][b] = t##i##1 - t##i##3
+                    #pragma omp simd
+                    for (int b = 0; b < WINO_VB; b++) {
+                        WINO_COL(0); WINO_COL(1); WINO_COL(2); WINO_COL(3);
+                        WINO_ROW(0); WINO_ROW(1); WINO_ROW(2); WINO_ROW(3);
+                    }
+#undef WINO_COL
+#undef WINO_ROW
+                    for (int xi = 0; xi < 16; xi++)
+                        wino_copy_vb(vt + (size_t)xi * xstride, vb[xi], nb);
+                }
+        }
+}
+
+/* out (G,OC,H,W) of wino_output from M in the small order; tmp holds
+ * WINO_SMALL_TMP. */
+NN_CLONES
+static void wino_output_small(real *out, const real *m, real *tmp, int g, size_t tt,
+                              const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2, ow = 2 * tw;
+    size_t xstride = (size_t)p->oc * tt;
+    for (int o = 0; o < p->oc; o++)
+        for (int b0 = 0; b0 < g; b0 += WINO_VB) {
+            int nb = g - b0 < WINO_VB ? g - b0 : WINO_VB;
+            for (int ty = 0; ty < th; ty++)
+                for (int tx = 0; tx < tw; tx++) {
+                    const real *q = m + (size_t)o * tt + (size_t)(ty * tw + tx) * g + b0;
+                    real *y = tmp + ((size_t)2 * ty * ow + 2 * tx) * WINO_VB;
+                    real mb[16][WINO_VB];
+                    for (int xi = 0; xi < 16; xi++) {
+                        wino_copy_vb(mb[xi], q + (size_t)xi * xstride, nb);
+                        for (int b = nb; b < WINO_VB; b++) mb[xi][b] = 0;
+                    }
+                    #pragma omp simd
+                    for (int b = 0; b < WINO_VB; b++) {
+                        real r0[4], r1[4]; // A^T m, then A along the rows
+                        for (int j = 0; j < 4; j++) {
+                            real m0 = mb[j][b], m1 = mb[4 + j][b], m2 = mb[8 + j][b], m3 = mb[12 + j][b];
+                            r0[j] = m0 + m1 + m2;
+                            r1[j] = m1 - m2 - m3;
+                        }
+                        y[b] = r0[0] + r0[1] + r0[2];
+                        y[WINO_VB + b] = r0[1] - r0[2] - r0[3];
+                        y[(size_t)ow * WINO_VB + b] = r1[0] + r1[1] + r1[2];
+                        y[(size_t)(ow + 1) * WINO_VB + b] = r1[1] - r1[2] - r1[3];
+                    }
+                }
+            for (int b = 0; b < nb; b++) {
+                real *pl = out + ((size_t)(b0 + b) * p->oc + o) * h * w;
+                for (int yy = 0; yy < h; yy++)
+                    for (int xx = 0; xx < w; xx++)
+                        pl[(size_t)yy * w + xx] = tmp[((size_t)yy * ow + xx) * WINO_VB + b];
+            }
+        }
+}
+
+/* Mdy (16, OC, T) of wino_dout in the small order; tmp holds WINO_SMALL_TMP. */
+NN_CLONES
+static void wino_dout_small(real *mdy, const real *dout, real *tmp, int g, size_t tt,
+                            const cdt_conv2d_params *p)
+{
+    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2, ow = 2 * tw;
+    size_t xstride = (size_t)p->oc * tt;
+    for (int o = 0; o < p->oc; o++)
+        for (int b0 = 0; b0 < g; b0 += WINO_VB) {
+            int nb = g - b0 < WINO_VB ? g - b0 : WINO_VB;
+            // tmp[y][x][b] = dout of image b0 + b, zeros past an odd edge
+            memset(tmp, 0, (size_t)2 * th * ow * WINO_VB * sizeof(real));
+            for (int b = 0; b < nb; b++) {
+                const real *pl = dout + ((size_t)(b0 + b) * p->oc + o) * h * w;
+                for (int yy = 0; yy < h; yy++)
+                    for (int xx = 0; xx < w; xx++)
+                        tmp[((size_t)yy * ow + xx) * WINO_VB + b] = pl[(size_t)yy * w + xx];
+            }
+            for (int ty = 0; ty < th; ty++)
+                for (int tx = 0; tx < tw; tx++) {
+                    const real *d = tmp + ((size_t)2 * ty * ow + 2 * tx) * WINO_VB;
+                    real *q = mdy + (size_t)o * tt + (size_t)(ty * tw + tx) * g + b0;
+                    real qb[16][WINO_VB];
+                    #pragma omp simd
+                    for (int b = 0; b < WINO_VB; b++) {
+                        real e0 = d[b], o0 = d[WINO_VB + b];
+                        real e1 = d[(size_t)ow * WINO_VB + b], o1 = d[(size_t)(ow + 1) * WINO_VB + b];
+                        // rows of A dY: (y0, y0 + y1, y0 - y1, -y1), then the same along each row
+                        real r0[4] = {e0, e0 + e1, e0 - e1, -e1};
+                        real r1[4] = {o0, o0 + o1, o0 - o1, -o1};
+                        for (int i = 0; i < 4; i++) {
+                            qb[4 * i][b] = r0[i];
+                            qb[4 * i + 1][b] = r0[i] + r1[i];
+                            qb[4 * i + 2][b] = r0[i] - r1[i];
+                            qb[4 * i + 3][b] = -r1[i];
+                        }
+                    }
+                    for (int xi = 0; xi < 16; xi++)
+                        wino_copy_vb(q + (size_t)xi * xstride, qb[xi], nb);
+                }
+        }
 }
 
 /* V (16, C, T) = B^T d B for each 4x4 patch d (padding reads zeros) of
  * the G images of x (G,C,H,W); tmp holds wino_rows_size(p). */
-WINO_CLONES
+NN_CLONES
 static void wino_input(real *v, const real *x, real *tmp, int g, size_t tt,
                        const cdt_conv2d_params *p)
 {
     int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2, n = tw + 1;
     size_t xstride = (size_t)p->c * tt, t1 = (size_t)th * tw;
     real *e[4], *o[4]; // patch row i at padded columns 2k (x = 2k - 1) and 2k + 1 (x = 2k)
+    if (wino_small(p)) {
+        wino_input_small(v, x, tmp, g, tt, p);
+        return;
+    }
     for (int i = 0; i < 4; i++) {
         e[i] = tmp + (size_t)(2 * i) * n;
         o[i] = tmp + (size_t)(2 * i + 1) * n;
@@ -462,13 +655,17 @@ static void wino_input(real *v, const real *x, real *tmp, int g, size_t tt,
 
 /* out (G,OC,H,W) = A^T m A for each tile's 4x4 m of M (16, OC, T); tmp
  * holds wino_rows_size(p). */
-WINO_CLONES
+NN_CLONES
 static void wino_output(real *out, const real *m, real *tmp, int g, size_t tt,
                         const cdt_conv2d_params *p)
 {
     int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2;
     size_t xstride = (size_t)p->oc * tt, t1 = (size_t)th * tw;
     real *y[2][2]; // y[i][j][t]: output row 2 ty + i, column 2 t + j
+    if (wino_small(p)) {
+        wino_output_small(out, m, tmp, g, tt, p);
+        return;
+    }
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++) y[i][j] = tmp + (size_t)(2 * i + j) * tw;
     for (int b = 0; b < g; b++)
@@ -535,13 +732,17 @@ static void wino_dx_group(real *dx, const real *dout, const real *uf, real *lane
  * 16 gemms, and dg = G^T dU G. Here Mdy (16, OC, T) = A dY A^T for each
  * tile's 2x2 block dY of dout (G,OC,H,W) (outputs past an odd edge do not
  * exist: zeros); tmp holds wino_rows_size(p). */
-WINO_CLONES
+NN_CLONES
 static void wino_dout(real *mdy, const real *dout, real *tmp, int g, size_t tt,
                       const cdt_conv2d_params *p)
 {
     int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2;
     size_t xstride = (size_t)p->oc * tt, t1 = (size_t)th * tw;
     real *e0 = tmp, *o0 = tmp + tw, *e1 = tmp + 2 * (size_t)tw, *o1 = tmp + 3 * (size_t)tw;
+    if (wino_small(p)) {
+        wino_dout_small(mdy, dout, tmp, g, tt, p);
+        return;
+    }
     for (int b = 0; b < g; b++)
         for (int o = 0; o < p->oc; o++) {
             const real *pl = dout + ((size_t)b * p->oc + o) * h * w;
@@ -660,8 +861,9 @@ enum { D3_QB = 48, D3_RMAX = 8 };
 
 static int conv_direct(const cdt_conv2d_params *p)
 {
+    const char *want = getenv("CDT_CPU_CONV"); // "gemm": no direct kernels
     return (p->stride == 1 || p->stride == 2) && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
-           p->c <= D3_MAX_C && p->oc <= D3_MAX_C;
+           p->c <= D3_MAX_C && p->oc <= D3_MAX_C && !(want && !strcmp(want, "gemm"));
 }
 
 static size_t d3_ceil(size_t a, size_t b)

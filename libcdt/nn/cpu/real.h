@@ -35,4 +35,12 @@ typedef float real;
 #define NN_OMP_PASS ((size_t)1 << 15)
 #endif
 
+/* A function that is vector code, built also for AVX2 and AVX-512 and
+ * picked by the CPU at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NN_CLONES
+#endif
+
 #endif
