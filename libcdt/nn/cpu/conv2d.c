@@ -61,6 +61,11 @@
 #define WINO_SMALL_TW 4
 #endif
 #define WINO_VB 16
+/* Channels each way from which small images take Winograd before the
+ * direct kernels, and its weight gradient too. */
+#ifndef WINO_SMALL_MIN_C
+#define WINO_SMALL_MIN_C 32
+#endif
 #define WINO_SMALL_TMP ((size_t)(2 * WINO_SMALL_TW + 2) * (2 * WINO_SMALL_TW + 2) * WINO_VB)
 #ifndef D3_MIN_POS
 #define D3_MIN_POS 2048
@@ -70,6 +75,9 @@
 
 static int conv_direct(const cdt_conv2d_params *p);
 static int conv_wino_small(const cdt_conv2d_params *p);
+static int wino_small(const cdt_conv2d_params *p);
+static int wino_fits(const cdt_conv2d_params *p);
+static int wino_small_first(const cdt_conv2d_params *p);
 static int conv_wino(const cdt_conv2d_params *p);
 
 /* Images per group (both builds: it does not depend on real). The direct
@@ -346,16 +354,31 @@ static void conv_swap_layout(real *dst, const real *src, int g, int oc, size_t o
  * so backward runs it through this path too. */
 static int conv_wino(const cdt_conv2d_params *p)
 {
-    return !conv_direct(p) && p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
-           p->c >= WINO_MIN_C && p->oc >= WINO_MIN_C && (p->h % 2 == 0 || p->h >= WINO_MIN_ODD) &&
-           (p->w % 2 == 0 || p->w >= WINO_MIN_ODD);
+    return !conv_direct(p) && wino_fits(p);
+}
+
+/* Whether Winograd takes it, given it is not direct: stride 1, 3x3, pad 1,
+ * WINO_MIN_C channels each way, and even sides, or sides past
+ * WINO_MIN_ODD, or small images (their transforms waste less). */
+static int wino_fits(const cdt_conv2d_params *p)
+{
+    return p->stride == 1 && p->kh == 3 && p->kw == 3 && p->pad == 1 && p->c >= WINO_MIN_C &&
+           p->oc >= WINO_MIN_C &&
+           (wino_small(p) || ((p->h % 2 == 0 || p->h >= WINO_MIN_ODD) && (p->w % 2 == 0 || p->w >= WINO_MIN_ODD)));
+}
+
+/* Small images of WINO_SMALL_MIN_C channels each way: Winograd beats the
+ * direct kernels there (the direct path's spans are short). */
+static int wino_small_first(const cdt_conv2d_params *p)
+{
+    return wino_fits(p) && wino_small(p) && p->c >= WINO_SMALL_MIN_C && p->oc >= WINO_SMALL_MIN_C;
 }
 
 /* The weight gradient too, from WINO_DW_MIN_C input channels: below, its
  * 16 gemms (OC, C) += (OC, T) (T, C) are too small for their long T. */
 static int conv_wino_dw(const cdt_conv2d_params *p)
 {
-    return conv_wino(p) && p->c >= WINO_DW_MIN_C;
+    return conv_wino(p) && (p->c >= WINO_DW_MIN_C || (wino_small(p) && p->c >= WINO_SMALL_MIN_C));
 }
 
 /* Tiles of one image. */
@@ -863,7 +886,8 @@ static int conv_direct(const cdt_conv2d_params *p)
 {
     const char *want = getenv("CDT_CPU_CONV"); // "gemm": no direct kernels
     return (p->stride == 1 || p->stride == 2) && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
-           p->c <= D3_MAX_C && p->oc <= D3_MAX_C && !(want && !strcmp(want, "gemm"));
+           p->c <= D3_MAX_C && p->oc <= D3_MAX_C && !(want && !strcmp(want, "gemm")) &&
+           !wino_small_first(p);
 }
 
 static size_t d3_ceil(size_t a, size_t b)
