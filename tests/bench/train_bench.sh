@@ -58,23 +58,34 @@ peakn=$(env -u OPENBLAS_CORETYPE "$tmp/peak" "$thr")
 core=$(env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$tmp/peak" 1 2>&1 | sed -n 's/^Core: //p' | head -1)
 echo "train: sgemm peak (2048^3, OpenBLAS, core ${core:-?}) $peak1 GFLOP/s on 1 thread, $peakn on $thr"
 echo "train: sgemm peak with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_CORETYPE=Haswell "$tmp/peak" 1) GFLOP/s on 1 thread"
-echo "train: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; cdt-train runs twice per case: with OpenBLAS's own"
-echo "train: kernel choice (OPENBLAS_CORETYPE unset) and with OPENBLAS_CORETYPE=Haswell (AVX2), each named"
+echo "train: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; cdt-train runs with OpenBLAS's own kernel choice"
+echo "train: (OPENBLAS_CORETYPE unset) and with OPENBLAS_CORETYPE=Haswell (AVX2), each named; CPU per"
+echo "train: step of the timed steps only, as PyTorch's (a run of the warm-up steps alone subtracted)"
 echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; ratio = torch time / cdt time"
 printf '%-18s %-10s %8s %8s %7s %9s %9s %7s %8s\n' case "core" "ms cdt" "torch" "ratio" "cpu-ms cdt" "torch" "ratio" "GFLOP/s"
+
+# cdt_cpu ENV...: the CPU seconds (user + system) of a cdt-train run on $in
+cdt_cpu() {
+    OMP_NUM_THREADS=$thr OPENBLAS_VERBOSE=2 "$@" /usr/bin/time -f "%U %S" -o "$tmp/time" "$bin/cdt-train" \
+        --arch resnet18 --stem cifar --width $w -b 128 --log "$tmp/log.csv" "$in" \
+        -o "$tmp/m.cdt" 2>"$tmp/err" >/dev/null
+    awk '{ print $1 + $2 }' "$tmp/time"
+}
 
 # cdt_run WIDTH C SIZE WARM STEPS CORETYPE: "median_step_ms cpu_ms_per_step core"
 cdt_run() {
     w=$1 c=$2 s=$3 warm=$4 steps=$5 ct=$6
     if [ "$ct" = auto ]; then set -- env -u OPENBLAS_CORETYPE; else set -- env OPENBLAS_CORETYPE="$ct"; fi
-    OMP_NUM_THREADS=$thr OPENBLAS_VERBOSE=2 "$@" /usr/bin/time -f "%U %S" -o "$tmp/time" "$bin/cdt-train" \
-        --arch resnet18 --stem cifar --width $w -b 128 --log "$tmp/log.csv" "$tmp/in.cdt" \
-        -o "$tmp/m.cdt" 2>"$tmp/err" >/dev/null
+    # CPU per step as PyTorch's is counted, the timed steps' only: a run of
+    # the WARM steps alone (setup, warm-up) subtracted from the whole run's
+    in=$tmp/in_warm.cdt
+    c0=$(cdt_cpu "$@")
+    in=$tmp/in.cdt
+    c1=$(cdt_cpu "$@")
     got=$(sed -n 's/^Core: //p' "$tmp/err" | tail -1)
     ms=$(tail -n +$((warm + 2)) "$tmp/log.csv" | cut -d, -f7 | sort -g |
          awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", 128000 / m }')
-    # CPU per step: the whole run's, warm-up and setup included, over its steps
-    cpu=$(awk -v n=$((warm + steps)) '{ printf "%.0f", ($1 + $2) * 1000 / n }' "$tmp/time")
+    cpu=$(echo "$c0 $c1" | awk -v n=$steps '{ printf "%.0f", ($2 - $1) * 1000 / n }')
     echo "$ms $cpu ${got:-?}"
 }
 
@@ -84,6 +95,8 @@ case_() {
     n=$(((warm + steps) * 128))
     mknpy '|u1' "$n, 2, $c, $s, $s" "$tmp/x.npy"
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in.cdt"
+    mknpy '|u1' "$((warm * 128)), 2, $c, $s, $s" "$tmp/x.npy"
+    "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in_warm.cdt"
     ref="0 0 0"
     [ $torch = 1 ] && ref=$($py "$top/tests/bench/train_ref.py" $w $c $s 128 $thr $warm $steps |
                             awk '{ print $2, $4, $8 }')
