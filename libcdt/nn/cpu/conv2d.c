@@ -478,6 +478,20 @@ static int wino_padded(int side)
     return 2 * ((side + 1) / 2) + 2;
 }
 
+/* tmp[y + off][x + off][b] (rows of pw, WINO_VB images) = channel ch of
+ * the nb images of x (nb, nch, h, w); zeros elsewhere in its rows. */
+static void wino_gather(real *tmp, const real *x, int nb, int ch, int nch, int h, int w, int rows,
+                        int pw, int off)
+{
+    memset(tmp, 0, (size_t)rows * pw * WINO_VB * sizeof(real));
+    for (int b = 0; b < nb; b++) {
+        const real *pl = x + ((size_t)b * nch + ch) * h * w;
+        for (int y = 0; y < h; y++)
+            for (int xx = 0; xx < w; xx++)
+                tmp[((size_t)(y + off) * pw + xx + off) * WINO_VB + b] = pl[(size_t)y * w + xx];
+    }
+}
+
 /* V (16, C, T) of wino_input in the small order; tmp holds WINO_SMALL_TMP. */
 NN_CLONES
 static void wino_input_small(real *v, const real *x, real *tmp, int g, size_t tt,
@@ -489,13 +503,7 @@ static void wino_input_small(real *v, const real *x, real *tmp, int g, size_t tt
         for (int b0 = 0; b0 < g; b0 += WINO_VB) {
             int nb = g - b0 < WINO_VB ? g - b0 : WINO_VB;
             // pad[y + 1][x + 1][b] = image b0 + b, zeros around
-            memset(tmp, 0, (size_t)ph * pw * WINO_VB * sizeof(real));
-            for (int b = 0; b < nb; b++) {
-                const real *pl = x + ((size_t)(b0 + b) * p->c + c) * h * w;
-                for (int y = 0; y < h; y++)
-                    for (int xx = 0; xx < w; xx++)
-                        tmp[((size_t)(y + 1) * pw + xx + 1) * WINO_VB + b] = pl[(size_t)y * w + xx];
-            }
+            wino_gather(tmp, x + (size_t)b0 * p->c * h * w, nb, c, p->c, h, w, ph, pw, 1);
             for (int ty = 0; ty < th; ty++)
                 for (int tx = 0; tx < tw; tx++) {
                     const real *d = tmp + ((size_t)2 * ty * pw + 2 * tx) * WINO_VB;
@@ -573,19 +581,13 @@ NN_CLONES
 static void wino_dout_small(real *mdy, const real *dout, real *tmp, int g, size_t tt,
                             const cdt_conv2d_params *p)
 {
-    int h = p->h, w = p->w, th = (h + 1) / 2, tw = (w + 1) / 2, ow = 2 * tw;
-    size_t xstride = (size_t)p->oc * tt;
-    for (int o = 0; o < p->oc; o++)
-        for (int b0 = 0; b0 < g; b0 += WINO_VB) {
+    int h = p->h, w = p->w, tw = (w + 1) / 2, ow = 2 * tw, th = (h + 1) / 2;
+    for (int b0 = 0; b0 < g; b0 += WINO_VB)
+        for (int o = 0; o < p->oc; o++) {
             int nb = g - b0 < WINO_VB ? g - b0 : WINO_VB;
+            size_t xstride = (size_t)p->oc * tt;
             // tmp[y][x][b] = dout of image b0 + b, zeros past an odd edge
-            memset(tmp, 0, (size_t)2 * th * ow * WINO_VB * sizeof(real));
-            for (int b = 0; b < nb; b++) {
-                const real *pl = dout + ((size_t)(b0 + b) * p->oc + o) * h * w;
-                for (int yy = 0; yy < h; yy++)
-                    for (int xx = 0; xx < w; xx++)
-                        tmp[((size_t)yy * ow + xx) * WINO_VB + b] = pl[(size_t)yy * w + xx];
-            }
+            wino_gather(tmp, dout + (size_t)b0 * p->oc * h * w, nb, o, p->oc, h, w, 2 * th, ow, 0);
             for (int ty = 0; ty < th; ty++)
                 for (int tx = 0; tx < tw; tx++) {
                     const real *d = tmp + ((size_t)2 * ty * ow + 2 * tx) * WINO_VB;
