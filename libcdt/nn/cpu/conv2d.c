@@ -2,10 +2,12 @@
  * - the 3x3 convolutions with pad 1, stride 1 or 2, of up to 64 channels
  *   each way (a narrow ResNet's whole body): direct, by register-blocked
  *   vector kernels over a padded flat layout (see "Direct 3x3" below, and
- *   conv3x3.h);
+ *   conv3x3.h), except small images (8x8 and less) of 32 channels and more
+ *   each way, which go to Winograd;
  * - the wider stride-1 3x3 ones: Winograd F(2x2,3x3) (see "Winograd"):
- *   forward and input gradient, and from 128 input channels the weight
- *   gradient too;
+ *   forward and input gradient, and from 128 input channels (small images:
+ *   32) the weight gradient too; on small images its transforms run
+ *   across 16 images at a time;
  * - everything else: im2col plus gemm (darknet's layout: the BLAS seam is
  *   the GEMM macro of real.h).
  *
@@ -374,8 +376,9 @@ static int wino_small_first(const cdt_conv2d_params *p)
     return wino_fits(p) && wino_small(p) && p->c >= WINO_SMALL_MIN_C && p->oc >= WINO_SMALL_MIN_C;
 }
 
-/* The weight gradient too, from WINO_DW_MIN_C input channels: below, its
- * 16 gemms (OC, C) += (OC, T) (T, C) are too small for their long T. */
+/* The weight gradient too, from WINO_DW_MIN_C input channels (small
+ * images: WINO_SMALL_MIN_C, their groups being wider): below, its 16 gemms
+ * (OC, C) += (OC, T) (T, C) are too small for their long T. */
 static int conv_wino_dw(const cdt_conv2d_params *p)
 {
     return conv_wino(p) && (p->c >= WINO_DW_MIN_C || (wino_small(p) && p->c >= WINO_SMALL_MIN_C));
@@ -387,9 +390,11 @@ static size_t wino_tiles(const cdt_conv2d_params *p)
     return (size_t)((p->h + 1) / 2) * ((p->w + 1) / 2);
 }
 
+/* Kernels per block of the weight transform. */
+#define WINO_WB 16
+
 /* U (16, OC, C) = G g G^T for each kernel g of w (OC,C,3,3), or with flip
  * for the input gradient: U (16, C, OC) from w turned by 180 degrees. */
-#define WINO_WB 16
 static void wino_weights(real *u, const real *w, const cdt_conv2d_params *p, int flip)
 {
     int rows = flip ? p->c : p->oc, cols = flip ? p->oc : p->c;
@@ -402,41 +407,41 @@ static void wino_weights(real *u, const real *w, const cdt_conv2d_params *p, int
     for (int rb = 0; rb < rblocks; rb++)
         for (int c0 = 0; c0 < cols; c0 += WINO_WB)
             for (int r = rb * WINO_WB; r < rows && r < (rb + 1) * WINO_WB; r++) {
-            int nb = cols - c0 < WINO_WB ? cols - c0 : WINO_WB;
-            real g[9][WINO_WB] = {{0}}, ub[16][WINO_WB];
-            for (int b = 0; b < nb; b++) {
-                int o = flip ? c0 + b : r, c = flip ? r : c0 + b;
-                const real *k = w + ((size_t)o * p->c + c) * 9;
-                for (int i = 0; i < 9; i++) g[i][b] = k[flip ? 8 - i : i];
-            }
-            #pragma omp simd
-            for (int b = 0; b < WINO_WB; b++) {
-                real t[4][3];
-                for (int j = 0; j < 3; j++) { // t = G g
-                    real g0 = g[j][b], g1 = g[3 + j][b], g2 = g[6 + j][b];
-                    t[0][j] = g0;
-                    t[1][j] = (g0 + g1 + g2) * (real)0.5;
-                    t[2][j] = (g0 - g1 + g2) * (real)0.5;
-                    t[3][j] = g2;
+                int nb = cols - c0 < WINO_WB ? cols - c0 : WINO_WB;
+                real g[9][WINO_WB] = {{0}}, ub[16][WINO_WB];
+                for (int b = 0; b < nb; b++) {
+                    int o = flip ? c0 + b : r, c = flip ? r : c0 + b;
+                    const real *k = w + ((size_t)o * p->c + c) * 9;
+                    for (int i = 0; i < 9; i++) g[i][b] = k[flip ? 8 - i : i];
                 }
-                for (int i = 0; i < 4; i++) { // U = t G^T
-                    ub[4 * i][b] = t[i][0];
-                    ub[4 * i + 1][b] = (t[i][0] + t[i][1] + t[i][2]) * (real)0.5;
-                    ub[4 * i + 2][b] = (t[i][0] - t[i][1] + t[i][2]) * (real)0.5;
-                    ub[4 * i + 3][b] = t[i][2];
+                #pragma omp simd
+                for (int b = 0; b < WINO_WB; b++) {
+                    real t[4][3];
+                    for (int j = 0; j < 3; j++) { // t = G g
+                        real g0 = g[j][b], g1 = g[3 + j][b], g2 = g[6 + j][b];
+                        t[0][j] = g0;
+                        t[1][j] = (g0 + g1 + g2) * (real)0.5;
+                        t[2][j] = (g0 - g1 + g2) * (real)0.5;
+                        t[3][j] = g2;
+                    }
+                    for (int i = 0; i < 4; i++) { // U = t G^T
+                        ub[4 * i][b] = t[i][0];
+                        ub[4 * i + 1][b] = (t[i][0] + t[i][1] + t[i][2]) * (real)0.5;
+                        ub[4 * i + 2][b] = (t[i][0] - t[i][1] + t[i][2]) * (real)0.5;
+                        ub[4 * i + 3][b] = t[i][2];
+                    }
                 }
+                for (int xi = 0; xi < 16; xi++)
+                    memcpy(u + (size_t)xi * plane + (size_t)r * cols + c0, ub[xi], nb * sizeof(real));
             }
-            for (int xi = 0; xi < 16; xi++)
-                memcpy(u + (size_t)xi * plane + (size_t)r * cols + c0, ub[xi], nb * sizeof(real));
-        }
 }
 
 /* The transforms run along whole rows of tiles, split into even and odd
  * columns so that every loop is unit-stride (vector code); each element is
  * the same sum of the same terms as in the 4x4 form, whatever the vector
- * width. Built also for AVX2 and AVX-512, picked at load time (NN_CLONES). */
-
-/* Scratch of the transforms, per lane: 16 rows of (tiles across + 1). */
+ * width. Built also for AVX2 and AVX-512, picked at load time (NN_CLONES).
+ * Their scratch, per lane: 16 rows of (tiles across + 1), or the small
+ * images' padded block. */
 static size_t wino_rows_size(const cdt_conv2d_params *p)
 {
     size_t rows = 16 * (size_t)((p->w + 1) / 2 + 1);
