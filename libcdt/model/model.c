@@ -6,9 +6,12 @@
  * activation "slot" is one (N,C,H,W) buffer; ReLU and the residual add work
  * in place (their backward needs only their output, and the layer before
  * them, a batch norm, needs its input, not its output), which halves the
- * activation memory. A slot read by two ops (a block input: the branch and
- * the shortcut) gets its gradient summed: the first consumer met in
- * backward writes it, later ones add into it through a temporary.
+ * activation memory. A ReLU is not an op of its own but a flag on the batch
+ * norm or the add before it, which the device runs fused with it where it
+ * has the fused call (one pass over the activation less), else as a second
+ * call. A slot read by two ops (a block input: the branch and the
+ * shortcut) gets its gradient summed: the first consumer met in backward
+ * writes it, later ones add into it through a temporary.
  *
  * Every op runs through the device's table (nn/backend.h), chosen once in
  * create: activations, weights, gradients and scratch live on the device;
@@ -28,12 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_ADD, OP_AVGPOOL, OP_LINEAR, OP_SIGMOID };
+enum { OP_CONV, OP_BN, OP_MAXPOOL, OP_ADD, OP_AVGPOOL, OP_LINEAR, OP_SIGMOID };
 #define NONE ((size_t)-1)
 
 typedef struct op {
     int kind, in, in2, out;  /* slots; in2 only for OP_ADD */
     int tensor;              /* first tensor of the layer (weight, or BN weight) */
+    int relu;                /* OP_BN, OP_ADD: a ReLU follows, in place on out */
     size_t w, b, rm, rv;     /* params / buffers offsets, NONE if absent */
     size_t save;             /* per-view offset: BN mean+invstd, or argmax */
     union {
@@ -163,13 +167,14 @@ static int conv(builder *b, const char *prefix, int in, int oc, int k, int strid
     return out;
 }
 
-static int batchnorm(builder *b, const char *prefix, int in)
+static int batchnorm(builder *b, const char *prefix, int in, int relu)
 {
     if (b->failed) return 0;
     slot s = b->g->slots[in];
     int out = add_slot(b, s.c, s.h, s.w);
     op *o = add_op(b, OP_BN, in, out);
     if (!o) return 0;
+    o->relu = relu;
     o->p.bn = (cdt_bn_params){b->m->batch, s.c, s.h * s.w, CDT_BN_MOMENTUM, CDT_BN_EPS};
     if (s.c > b->g->bn_max) b->g->bn_max = s.c;
     o->w = add_tensor(b, prefix, "weight", 0, 1, s.c, 0, 0, 0);
@@ -181,10 +186,13 @@ static int batchnorm(builder *b, const char *prefix, int in)
     return out;
 }
 
-static void inplace(builder *b, int kind, int slot_, int other)
+/* slot_ = slot_ + other, then ReLU: the residual add, in place. */
+static void add_relu(builder *b, int slot_, int other)
 {
-    op *o = add_op(b, kind, slot_, slot_);
-    if (o) o->in2 = other;
+    op *o = add_op(b, OP_ADD, slot_, slot_);
+    if (!o) return;
+    o->in2 = other;
+    o->relu = 1;
 }
 
 static int linear(builder *b, const char *prefix, int in, int out_dim, int bias)
@@ -207,9 +215,7 @@ static int conv_bn(builder *b, const char *pre, const char *cname, const char *b
     char cn[64], bn[64];
     snprintf(cn, sizeof cn, "%s%s", pre, cname);
     snprintf(bn, sizeof bn, "%s%s", pre, bname);
-    int x = batchnorm(b, bn, conv(b, cn, in, oc, k, stride, pad));
-    if (relu) inplace(b, OP_RELU, x, -1);
-    return x;
+    return batchnorm(b, bn, conv(b, cn, in, oc, k, stride, pad), relu);
 }
 
 /* One BasicBlock (bottleneck = 0) or Bottleneck, torchvision v1.5 layout
@@ -228,8 +234,7 @@ static int block(builder *b, const char *pre, int in, int planes, int stride, in
     int sc = in;
     if (stride != 1 || inc != outc)
         sc = conv_bn(b, pre, "downsample.0", "downsample.1", in, outc, 1, stride, 0, 0);
-    inplace(b, OP_ADD, x, sc);
-    inplace(b, OP_RELU, x, -1);
+    add_relu(b, x, sc);
     return x;
 }
 
@@ -270,12 +275,12 @@ static void heads(builder *b, int h)
 {
     const cdt_model_config *c = &b->m->cfg;
     int rep = b->m->rep_dim;
-    int x = batchnorm(b, "instance_projector.1", linear(b, "instance_projector.0", h, rep, 0));
-    inplace(b, OP_RELU, x, -1);
+    int x = batchnorm(b, "instance_projector.1", linear(b, "instance_projector.0", h, rep, 0), 1);
     b->g->z_slot = linear(b, "instance_projector.3", x, c->hidden_dim, 1);
-    x = batchnorm(b, "feature_predictor.1", linear(b, "feature_predictor.0", b->g->z_slot, rep, 0));
-    inplace(b, OP_RELU, x, -1);
-    x = batchnorm(b, "feature_predictor.4", linear(b, "feature_predictor.3", x, c->feature_num, 0));
+    x = batchnorm(b, "feature_predictor.1",
+                  linear(b, "feature_predictor.0", b->g->z_slot, rep, 0), 1);
+    x = batchnorm(b, "feature_predictor.4",
+                  linear(b, "feature_predictor.3", x, c->feature_num, 0), 0);
     b->g->f_slot = add_slot(b, c->feature_num, 1, 1);
     add_op(b, OP_SIGMOID, x, b->g->f_slot);
 }
@@ -695,16 +700,29 @@ static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
         float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
-        if (train && sync_bn(g))
+        int relu = o->relu; // still to run
+        if (train && sync_bn(g)) {
             bn_forward_across(g, o, &p, view);
-        else if (train)
+        } else if (train && relu && g->be.i->batchnorm_relu_forward) {
+            DEV(g, batchnorm_relu_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
+                P + o->b, &p);
+            relu = 0;
+        } else if (train) {
             DEV(g, batchnorm_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
                 P + o->b, &p);
-        else
+        } else {
             DEV(g, batchnorm_forward_eval, y, x, P + o->w, P + o->b, B + o->rm, B + o->rv, &p);
+        }
+        if (relu) DEV(g, relu_forward, y, y, numel);
         break; }
-    case OP_RELU: DEV(g, relu_forward, y, x, numel); break;
-    case OP_ADD: DEV(g, add, y, x, act(m, view, o->in2), numel); break;
+    case OP_ADD:
+        if (o->relu && g->be.i->add_relu_forward) {
+            DEV(g, add_relu_forward, y, x, act(m, view, o->in2), numel);
+            break;
+        }
+        DEV(g, add, y, x, act(m, view, o->in2), numel);
+        if (o->relu) DEV(g, relu_forward, y, y, numel);
+        break;
     case OP_MAXPOOL: {
         cdt_maxpool_params p = o->p.pool; p.n = n;
         DEV(g, maxpool_forward, y, g->args[view] + o->save, x, &p);
@@ -833,10 +851,13 @@ static void op_backward(cdt_model *m, const op *o, int view)
     float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params, *G = g->grads;
     float *dy = g->dacts + g->slots[o->out].off;
     size_t numel = (size_t)n * g->slots[o->out].per_image;
-    if (o->kind == OP_RELU) { DEV(g, relu_backward, dy, dy, y, numel); return; }
+    // the ReLU's backward first, in place on dy, unless the device fuses it
+    int add_fused = o->kind == OP_ADD && g->be.i->add_relu_backward;
+    if (o->relu && !add_fused) DEV(g, relu_backward, dy, dy, y, numel);
     if (o->kind == OP_ADD) { // in place: dy already is the branch's gradient
         float *d = g->dacts + g->slots[o->in2].off;
-        if (g->seen[o->in2]) DEV(g, add, d, d, dy, numel);
+        if (o->relu && add_fused) DEV(g, add_relu_backward, dy, d, y, g->seen[o->in2], numel);
+        else if (g->seen[o->in2]) DEV(g, add, d, d, dy, numel);
         else DEV(g, copy, d, dy, numel * sizeof(float));
         g->seen[o->in2] = 1;
         return;

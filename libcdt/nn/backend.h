@@ -28,7 +28,7 @@
 
 #include "cdt_nn.h"
 
-#define CDT_BACKEND_ABI 2
+#define CDT_BACKEND_ABI 3
 
 typedef struct cdt_backend_i {
     int abi;                /* CDT_BACKEND_ABI of whoever filled the table */
@@ -136,6 +136,18 @@ typedef struct cdt_backend_i {
     int (*coll_sum_f32)(void *ctx, float *x, size_t n);
     /* x = scale * the sum over ranks (the scale after the sum, as the host path) */
     int (*coll_sum_f64)(void *ctx, double *x, size_t n, double scale);
+
+    /* ---- fused pairs (cdt_nn.h's cdt_batchnorm_relu_forward and
+     * cdt_add_relu_*), the values of the two ops one after the other with
+     * one pass over the activation less; NULL where the device has none:
+     * the model then runs the two ops ---- */
+    int (*batchnorm_relu_forward)(void *ctx, float *out, float *mean, float *invstd,
+                                  float *running_mean, float *running_var, const float *x,
+                                  const float *gamma, const float *beta,
+                                  const cdt_bn_params *p);
+    int (*add_relu_forward)(void *ctx, float *out, const float *a, const float *b, size_t n);
+    int (*add_relu_backward)(void *ctx, float *dout, float *db, const float *out, int acc,
+                             size_t n);
 } cdt_backend_i;
 
 #define CDT_COLL_ID_BYTES 128

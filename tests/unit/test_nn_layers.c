@@ -7,6 +7,7 @@
 #include "test_nn_fd.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
@@ -175,6 +176,79 @@ static void test_elementwise(t_state *ts)
     T_NEAR(ts, a[1], 22, 0);
 }
 
+/* ---- the fused pairs: the same bits as the two ops in turn ---- */
+static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+static void ffill(float *x, size_t n, fd_rng *r, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * fd_uniform(r));
+}
+
+/* Batch norm then ReLU against cdt_batchnorm_forward + cdt_relu_forward,
+ * on plane sizes around the 16-wide partial sums (1, 15, 16, 49, 784
+ * pixels), with a NaN in one channel and zeros of both signs in another. */
+static void test_fused_bn_relu(t_state *ts)
+{
+    static const int hws[] = {1, 15, 16, 49, 784};
+    fd_rng r = {11};
+    for (size_t k = 0; k < sizeof hws / sizeof hws[0]; k++) {
+        int n = 5, c = 3, hw = hws[k];
+        cdt_bn_params p = {n, c, hw, CDT_BN_MOMENTUM, CDT_BN_EPS};
+        size_t sz = (size_t)n * c * hw;
+        float *x = falloc(sz), *y0 = falloc(sz), *y1 = falloc(sz), *g = falloc(c), *b = falloc(c);
+        float *st0 = falloc(4 * c), *st1 = falloc(4 * c);
+        ffill(x, sz, &r, -2, 3);
+        ffill(g, c, &r, 0.5, 1.5);
+        ffill(b, c, &r, -0.5, 0.5);
+        for (int i = 0; i < 4 * c; i++) st0[i] = st1[i] = 1;
+        x[(size_t)hw + 0] = NAN;       // channel 1 of image 0: its statistics are NaN
+        for (int i = 0; i < n * hw; i++) // channel 2: a constant plane, xhat 0, out = beta
+            x[(size_t)(i / hw) * c * hw + 2 * (size_t)hw + i % hw] = 0.5f;
+        b[2] = -0.0f;
+        cdt_batchnorm_forward(y0, st0, st0 + c, st0 + 2 * c, st0 + 3 * c, x, g, b, &p);
+        cdt_relu_forward(y0, y0, sz);
+        cdt_batchnorm_relu_forward(y1, st1, st1 + c, st1 + 2 * c, st1 + 3 * c, x, g, b, &p);
+        T_CHECK(ts, memcmp(y0, y1, sz * sizeof(float)) == 0);
+        T_CHECK(ts, memcmp(st0, st1, 4 * (size_t)c * sizeof(float)) == 0);
+        T_CHECK(ts, isnan(y1[hw])); // a diverged run stays visible
+        free(x); free(y0); free(y1); free(g); free(b); free(st0); free(st1);
+    }
+}
+
+/* The residual add then ReLU, forward and backward (db written, then added
+ * to), against cdt_add_forward + cdt_relu_forward and cdt_relu_backward +
+ * a copy or an add; NaN and both zeros among the values. */
+static void test_fused_add_relu(t_state *ts)
+{
+    enum { N = 1000 };
+    float a[N], b[N], y0[N], y1[N], d0[N], d1[N], db0[N], db1[N];
+    fd_rng r = {13};
+    ffill(a, N, &r, -1, 1);
+    ffill(b, N, &r, -1, 1);
+    ffill(d0, N, &r, -1, 1);
+    a[3] = NAN;
+    a[4] = 0.0f, b[4] = -0.0f;
+    a[5] = -0.0f, b[5] = -0.0f;
+    d0[7] = NAN;
+    memcpy(d1, d0, sizeof d0);
+    cdt_add_forward(y0, a, b, N);
+    cdt_relu_forward(y0, y0, N);
+    memcpy(y1, a, sizeof a);
+    cdt_add_relu_forward(y1, y1, b, N); // in place, as the model runs it
+    T_CHECK(ts, memcmp(y0, y1, sizeof y0) == 0);
+    T_CHECK(ts, isnan(y1[3]));
+    for (int acc = 0; acc < 2; acc++) {
+        ffill(db0, N, &r, -1, 1);
+        memcpy(db1, db0, sizeof db0);
+        cdt_relu_backward(d0, d0, y0, N);
+        if (acc) cdt_add_forward(db0, db0, d0, N);
+        else memcpy(db0, d0, sizeof d0);
+        cdt_add_relu_backward(d1, db1, y1, acc, N);
+        T_CHECK(ts, memcmp(d0, d1, sizeof d0) == 0);
+        T_CHECK(ts, memcmp(db0, db1, sizeof db0) == 0);
+    }
+}
+
 /* ---- pools ---- */
 typedef struct pool_ctx { cdt_maxpool_params p; double *x, *out, *r; int32_t *arg; size_t nout; } pool_ctx;
 
@@ -296,6 +370,8 @@ int main(void)
     T_RUN(&ts, test_bn_forward_hand);
     T_RUN(&ts, test_bn_forward_naive);
     T_RUN(&ts, test_elementwise);
+    T_RUN(&ts, test_fused_bn_relu);
+    T_RUN(&ts, test_fused_add_relu);
     T_RUN(&ts, test_maxpool);
     T_RUN(&ts, test_avgpool);
     T_RUN(&ts, test_linear);

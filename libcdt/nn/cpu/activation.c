@@ -28,6 +28,48 @@ void NN(cdt_relu_backward)(real *dx,         // (n), may be dout
     }
 }
 
+/* The residual add then ReLU, in one pass: out = max(0, a + b), the
+ * values of cdt_add_forward followed by cdt_relu_forward in place. */
+void NN(cdt_add_relu_forward)(real *out,     // (n), may be a or b
+                              const real *a, // (n)
+                              const real *b, // (n)
+                              size_t n)
+{
+    #pragma omp parallel for simd if (n > NN_OMP_PASS)
+    for (size_t i = 0; i < n; i++) {
+        real v = a[i] + b[i];
+        out[i] = v < 0 ? 0 : v;
+    }
+}
+
+/* Its backward, in one pass: dout (the ReLU's output gradient) is masked
+ * in place where out is not positive, and that is the gradient of both
+ * summands: db = it (acc 0) or db + it (acc 1; db then already holds
+ * another consumer's gradient). */
+void NN(cdt_add_relu_backward)(real *dout,      // (n) in: of out; after: of a
+                               real *db,        // (n) = or += the gradient of b
+                               const real *out, // (n)
+                               int acc, size_t n)
+{
+    if (acc) {
+        #pragma omp parallel for simd if (n > NN_OMP_PASS)
+        for (size_t i = 0; i < n; i++) {
+            real d = dout[i]; // loaded unconditionally, so that the loop vectorises
+            d = out[i] > 0 ? d : 0;
+            dout[i] = d;
+            db[i] += d;
+        }
+    } else {
+        #pragma omp parallel for simd if (n > NN_OMP_PASS)
+        for (size_t i = 0; i < n; i++) {
+            real d = dout[i];
+            d = out[i] > 0 ? d : 0;
+            dout[i] = d;
+            db[i] = d;
+        }
+    }
+}
+
 void NN(cdt_sigmoid_forward)(real *out,     // (n), may be x
                              const real *x, // (n)
                              size_t n)

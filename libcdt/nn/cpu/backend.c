@@ -78,6 +78,30 @@ static int cpu_bn_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const f
     return 0;
 }
 
+static int cpu_bn_relu_fwd(void *ctx, float *out, float *mean, float *invstd, float *rm,
+                           float *rv, const float *x, const float *gamma, const float *beta,
+                           const cdt_bn_params *p)
+{
+    (void)ctx;
+    cdt_batchnorm_relu_forward(out, mean, invstd, rm, rv, x, gamma, beta, p);
+    return 0;
+}
+
+static int cpu_add_relu_fwd(void *ctx, float *out, const float *a, const float *b, size_t n)
+{
+    (void)ctx;
+    cdt_add_relu_forward(out, a, b, n);
+    return 0;
+}
+
+static int cpu_add_relu_bwd(void *ctx, float *dout, float *db, const float *out, int acc,
+                            size_t n)
+{
+    (void)ctx;
+    cdt_add_relu_backward(dout, db, out, acc, n);
+    return 0;
+}
+
 static int cpu_relu_fwd(void *ctx, float *out, const float *x, size_t n)
 {
     (void)ctx;
@@ -295,6 +319,8 @@ static const cdt_backend_i cpu_table = {
     .entropy_forward = cpu_entropy_fwd, .entropy_backward = cpu_entropy_bwd,
     .scale_views = cpu_scale_views, .transpose = cpu_transpose,
     .add_transposed = cpu_add_transposed, .grad_norm = cpu_grad_norm, .adam_step = cpu_adam,
+    .batchnorm_relu_forward = cpu_bn_relu_fwd,
+    .add_relu_forward = cpu_add_relu_fwd, .add_relu_backward = cpu_add_relu_bwd,
 };
 
 const cdt_backend_i *cdt_backend_cpu(void) { return &cpu_table; }

@@ -40,12 +40,14 @@ static double NN(chan_sum)(const real *x, int c, double center, int square, cons
 }
 
 /* Channel c of the training forward once its mean and biased variance
- * over `count` values are known: out, the saved mean and invstd, the
- * running statistics (the variance made unbiased). */
+ * over `count` values are known: out (with relu, max(0, out) as
+ * cdt_relu_forward), the saved mean and invstd, the running statistics
+ * (the variance made unbiased). */
 NN_CLONES
 static void NN(normalise)(real *out, real *mean, real *invstd, real *running_mean,
                           real *running_var, const real *x, const real *gamma, const real *beta,
-                          int c, double mu, double var, double count, const cdt_bn_params *p)
+                          int c, double mu, double var, double count, int relu,
+                          const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
     double is = 1 / sqrt(var + p->eps);
@@ -56,13 +58,35 @@ static void NN(normalise)(real *out, real *mean, real *invstd, real *running_mea
     for (int b = 0; b < p->n; b++) {
         const real *xc = x + b * chw + (size_t)c * p->hw;
         real *oc = out + b * chw + (size_t)c * p->hw;
-        #pragma omp simd
-        for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
+        if (relu) {
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) {
+                real v = (xc[i] - m) * scale + shift;
+                oc[i] = v < 0 ? 0 : v;
+            }
+        } else {
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
+        }
     }
     if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
     if (running_var)
         running_var[c] = (real)((1 - p->momentum) * running_var[c] +
                                 p->momentum * var * count / (count - 1));
+}
+
+static void NN(forward)(real *out, real *mean, real *invstd, real *running_mean, real *running_var,
+                        const real *x, const real *gamma, const real *beta, int relu,
+                        const cdt_bn_params *p)
+{
+    size_t count = (size_t)p->n * p->hw;
+    CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
+    #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
+    for (int c = 0; c < p->c; c++) {
+        double mu = NN(chan_sum)(x, c, 0, 0, p) / count, sq = NN(chan_sum)(x, c, mu, 1, p);
+        NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, mu,
+                      sq / count, (double)count, relu, p);
+    }
 }
 
 void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
@@ -75,14 +99,16 @@ void NN(cdt_batchnorm_forward)(real *out,          // (N,C,HW)
                                const real *beta,   // (C)
                                const cdt_bn_params *p)
 {
-    size_t count = (size_t)p->n * p->hw;
-    CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
-    #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++) {
-        double mu = NN(chan_sum)(x, c, 0, 0, p) / count, sq = NN(chan_sum)(x, c, mu, 1, p);
-        NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, mu,
-                      sq / count, (double)count, p);
-    }
+    NN(forward)(out, mean, invstd, running_mean, running_var, x, gamma, beta, 0, p);
+}
+
+/* Batch norm then ReLU with one pass over out: the values of
+ * cdt_batchnorm_forward followed by cdt_relu_forward in place. */
+void NN(cdt_batchnorm_relu_forward)(real *out, real *mean, real *invstd, real *running_mean,
+                                    real *running_var, const real *x, const real *gamma,
+                                    const real *beta, const cdt_bn_params *p)
+{
+    NN(forward)(out, mean, invstd, running_mean, running_var, x, gamma, beta, 1, p);
 }
 
 void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
@@ -208,7 +234,7 @@ void NN(cdt_batchnorm_forward_with)(real *out, real *mean, real *invstd, real *r
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int c = 0; c < p->c; c++)
         NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, gmean[c],
-                      gvar[c], count, p);
+                      gvar[c], count, 0, p);
 }
 
 void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum dout xhat

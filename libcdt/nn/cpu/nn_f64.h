@@ -27,6 +27,10 @@ void cdt_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta,
                                 const double *dout, const double *x,
                                 const double *mean, const double *invstd,
                                 const double *gamma, const cdt_bn_params *p);
+void cdt_batchnorm_relu_forward_f64(double *out, double *mean, double *invstd,
+                                    double *running_mean, double *running_var,
+                                    const double *x, const double *gamma,
+                                    const double *beta, const cdt_bn_params *p);
 void cdt_batchnorm_sums_f64(double *sum, const double *x, const double *center,
                             const cdt_bn_params *p);
 void cdt_batchnorm_forward_with_f64(double *out, double *mean, double *invstd,
@@ -47,6 +51,8 @@ void cdt_relu_backward_f64(double *dx, const double *dout, const double *out, si
 void cdt_sigmoid_forward_f64(double *out, const double *x, size_t n);
 void cdt_sigmoid_backward_f64(double *dx, const double *dout, const double *out, size_t n);
 void cdt_add_forward_f64(double *out, const double *a, const double *b, size_t n);
+void cdt_add_relu_forward_f64(double *out, const double *a, const double *b, size_t n);
+void cdt_add_relu_backward_f64(double *dout, double *db, const double *out, int acc, size_t n);
 void cdt_maxpool_forward_f64(double *out, int32_t *argmax, const double *x,
                              const cdt_maxpool_params *p);
 void cdt_maxpool_backward_f64(double *dx, const double *dout,

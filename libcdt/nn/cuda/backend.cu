@@ -285,6 +285,7 @@ static const cdt_backend_i cuda_table = {
     be_scale_views, be_transpose, be_add_transposed, be_grad_norm, be_adam,
     be_coll_available, be_coll_id, be_coll_init, be_coll_allgather, be_coll_sum_f32,
     be_coll_sum_f64,
+    NULL, NULL, NULL, // no fused pairs: the model runs batch norm or the add, then ReLU
 };
 
 extern "C" int cdt_cuda_backend(int abi, int device, int math, const cdt_backend_i **table,
