@@ -72,10 +72,13 @@
 #ifndef D3_MIN_POS
 #define D3_MIN_POS 2048
 #endif
+/* Elements a thread takes at a time in the sum of the lanes' dW partials. */
+#define CONV_SUM_BLOCK 4096
 /* Elements of scratch (64 MiB in float) beyond which lanes are dropped. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
 
 static int conv_direct(const cdt_conv2d_params *p);
+static int conv_threads(int lanes);
 static int conv_wino_small(const cdt_conv2d_params *p);
 static int wino_small(const cdt_conv2d_params *p);
 static int wino_fits(const cdt_conv2d_params *p);
@@ -868,6 +871,7 @@ static void wino_dout(real *mdy, const real *dout, real *tmp, int g, size_t tt,
 static void wino_weights_grad(real *dw, const real *du, const cdt_conv2d_params *p)
 {
     size_t plane = (size_t)p->oc * p->c;
+    #pragma omp parallel for num_threads(conv_threads(CONV_LANES)) if (plane * 16 > NN_OMP_PASS)
     for (size_t oc = 0; oc < plane; oc++) {
         real u[4][4], t[3][4];
         for (int i = 0; i < 4; i++)
@@ -1363,11 +1367,17 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
             if (wino && dxg) wino_dx_group(dxg, dg, uf, lane, g, p);
         }
     }
-    // in lane order: the same sums for any thread count
+    // in lane order: the same sums for any thread count (threads take
+    // blocks of elements, each summed over the lanes in turn)
     real *sum = lanes0 + lsz - np;
-    for (int l = 1; l < lanes; l++) {
-        const real *part = lanes0 + (l + 1) * lsz - np;
-        for (size_t i = 0; i < np; i++) sum[i] += part[i];
+    size_t nblk = (np + CONV_SUM_BLOCK - 1) / CONV_SUM_BLOCK;
+    #pragma omp parallel for num_threads(conv_threads(lanes)) if (np * lanes > NN_OMP_PASS)
+    for (size_t bi = 0; bi < nblk; bi++) {
+        size_t i0 = bi * CONV_SUM_BLOCK, i1 = i0 + CONV_SUM_BLOCK < np ? i0 + CONV_SUM_BLOCK : np;
+        for (int l = 1; l < lanes; l++) {
+            const real *part = lanes0 + (l + 1) * lsz - np;
+            for (size_t i = i0; i < i1; i++) sum[i] += part[i];
+        }
     }
     if (wdw) {
         wino_weights_grad(dw, sum, p);
