@@ -45,13 +45,14 @@ grep -q 'cdt-train .*--t-instance 0.3 --t-feature 0.7 .*-o [^ ]*model-[^ ]*-ti0.
 grep -q -- '--t-instance\|--t-feature' run1.txt && fail "temperatures passed though TI and TF are unset"
 ls "$work" | grep -q -- '-ti\|-tf' && fail "unset temperatures in a name: $(ls "$work")"
 # The demo's views: cropped from the 28x28 originals (no --size at the
-# training ingest), at least half the image, resized to SIZE by cdt-augment.
-grep -q 'cdt-ingest fashion-mnist .*--split all .*--epochs 1 .*| [^|]*cdt-augment [^|]*--size 8 .*--crop-scale 0.5 ' run1.txt ||
-    fail "the training pipe does not crop from the originals: $(grep cdt-augment run1.txt)"
+# training ingest), at least half the image, jittered at strength 2,
+# resized to SIZE by cdt-augment.
+grep -q 'cdt-ingest fashion-mnist .*--split all .*--epochs 1 .*| [^|]*cdt-augment [^|]*--size 8 .*--jitter 2.0 .*--crop-scale 0.5 ' run1.txt ||
+    fail "the training pipe does not crop from the originals at jitter 2: $(grep cdt-augment run1.txt)"
 grep 'cdt-augment' run1.txt | grep -q 'cdt-ingest [^|]*--size' && fail "the training ingest resized: $(grep cdt-augment run1.txt)"
-ls "$work" | grep -q -- '-px8-fromnative-cr0.5-' || fail "CROP_FROM and CROP not in the names: $(ls "$work")"
+ls "$work" | grep -q -- '-px8-fromnative-j2.0-cr0.5-' || fail "CROP_FROM, JITTER and CROP not in the names: $(ls "$work")"
 pipe -n CROP_FROM=20 CROP=0.3 >crop.txt 2>&1 || fail "make -n with CROP_FROM and CROP failed: $(cat crop.txt)"
-grep -q 'cdt-ingest fashion-mnist .*--size 20 .*| [^|]*cdt-augment [^|]*--size 8 .*--crop-scale 0.3 .*-o [^ ]*-px8-from20-cr0.3-' crop.txt ||
+grep -q 'cdt-ingest fashion-mnist .*--size 20 .*| [^|]*cdt-augment [^|]*--size 8 .*--crop-scale 0.3 .*-o [^ ]*-px8-from20-j2.0-cr0.3-' crop.txt ||
     fail "CROP_FROM=20 CROP=0.3 not passed: $(grep cdt-augment crop.txt)"
 pipe -n CROP_FROM= CROP= >crop0.txt 2>&1 || fail "make -n without CROP_FROM and CROP failed"
 grep -q 'cdt-ingest fashion-mnist .*--size 8 .*--epochs' crop0.txt && ! grep -q 'crop-scale' crop0.txt ||
