@@ -1004,8 +1004,7 @@ static size_t d3_lane_size(const cdt_conv2d_params *p)
     int g = conv_group(p);
     size_t lp = d3_plane(p, g), n = d3_span(p, g), in = (size_t)d3_phases(p) * p->c * lp;
     size_t ocp = d3_ceil(p->oc, D3_RMAX), cp = d3_ceil(p->c, D3_RMAX);
-    size_t res = (p->stride == 2 ? 2 : 1) * cp * n; // stride 2: two phases of dx
-    size_t fwd = in + ocp * n, bwd = in + ocp * lp + res + ocp * p->c * 9;
+    size_t fwd = in + ocp * n, bwd = in + ocp * lp + cp * n + ocp * p->c * 9;
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -1120,72 +1119,54 @@ static void d3_pack_dx_weights(real *wp, const real *w, int rf, const cdt_conv2d
 }
 
 /* Planes (cz * phases, lp) in the padded flat layout from x (G, C, H, W);
- * the planes of channels from C on are zeros. Stride 2 splits each input
- * row into the even and odd column phases in one pass. */
-NN_CLONES
+ * the planes of channels from C on are zeros. */
 static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
 {
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), np = d3_phases(p), st = p->stride;
     size_t lp = d3_plane(p, g), s = (size_t)ow + 1, hw = (size_t)p->h * p->w;
-    for (int ci = 0; ci < cz; ci++) {
-        real *pl = planes + (size_t)ci * np * lp;
-        memset(pl, 0, np * lp * sizeof(real));
-        if (ci >= c) continue;
-        for (int y0 = 0; y0 < st; y0++) { // stride 2: the even rows' phases, then the odd rows'
-            real *even = pl + (size_t)(2 * y0) * lp + s + 1, *odd = even + lp;
-            int rows = (p->h - y0 + st - 1) / st, cols = (p->w + st - 1) / st, pairs = p->w / 2;
+    for (int ci = 0; ci < cz; ci++)
+        for (int ph = 0; ph < np; ph++) {
+            real *pl = planes + ((size_t)ci * np + ph) * lp, *base = pl + s + 1;
+            memset(pl, 0, lp * sizeof(real));
+            if (ci >= c) continue;
+            int y0 = ph / 2, x0 = ph % 2; // stride 2: this phase's first row and column
+            int rows = (p->h - y0 + st - 1) / st, cols = (p->w - x0 + st - 1) / st;
             if (rows > oh) rows = oh;
             if (cols > ow) cols = ow;
-            if (pairs > ow) pairs = ow;
             for (int b = 0; b < g; b++) {
-                const real *src = x + ((size_t)b * c + ci) * hw + (size_t)y0 * p->w;
+                const real *src = x + ((size_t)b * c + ci) * hw + (size_t)y0 * p->w + x0;
                 for (int y = 0; y < rows; y++) { // rows are short: a loop, not a call
-                    size_t at = ((size_t)b * (oh + 1) + y) * s;
+                    real *d = base + ((size_t)b * (oh + 1) + y) * s;
                     const real *r = src + (size_t)y * st * p->w;
-                    real *d = even + at, *o = odd + at;
                     if (st == 1) {
                         #pragma omp simd
                         for (int i = 0; i < cols; i++) d[i] = r[i];
-                        continue;
+                    } else {
+                        for (int i = 0; i < cols; i++) d[i] = r[2 * i];
                     }
-                    #pragma omp simd
-                    for (int i = 0; i < pairs; i++) {
-                        d[i] = r[2 * i];
-                        o[i] = r[2 * i + 1];
-                    }
-                    if (cols > pairs) d[pairs] = r[2 * pairs];
                 }
             }
         }
-    }
 }
 
 /* out (G, C, H, W) from the positions of res (C, ld) on a grid of
- * (H, W); with step 2, rows y0, y0 + 2, ... only, whose even columns are
- * in res and odd ones in res_odd (two phases written in one pass). */
-NN_CLONES
-static void d3_from_span(real *out, const real *res, const real *res_odd, size_t ld, int g,
-                         int c, int h, int w, int step, int y0, const cdt_conv2d_params *p)
+ * (H, W); with step 2, only its phase (y0, x0) of every row and column. */
+static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, int h, int w,
+                         int step, int y0, int x0, const cdt_conv2d_params *p)
 {
-    int oh = cdt_conv2d_out_h(p), pairs = w / 2;
+    int oh = cdt_conv2d_out_h(p), cols = (w - x0 + step - 1) / step;
     size_t s = (size_t)cdt_conv2d_out_w(p) + 1;
     for (int b = 0; b < g; b++)
         for (int ci = 0; ci < c; ci++)
             for (int y = 0; y0 + y * step < h; y++) {
-                real *d = out + (((size_t)b * c + ci) * h + y0 + (size_t)y * step) * w;
-                size_t at = ci * ld + ((size_t)b * (oh + 1) + y) * s;
-                const real *r = res + at, *ro = res_odd + at;
+                real *d = out + (((size_t)b * c + ci) * h + y0 + (size_t)y * step) * w + x0;
+                const real *r = res + ci * ld + ((size_t)b * (oh + 1) + y) * s;
                 if (step == 1) {
                     #pragma omp simd
-                    for (int i = 0; i < w; i++) d[i] = r[i];
-                    continue;
+                    for (int i = 0; i < cols; i++) d[i] = r[i];
+                } else {
+                    for (int i = 0; i < cols; i++) d[2 * i] = r[i];
                 }
-                #pragma omp simd
-                for (int i = 0; i < pairs; i++) {
-                    d[2 * i] = r[i];
-                    d[2 * i + 1] = ro[i];
-                }
-                if (w % 2) d[w - 1] = r[pairs];
             }
 }
 
@@ -1199,7 +1180,7 @@ static void d3_forward_group(real *out, const real *x, const real *wp, real *lan
     d3_taps(off, lp, p);
     d3_to_planes(in, x, g, p->c, p->c, p);
     k->forward(res, n, in + s + 1, np * lp, off, 9, wp, p->c, ocp / k->rf, n);
-    d3_from_span(out, res, res, n, g, p->oc, cdt_conv2d_out_h(p), cdt_conv2d_out_w(p), 1, 0, p);
+    d3_from_span(out, res, n, g, p->oc, cdt_conv2d_out_h(p), cdt_conv2d_out_w(p), 1, 0, 0, p);
 }
 
 /* One group of backward: the dW partial (OCp, C, 9) += and dx through the
@@ -1224,16 +1205,11 @@ static void d3_backward_group(real *dx, real *part, const real *dout, const real
     k->weights(part, dp + s + 1, lp, in + s + 1, np * lp, off, ocp, p->c, n);
     if (!dx) return;
     int ki[9], kj[9];
-    // stride 2: a row's even-column phase into res, its odd one into the
-    // next span, then both into dx at once
     for (int ph = 0; ph < np; ph++) {
         int nt = d3_dx_taps(ki, kj, off, ph, p);
-        k->forward(res + (size_t)(ph % 2) * cp * n, n, dp + s + 1, lp, off, nt, wpd, p->oc,
-                   cp / k->rf, n);
+        k->forward(res, n, dp + s + 1, lp, off, nt, wpd, p->oc, cp / k->rf, n);
+        d3_from_span(dx, res, n, g, p->c, p->h, p->w, p->stride, ph / 2, ph % 2, p);
         wpd += (size_t)cp * p->oc * nt;
-        if (np == 1 || ph % 2)
-            d3_from_span(dx, res, res + (size_t)cp * n, n, g, p->c, p->h, p->w, p->stride, ph / 2,
-                         p);
     }
 }
 
