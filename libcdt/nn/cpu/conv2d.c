@@ -479,8 +479,8 @@ static int wino_padded(int side)
  * rounds of two-vector shuffles, each swapping the off-diagonal quarters
  * of every 2s x 2s block (s = 8, 4, 2, 1). It moves values only, so the
  * small path's transposes between (image, pixel) and (pixel, image) give
- * the same bits as element-wise copies, in about a tenth of the
- * instructions. Compiled into its (cloned) callers. */
+ * the same bits as element-wise copies: 64 shuffles for 256 values instead
+ * of a load and a store each. Compiled into its (cloned) callers. */
 typedef real wino_vec __attribute__((vector_size(WINO_VB * sizeof(real))));
 #define WT_LO(s, c) (((c) & (s)) ? WINO_VB + (c) - (s) : (c))
 #define WT_HI(s, c) (((c) & (s)) ? WINO_VB + (c) : (c) + (s))
@@ -505,12 +505,23 @@ static inline __attribute__((always_inline)) void wino_transpose(wino_vec r[WINO
 #undef WT_HI
 #undef WT_LO
 
-/* The first n <= WINO_VB elements of v to dst; a whole block as one vector
- * store (a library call costs more than the copy at this size). */
+/* The first n <= WINO_VB elements of v to dst, and back (zeros past n);
+ * a whole block as one vector move (a library call costs more than the
+ * copy at this size). */
 static inline __attribute__((always_inline)) void wino_store_vb(real *dst, const wino_vec *v, int n)
 {
     if (n == WINO_VB) memcpy(dst, v, sizeof *v);
     else memcpy(dst, v, n * sizeof(real));
+}
+
+static inline __attribute__((always_inline)) void wino_load_vb(wino_vec *v, const real *src, int n)
+{
+    if (n == WINO_VB) {
+        memcpy(v, src, sizeof *v);
+        return;
+    }
+    *v = (wino_vec){0};
+    memcpy(v, src, n * sizeof(real));
 }
 
 /* tmp[y + off][x + off][b] (rows of pw, WINO_VB images) = channel ch of
@@ -618,13 +629,7 @@ static void wino_output_small(real *out, const real *m, real *tmp, int g, size_t
                     const real *q = m + (size_t)o * tt + (size_t)(ty * tw + tx) * g + b0;
                     real *y = tmp + ((size_t)2 * ty * ow + 2 * tx) * WINO_VB;
                     wino_vec mb[16], r0[4], r1[4], yv[4];
-                    for (int xi = 0; xi < 16; xi++) {
-                        if (nb == WINO_VB) memcpy(&mb[xi], q + (size_t)xi * xstride, sizeof mb[xi]);
-                        else {
-                            mb[xi] = (wino_vec){0};
-                            memcpy(&mb[xi], q + (size_t)xi * xstride, nb * sizeof(real));
-                        }
-                    }
+                    for (int xi = 0; xi < 16; xi++) wino_load_vb(&mb[xi], q + (size_t)xi * xstride, nb);
                     for (int j = 0; j < 4; j++) { // A^T m, then A along the rows
                         r0[j] = mb[j] + mb[4 + j] + mb[8 + j];
                         r1[j] = mb[4 + j] - mb[8 + j] - mb[12 + j];
