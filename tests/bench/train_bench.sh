@@ -9,7 +9,10 @@
 # cdt-train's time goes (perf, when present). cdt-train reads a random
 # two-view stream from a file (its reading is in the time, as in real use).
 # Environment: STEPS/WARM (default 10/2) for the small case, BIG_STEPS/
-# BIG_WARM (default 2/1) for the large one; THREADS (default nproc).
+# BIG_WARM (default 2/1) for the large one; THREADS (default nproc);
+# ROUNDS (default 3): each case runs PyTorch and cdt-train in turn ROUNDS
+# times, and the table gives the medians (a shared machine's speed moves
+# by 20% over minutes, PyTorch's as much as ours).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-${OUT:-build}}
@@ -20,6 +23,7 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 thr=${THREADS:-$(nproc)}
+rounds=${ROUNDS:-3}
 torch=1
 $py -c 'import torch' 2>/dev/null || torch=0
 
@@ -62,7 +66,9 @@ echo "train: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; cdt-train runs with Open
 echo "train: (OPENBLAS_CORETYPE unset) and with OPENBLAS_CORETYPE=Haswell (AVX2), each named; CPU per"
 echo "train: step of the timed steps only, as PyTorch's (a run of the warm-up steps alone subtracted)"
 echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; ratio = torch time / cdt time"
-printf '%-18s %-10s %8s %8s %7s %9s %9s %7s %8s\n' case "core" "ms cdt" "torch" "ratio" "cpu-ms cdt" "torch" "ratio" "GFLOP/s"
+echo "train: each case $rounds rounds (ROUNDS), PyTorch and cdt-train one after the other in each; the"
+echo "train: medians over the rounds, their ratio, and the range of the rounds' own ratios"
+printf '%-18s %-10s %8s %8s %7s %9s %9s %7s %8s %11s %11s\n' case "core" "ms cdt" "torch" "ratio" "cpu-ms cdt" "torch" "ratio" "GFLOP/s" "rounds wall" "rounds cpu"
 
 # cdt_cpu ENV...: the CPU seconds (user + system) of a cdt-train run on $in
 cdt_cpu() {
@@ -89,7 +95,16 @@ cdt_run() {
     echo "$ms $cpu ${got:-?}"
 }
 
-# case_ WIDTH C SIZE WARM STEPS
+# med: the median of the numbers on stdin
+med() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# case_ WIDTH C SIZE WARM STEPS: ROUNDS rounds, each PyTorch then cdt-train
+# with each core, one after the other (a shared machine's speed drifts over
+# minutes: each round's runs see the same machine); per column the median
+# over the rounds, the ratio of the medians, and the lowest and highest of
+# the rounds' own ratios beside it.
 case_() {
     w=$1 c=$2 s=$3 warm=$4 steps=$5
     n=$(((warm + steps) * 128))
@@ -97,19 +112,36 @@ case_() {
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in.cdt"
     mknpy '|u1' "$((warm * 128)), 2, $c, $s, $s" "$tmp/x.npy"
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in_warm.cdt"
-    ref="0 0 0"
-    [ $torch = 1 ] && ref=$($py "$top/tests/bench/train_ref.py" $w $c $s 128 $thr $warm $steps |
-                            awk '{ print $2, $4, $8 }')
-    for ct in auto Haswell; do
-        # fields: case, cdt ms, cdt cpu, core, torch ms, gflop, torch cpu
-        echo "case $(cdt_run $w $c $s $warm $steps $ct) $ref" | awk -v w=$w -v sh="${c}x${s}x${s}" '{
-            r = ($5 > 0) ? sprintf("%.2fx", $5 / $2) : "-"
-            rc = ($7 > 0) ? sprintf("%.2fx", $7 / $3) : "-"
-            printf "%-18s %-10s %8.0f %8s %7s %9.0f %9s %7s %8s\n", "width " w " " sh, $4, $2,
-                   ($5 > 0 ? sprintf("%.0f", $5) : "-"), r, $3, ($7 > 0 ? sprintf("%.0f", $7) : "-"), rc,
-                   ($6 > 0 ? sprintf("%.1f", $6 / $2 * 1000) : "-") }'
+    : >"$tmp/rounds"
+    r=0
+    while [ $r -lt "$rounds" ]; do
+        r=$((r + 1))
+        ref="0 0 0"
+        [ $torch = 1 ] && ref=$($py "$top/tests/bench/train_ref.py" $w $c $s 128 $thr $warm $steps |
+                                awk '{ print $2, $4, $8 }')
+        for ct in auto Haswell; do
+            # round, core type, cdt ms, cdt cpu, core, torch ms, gflop, torch cpu
+            echo "$r $ct $(cdt_run $w $c $s $warm $steps $ct) $ref" >>"$tmp/rounds"
+        done
     done
-    [ "$ref" = "0 0 0" ] || echo "  (torch: $(echo $ref | cut -d' ' -f2) GFLOP per step: conv and linear, forward + both backward gemms, two views)"
+    for ct in auto Haswell; do
+        grep " $ct " "$tmp/rounds" >"$tmp/rc"
+        col() { awk -v f=$1 '{ print $f }' "$tmp/rc" | med; }
+        ms=$(col 3) cpu=$(col 4) tms=$(col 6) gf=$(col 7) tcpu=$(col 8)
+        core=$(awk '{ print $5 }' "$tmp/rc" | tail -1)
+        # the rounds' own ratios: lowest and highest, wall and CPU
+        span=$(awk '$6 > 0 { r = $6 / $3; c = $8 / $4
+                   if (NR == 1 || r < rl) rl = r; if (NR == 1 || r > rh) rh = r
+                   if (NR == 1 || c < cl) cl = c; if (NR == 1 || c > ch) ch = c }
+                   END { if (NR) printf "%.2f-%.2f %.2f-%.2f", rl, rh, cl, ch }' "$tmp/rc")
+        echo "$ms $cpu $core $tms $gf $tcpu $span" | awk -v w=$w -v sh="${c}x${s}x${s}" '{
+            r = ($4 > 0) ? sprintf("%.2fx", $4 / $1) : "-"
+            rc = ($6 > 0) ? sprintf("%.2fx", $6 / $2) : "-"
+            printf "%-18s %-10s %8.0f %8s %7s %9.0f %9s %7s %8s %11s %11s\n", "width " w " " sh, $3, $1,
+                   ($4 > 0 ? sprintf("%.0f", $4) : "-"), r, $2, ($6 > 0 ? sprintf("%.0f", $6) : "-"), rc,
+                   ($5 > 0 ? sprintf("%.1f", $5 / $1 * 1000) : "-"), ($7 == "" ? "-" : $7), ($8 == "" ? "-" : $8) }'
+    done
+    [ $torch = 0 ] || echo "  (torch: $(awk '{ print $7 }' "$tmp/rounds" | tail -1) GFLOP per step: conv and linear, forward + both backward gemms, two views)"
 }
 case_ 16 1 28 "${WARM:-2}" "${STEPS:-10}"
 case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"
