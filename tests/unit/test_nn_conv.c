@@ -339,7 +339,8 @@ static void test_winograd(t_state *ts)
                                       .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 37, 11, 84);
 }
 
-/* The direct 3x3 path (stride 1 or 2, pad 1, up to 64 channels each way) in
+/* The direct 3x3 path (stride 1 or 2, pad 1, up to 64 channels each way,
+ * 128 at stride 2) in
  * every kernel set this CPU has (CDT_CPU_CONV): output channels that fill
  * no block, one input channel (a stem), odd sides, images smaller than the
  * kernel's reach, several groups with the last one short; against the
@@ -364,6 +365,12 @@ static void test_direct(t_state *ts)
                                           .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 7, 19, 106 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 3, .h = 1, .w = 6, .oc = 4,
                                           .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 1, 1, 109 + k);
+        // stride 2 past 64 channels (up to D3_MAX_C2): blocks of 8 not filled
+        wino_case(ts, (cdt_conv2d_params){.n = 3, .c = 70, .h = 7, .w = 8, .oc = 101,
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 97, 13, 112 + k);
+        // a small image past WINO_FIRST_SIDE, 64 channels each way: direct
+        wino_case(ts, (cdt_conv2d_params){.n = 5, .c = 64, .h = 7, .w = 7, .oc = 64,
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 97, 31, 115 + k);
     }
     unsetenv("CDT_CPU_CONV");
 }

@@ -63,8 +63,8 @@
 #define WINO_SMALL_TW 4
 #endif
 #define WINO_VB 16
-/* Channels each way from which small images take Winograd before the
- * direct kernels, and its weight gradient too. */
+/* Input channels from which small images on Winograd take its weight
+ * gradient too. */
 #ifndef WINO_SMALL_MIN_C
 #define WINO_SMALL_MIN_C 32
 #endif
@@ -372,11 +372,23 @@ static int wino_fits(const cdt_conv2d_params *p)
            (wino_small(p) || ((p->h % 2 == 0 || p->h >= WINO_MIN_ODD) && (p->w % 2 == 0 || p->w >= WINO_MIN_ODD)));
 }
 
-/* Small images of WINO_SMALL_MIN_C channels each way: Winograd beats the
- * direct kernels there (the direct path's spans are short). */
+/* Images of at most WINO_FIRST_SIDE a side with WINO_FIRST_MIN_C channels
+ * each way: Winograd beats the direct kernels there, whose spans are short
+ * (16 of 25 positions at 4x4). From 5x5 on the direct kernels win (64
+ * channels at 7x7, one thread, AMD Zen 5: 4.2 against 5.1 ms forward, 9.0
+ * against 10.4 backward; 32 channels at 7x7: 0.9 against 1.6 forward).
+ * At 4x4 and 32 channels they are close (0.31 against 0.36 ms forward),
+ * and that layer stays on Winograd, as the demo was trained. */
+#ifndef WINO_FIRST_SIDE
+#define WINO_FIRST_SIDE 4
+#endif
+#ifndef WINO_FIRST_MIN_C
+#define WINO_FIRST_MIN_C 32
+#endif
 static int wino_small_first(const cdt_conv2d_params *p)
 {
-    return wino_fits(p) && wino_small(p) && p->c >= WINO_SMALL_MIN_C && p->oc >= WINO_SMALL_MIN_C;
+    return wino_fits(p) && p->h <= WINO_FIRST_SIDE && p->w <= WINO_FIRST_SIDE && p->c >= WINO_FIRST_MIN_C &&
+           p->oc >= WINO_FIRST_MIN_C;
 }
 
 /* The weight gradient too, from WINO_DW_MIN_C input channels (small
@@ -406,7 +418,7 @@ static void wino_weights(real *u, const real *w, const cdt_conv2d_params *p, int
     // a cache line at a time, and w is read in runs of WINO_WB kernels in
     // either layout (the turned kernels run across w's rows)
     int rblocks = (rows + WINO_WB - 1) / WINO_WB;
-    #pragma omp parallel for if (plane * 16 > NN_OMP_MIN)
+    #pragma omp parallel for num_threads(conv_threads(CONV_LANES)) if (plane * 16 > NN_OMP_PASS)
     for (int rb = 0; rb < rblocks; rb++)
         for (int c0 = 0; c0 < cols; c0 += WINO_WB)
             for (int r = rb * WINO_WB; r < rows && r < (rb + 1) * WINO_WB; r++) {
@@ -947,18 +959,23 @@ static void wino_backward_group(real *dx, real *du, const real *dout, const real
  * K_NB vectors), output channels in blocks of up to D3_RMAX. */
 enum { D3_QB = 48, D3_RMAX = 8 };
 /* Channels (input and output) up to which a 3x3 convolution of stride 1
- * takes the direct path instead of Winograd's, and one of stride 2 instead
- * of im2col's. */
+ * takes the direct path instead of Winograd's, and one of stride 2
+ * (D3_MAX_C2) instead of im2col's (64 -> 128 at 32x32, one thread, AMD Zen
+ * 5: 44 against 61 ms forward, 88 against 124 backward; from 128 -> 256
+ * on they are even or im2col wins). */
 #ifndef D3_MAX_C
 #define D3_MAX_C 64
+#endif
+#ifndef D3_MAX_C2
+#define D3_MAX_C2 128
 #endif
 
 static int conv_direct(const cdt_conv2d_params *p)
 {
     const char *want = getenv("CDT_CPU_CONV"); // "gemm": no direct kernels
+    int max = p->stride == 2 ? D3_MAX_C2 : D3_MAX_C;
     return (p->stride == 1 || p->stride == 2) && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
-           p->c <= D3_MAX_C && p->oc <= D3_MAX_C && !(want && !strcmp(want, "gemm")) &&
-           !wino_small_first(p);
+           p->c <= max && p->oc <= max && !(want && !strcmp(want, "gemm")) && !wino_small_first(p);
 }
 
 static size_t d3_ceil(size_t a, size_t b)
