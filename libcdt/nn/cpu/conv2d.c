@@ -28,6 +28,7 @@
  * count. When OpenBLAS is itself threaded (a caller that did not pin it to
  * one thread, as the tools do) the lanes run on one thread and BLAS
  * spreads each gemm. */
+#include "cdt_blas.h"
 #include "cdt_nn.h"
 #include "real.h"
 
@@ -63,8 +64,8 @@
 #define WINO_SMALL_TW 4
 #endif
 #define WINO_VB 16
-/* Input channels from which small images on Winograd take its weight
- * gradient too. */
+/* Channels each way from which small images may take Winograd before the
+ * direct kernels (wino_small_first), and its weight gradient too. */
 #ifndef WINO_SMALL_MIN_C
 #define WINO_SMALL_MIN_C 32
 #endif
@@ -372,23 +373,38 @@ static int wino_fits(const cdt_conv2d_params *p)
            (wino_small(p) || ((p->h % 2 == 0 || p->h >= WINO_MIN_ODD) && (p->w % 2 == 0 || p->w >= WINO_MIN_ODD)));
 }
 
-/* Images of at most WINO_FIRST_SIDE a side with WINO_FIRST_MIN_C channels
- * each way: Winograd beats the direct kernels there, whose spans are short
- * (16 of 25 positions at 4x4). From 5x5 on the direct kernels win (64
- * channels at 7x7, one thread, AMD Zen 5: 4.2 against 5.1 ms forward, 9.0
- * against 10.4 backward; 32 channels at 7x7: 0.9 against 1.6 forward).
- * At 4x4 and 32 channels they are close (0.31 against 0.36 ms forward),
- * and that layer stays on Winograd, as the demo was trained. */
-#ifndef WINO_FIRST_SIDE
-#define WINO_FIRST_SIDE 4
+/* Whether the direct kernels take the layers where they and OpenBLAS's
+ * gemms are close: when OpenBLAS runs a narrower ISA than the CPU has
+ * (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine: half its sgemm peak),
+ * the direct kernels, which take the CPU's widest, win those layers;
+ * with its own choice they lose or tie. CDT_CPU_CONV naming a kernel set
+ * asks for them too (the tests run the direct path that way). */
+static int d3_prefer(void)
+{
+    const char *want = getenv("CDT_CPU_CONV");
+    if (want && *want) return strcmp(want, "gemm") != 0;
+#ifdef OPENBLAS_VERSION
+    cdt_blas_choice b;
+    cdt_blas_choose(&b);
+    int have = cdt_blas_core_isa(b.core);
+    return have >= 0 && have < b.isa;
+#else
+    return 0;
 #endif
-#ifndef WINO_FIRST_MIN_C
-#define WINO_FIRST_MIN_C 32
-#endif
+}
+
+/* Small images of WINO_SMALL_MIN_C channels each way take Winograd before
+ * the direct kernels, whose spans are short there (16 of 25 positions at
+ * 4x4), unless the images are past 4x4 and the channels fewer than 64
+ * (32 at 7x7: 0.9 against 1.1 ms forward), or past 4x4 and d3_prefer()
+ * (64 at 7x7 against AVX2 gemms: 4.2 against 5.1 ms forward, 9.0 against
+ * 10.4 backward; against the AVX-512 ones 3.8 both, and at 6x6 or 8x8
+ * Winograd wins: 1.9 against 2.8, 3.9 against 4.4). One thread, AMD Zen 5. */
 static int wino_small_first(const cdt_conv2d_params *p)
 {
-    return wino_fits(p) && p->h <= WINO_FIRST_SIDE && p->w <= WINO_FIRST_SIDE && p->c >= WINO_FIRST_MIN_C &&
-           p->oc >= WINO_FIRST_MIN_C;
+    if (!wino_fits(p) || !wino_small(p) || p->c < WINO_SMALL_MIN_C || p->oc < WINO_SMALL_MIN_C) return 0;
+    if (p->h <= 4 && p->w <= 4) return 1;
+    return p->c >= 64 && p->oc >= 64 && !d3_prefer();
 }
 
 /* The weight gradient too, from WINO_DW_MIN_C input channels (small
@@ -960,9 +976,10 @@ static void wino_backward_group(real *dx, real *du, const real *dout, const real
 enum { D3_QB = 48, D3_RMAX = 8 };
 /* Channels (input and output) up to which a 3x3 convolution of stride 1
  * takes the direct path instead of Winograd's, and one of stride 2
- * (D3_MAX_C2) instead of im2col's (64 -> 128 at 32x32, one thread, AMD Zen
- * 5: 44 against 61 ms forward, 88 against 124 backward; from 128 -> 256
- * on they are even or im2col wins). */
+ * instead of im2col's; of stride 2 up to D3_MAX_C2 when d3_prefer() (64 ->
+ * 128 at 32x32 against AVX2 gemms: 44 against 61 ms forward, 88 against
+ * 124 backward; against the AVX-512 ones 45 against 40 and 90 against 81;
+ * from 128 -> 256 on they tie at best. One thread, AMD Zen 5). */
 #ifndef D3_MAX_C
 #define D3_MAX_C 64
 #endif
@@ -973,9 +990,10 @@ enum { D3_QB = 48, D3_RMAX = 8 };
 static int conv_direct(const cdt_conv2d_params *p)
 {
     const char *want = getenv("CDT_CPU_CONV"); // "gemm": no direct kernels
-    int max = p->stride == 2 ? D3_MAX_C2 : D3_MAX_C;
+    int wide = p->c > D3_MAX_C || p->oc > D3_MAX_C;
     return (p->stride == 1 || p->stride == 2) && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
-           p->c <= max && p->oc <= max && !(want && !strcmp(want, "gemm")) && !wino_small_first(p);
+           !(want && !strcmp(want, "gemm")) && p->c <= D3_MAX_C2 && p->oc <= D3_MAX_C2 &&
+           (!wide || (p->stride == 2 && d3_prefer())) && !wino_small_first(p);
 }
 
 static size_t d3_ceil(size_t a, size_t b)
