@@ -1159,34 +1159,44 @@ static void d3_pack_dx_weights(real *wp, const real *w, int rf, const cdt_conv2d
 }
 
 /* Planes (cz * phases, lp) in the padded flat layout from x (G, C, H, W);
- * the planes of channels from C on are zeros. */
+ * the planes of channels from C on are zeros. Of stride 2, each row of x
+ * is read once, its even and odd columns going to their two phases. */
+NN_CLONES
 static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
 {
-    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), np = d3_phases(p), st = p->stride;
+    int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), np = d3_phases(p);
     size_t lp = d3_plane(p, g), s = (size_t)ow + 1, hw = (size_t)p->h * p->w;
-    for (int ci = 0; ci < cz; ci++)
-        for (int ph = 0; ph < np; ph++) {
-            real *pl = planes + ((size_t)ci * np + ph) * lp, *base = pl + s + 1;
-            memset(pl, 0, lp * sizeof(real));
-            if (ci >= c) continue;
-            int y0 = ph / 2, x0 = ph % 2; // stride 2: this phase's first row and column
-            int rows = (p->h - y0 + st - 1) / st, cols = (p->w - x0 + st - 1) / st;
-            if (rows > oh) rows = oh;
-            if (cols > ow) cols = ow;
-            for (int b = 0; b < g; b++) {
-                const real *src = x + ((size_t)b * c + ci) * hw + (size_t)y0 * p->w + x0;
-                for (int y = 0; y < rows; y++) { // rows are short: a loop, not a call
-                    real *d = base + ((size_t)b * (oh + 1) + y) * s;
-                    const real *r = src + (size_t)y * st * p->w;
-                    if (st == 1) {
-                        #pragma omp simd
-                        for (int i = 0; i < cols; i++) d[i] = r[i];
-                    } else {
-                        for (int i = 0; i < cols; i++) d[i] = r[2 * i];
-                    }
+    for (int ci = 0; ci < cz; ci++) {
+        real *pl = planes + (size_t)ci * np * lp;
+        memset(pl, 0, np * lp * sizeof(real));
+        if (ci >= c) continue;
+        for (int b = 0; b < g; b++) {
+            const real *src = x + ((size_t)b * c + ci) * hw;
+            if (np == 1) {
+                for (int y = 0; y < p->h; y++) { // rows are short: a loop, not a call
+                    real *d = pl + s + 1 + ((size_t)b * (oh + 1) + y) * s;
+                    const real *r = src + (size_t)y * p->w;
+                    #pragma omp simd
+                    for (int i = 0; i < p->w; i++) d[i] = r[i];
                 }
+                continue;
+            }
+            // row y: phases 2 (y % 2) and 2 (y % 2) + 1, row y / 2 of each
+            // (past oh never: oh = (h + 1) / 2); columns 2i and 2i + 1
+            int half = p->w / 2;
+            for (int y = 0; y < p->h; y++) {
+                real *d0 = pl + (size_t)(2 * (y % 2)) * lp + s + 1 + ((size_t)b * (oh + 1) + y / 2) * s;
+                real *d1 = d0 + lp;
+                const real *r = src + (size_t)y * p->w;
+                #pragma omp simd
+                for (int i = 0; i < half; i++) {
+                    d0[i] = r[2 * i];
+                    d1[i] = r[2 * i + 1];
+                }
+                if (p->w % 2) d0[half] = r[2 * half];
             }
         }
+    }
 }
 
 /* out (G, C, H, W) from the positions of res (C, ld) on a grid of
