@@ -148,21 +148,24 @@ case_ 64 3 32 "${BIG_WARM:-1}" "${BIG_STEPS:-2}"
 [ $torch = 1 ] || echo "train: $py has no torch; reference column empty"
 
 # Where the time goes, layer by layer (tests/bench/train_layers.c), in CPU
-# time of all threads (a busy machine stretches wall time several-fold).
+# time on one thread (a busy machine stretches wall time several-fold; on
+# more threads the CPU time of the short layers is mostly the other
+# threads waiting for the next one).
 if cc -O2 -std=c11 -fopenmp -I"$top/libcdt/include" $(pkg-config --cflags openblas) "$top/tests/bench/train_layers.c" \
     "$out/lib/libcdt.a" $(pkg-config --libs openblas) -lm -o "$tmp/layers" 2>/dev/null; then
-    echo "train: per-layer CPU ms (all threads) and GFLOP per CPU second"
-    TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=$thr "$tmp/layers" 16 1 28 128 3
-    TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=$thr "$tmp/layers" 64 3 32 128 1
+    echo "train: per-layer CPU ms on one thread and GFLOP per CPU second (OpenBLAS's own core)"
+    env -u OPENBLAS_CORETYPE TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=1 "$tmp/layers" 16 1 28 128 3
+    env -u OPENBLAS_CORETYPE TRAIN_LAYERS_CPU=1 OMP_NUM_THREADS=1 "$tmp/layers" 64 3 32 128 1
 fi
 
 # Where the time goes: cdt-train's hottest functions, small case, 4 steps.
 if command -v perf >/dev/null 2>&1; then
     mknpy '|u1' "512, 2, 1, 28, 28" "$tmp/x.npy"
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --raw -o "$tmp/in.cdt"
-    if OMP_NUM_THREADS=$thr perf record -q -o "$tmp/perf.data" -F 499 "$bin/cdt-train" --arch resnet18 \
+    if env -u OPENBLAS_CORETYPE OMP_NUM_THREADS=$thr perf record -q -o "$tmp/perf.data" -F 499 "$bin/cdt-train" --arch resnet18 \
         --stem cifar --width 16 -b 128 "$tmp/in.cdt" -o "$tmp/m.cdt" >/dev/null 2>&1; then
-        echo "train: perf profile of cdt-train (width 16, 28x28x1), share of samples by function"
+        echo "train: perf profile of cdt-train (width 16, 28x28x1, 4 steps: the first touch of its"
+        echo "train: buffers is kernel time), OpenBLAS's own core, share of samples by function"
         perf report -q -i "$tmp/perf.data" --no-children --sort symbol 2>/dev/null |
             awk 'NF && $1 ~ /%$/ { print "  " $0 }' | head -14
     fi
