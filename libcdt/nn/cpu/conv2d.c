@@ -1161,7 +1161,6 @@ static void d3_pack_dx_weights(real *wp, const real *w, int rf, const cdt_conv2d
 /* Planes (cz * phases, lp) in the padded flat layout from x (G, C, H, W);
  * the planes of channels from C on are zeros. Of stride 2, each row of x
  * is read once, its even and odd columns going to their two phases. */
-NN_CLONES
 static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
 {
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), np = d3_phases(p);
