@@ -12,7 +12,7 @@
 # BIG_WARM (default 2/1) for the large one; THREADS (default nproc);
 # ROUNDS (default 3): each case runs PyTorch and cdt-train in turn ROUNDS
 # times, and the table gives the medians (a shared machine's speed moves
-# by 20% over minutes, PyTorch's as much as ours).
+# by 20% and more over minutes, PyTorch's more than ours).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-${OUT:-build}}

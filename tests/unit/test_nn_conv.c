@@ -340,11 +340,10 @@ static void test_winograd(t_state *ts)
 }
 
 /* The direct 3x3 path (stride 1 or 2, pad 1, up to 64 channels each way,
- * 128 at stride 2) in
- * every kernel set this CPU has (CDT_CPU_CONV): output channels that fill
- * no block, one input channel (a stem), odd sides, images smaller than the
- * kernel's reach, several groups with the last one short; against the
- * definition and finite differences as Winograd's. */
+ * 128 at stride 2) in every kernel set this CPU has (CDT_CPU_CONV): output
+ * channels that fill no block, one input channel (a stem), odd sides,
+ * images smaller than the kernel's reach, several groups with the last one
+ * short; against the definition and finite differences as Winograd's. */
 static void test_direct(t_state *ts)
 {
     static const char *const sets[] = {"generic", "avx2", "avx512"};
