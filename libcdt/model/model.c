@@ -18,7 +18,13 @@
  * params/buffers/grads of cdt_model are host copies that push and pull
  * move (on the CPU they are the device arrays themselves). The first
  * failing op's code is kept in g->rc: later ops are skipped and every
- * entry point returns it. */
+ * entry point returns it.
+ *
+ * A training step's two views run side by side on the CPU (run_views):
+ * a thread each, view 1 one op behind view 0, so that what they share is
+ * updated in the sequential order and the bits do not change. One team
+ * per view has no barrier inside the layers (the small layers of a narrow
+ * model spent much of their time there). */
 #include "cdt_core.h"
 #include "cdt_device.h"
 #include "cdt_model.h"
@@ -27,6 +33,9 @@
 #include "model/model_internal.h"
 
 #include <math.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +70,8 @@ struct cdt_model_graph {
     /* device memory */
     float *params, *grads, *buffers; /* the host arrays when be.i->host_memory */
     float *acts[2], *saves[2], *dacts, *tmp, *scratch;
+    float *dacts1, *tmp1, *scratch1; /* view 1's walk when the views run side by side */
+    unsigned char *seen1;
     int32_t *args[2];
     float *dz[2], *df[2], *ft[2], *dft[2];
     float *losses;           /* (4): instance, feature, H of view 0, of view 1 */
@@ -84,6 +95,22 @@ struct cdt_model_graph {
 /* A device op, skipped once one has failed. */
 #define DEV(g, op, ...) do { \
         if (!(g)->rc) (g)->rc = (g)->be.i->op((g)->be.ctx, __VA_ARGS__); \
+    } while (0)
+
+/* What a forward or backward walk over the ops writes besides the model's
+ * shared state (parameters' gradients, batch norm's running statistics):
+ * gradients of activations, a temporary, scratch, which slots have a
+ * gradient, and the first failure of its ops. A walk alone uses g's own
+ * (rc = &g->rc); the two of run_views() use one set each. */
+typedef struct walk {
+    cdt_model *m;
+    int *rc;
+    float *dacts, *tmp, *scratch;
+    unsigned char *seen;
+} walk;
+
+#define WDEV(w, op, ...) do { \
+        if (!*(w)->rc) *(w)->rc = (w)->m->graph->be.i->op((w)->m->graph->be.ctx, __VA_ARGS__); \
     } while (0)
 
 typedef struct builder {
@@ -364,6 +391,12 @@ static int alloc_all(cdt_model *m)
         dev_alloc(g, &g->tmp, g->max_slot * sizeof(float));
         if (!(g->seen = malloc((size_t)g->nslots))) return CDT_ENOMEM;
     }
+    if (train && host && !g->dp && omp_get_max_threads() > 1) { // run_views' second walk
+        dev_alloc(g, &g->dacts1, g->act_size * sizeof(float));
+        dev_alloc(g, &g->tmp1, g->max_slot * sizeof(float));
+        dev_alloc(g, &g->scratch1, (g->conv_scratch + 1) * sizeof(float));
+        if (!(g->seen1 = malloc((size_t)g->nslots))) return CDT_ENOMEM;
+    }
     for (int v = 0; v < views; v++) {
         dev_alloc(g, &g->acts[v], g->act_size * sizeof(float));
         dev_alloc(g, &g->saves[v], (g->save_size + 1) * sizeof(float));
@@ -486,6 +519,7 @@ void cdt_model_destroy(cdt_model *m)
                 b->free(c, g->dft[v]);
             }
             b->free(c, g->dacts); b->free(c, g->tmp); b->free(c, g->scratch);
+            b->free(c, g->dacts1); b->free(c, g->tmp1); b->free(c, g->scratch1);
             b->free(c, g->losses);
             for (int v = 0; v < 2; v++) { b->free(c, g->zg[v]); b->free(c, g->fg[v]); }
             b->free(c, g->bn_dev);
@@ -494,7 +528,7 @@ void cdt_model_destroy(cdt_model *m)
                 b->free(c, g->params); b->free(c, g->grads); b->free(c, g->buffers);
             }
         }
-        free(g->ops); free(g->slots); free(g->seen); free(g->out_host);
+        free(g->ops); free(g->slots); free(g->seen); free(g->seen1); free(g->out_host);
         free(g);
     }
     free(m->tensors); free(m->params); free(m->grads); free(m->buffers);
@@ -686,8 +720,9 @@ static void bn_backward_across(struct cdt_model_graph *g, const op *o, const cdt
         dy, x, mean, invstd, g->params + o->w, p);
 }
 
-static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
+static void op_forward(walk *w, const op *o, int view, int n, int train)
 {
+    cdt_model *m = w->m;
     struct cdt_model_graph *g = m->graph;
     float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params;
     float *B = g->buffers;
@@ -695,7 +730,7 @@ static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
     switch (o->kind) {
     case OP_CONV: {
         cdt_conv2d_params p = o->p.conv; p.n = n;
-        DEV(g, conv2d_forward, y, x, P + o->w, g->scratch, &p);
+        WDEV(w, conv2d_forward, y, x, P + o->w, w->scratch, &p);
         break; }
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
@@ -704,38 +739,65 @@ static void op_forward(cdt_model *m, const op *o, int view, int n, int train)
         if (train && sync_bn(g)) {
             bn_forward_across(g, o, &p, view);
         } else if (train && relu && g->be.i->batchnorm_relu_forward) {
-            DEV(g, batchnorm_relu_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
+            WDEV(w, batchnorm_relu_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
                 P + o->b, &p);
             relu = 0;
         } else if (train) {
-            DEV(g, batchnorm_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
+            WDEV(w, batchnorm_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
                 P + o->b, &p);
         } else {
-            DEV(g, batchnorm_forward_eval, y, x, P + o->w, P + o->b, B + o->rm, B + o->rv, &p);
+            WDEV(w, batchnorm_forward_eval, y, x, P + o->w, P + o->b, B + o->rm, B + o->rv, &p);
         }
-        if (relu) DEV(g, relu_forward, y, y, numel);
+        if (relu) WDEV(w, relu_forward, y, y, numel);
         break; }
     case OP_ADD:
         if (o->relu && g->be.i->add_relu_forward) {
-            DEV(g, add_relu_forward, y, x, act(m, view, o->in2), numel);
+            WDEV(w, add_relu_forward, y, x, act(m, view, o->in2), numel);
             break;
         }
-        DEV(g, add, y, x, act(m, view, o->in2), numel);
-        if (o->relu) DEV(g, relu_forward, y, y, numel);
+        WDEV(w, add, y, x, act(m, view, o->in2), numel);
+        if (o->relu) WDEV(w, relu_forward, y, y, numel);
         break;
     case OP_MAXPOOL: {
         cdt_maxpool_params p = o->p.pool; p.n = n;
-        DEV(g, maxpool_forward, y, g->args[view] + o->save, x, &p);
+        WDEV(w, maxpool_forward, y, g->args[view] + o->save, x, &p);
         break; }
     case OP_AVGPOOL: {
         slot s = g->slots[o->in];
-        DEV(g, avgpool_forward, y, x, n, s.c, s.h * s.w);
+        WDEV(w, avgpool_forward, y, x, n, s.c, s.h * s.w);
         break; }
     case OP_LINEAR: {
         cdt_linear_params p = o->p.lin; p.n = n;
-        DEV(g, linear_forward, y, x, P + o->w, o->b == NONE ? NULL : P + o->b, &p);
+        WDEV(w, linear_forward, y, x, P + o->w, o->b == NONE ? NULL : P + o->b, &p);
         break; }
-    case OP_SIGMOID: DEV(g, sigmoid_forward, y, x, numel); break;
+    case OP_SIGMOID: WDEV(w, sigmoid_forward, y, x, numel); break;
+    }
+}
+
+/* The walk of one view alone: the model's own buffers and g->rc. */
+static walk walk_alone(cdt_model *m)
+{
+    struct cdt_model_graph *g = m->graph;
+    return (walk){m, &g->rc, g->dacts, g->tmp, g->scratch, g->seen};
+}
+
+/* Two walks side by side (run_views): view 1 starts op k of its walk once
+ * view 0 has finished it (*done > k, view 0's count), so whatever both
+ * update (batch norm's running statistics, the parameters' gradients) is
+ * updated in the order of two walks one after the other: the same bits. */
+static void wait_turn(atomic_int *done, int k)
+{
+    for (int spin = 0; atomic_load_explicit(done, memory_order_acquire) <= k; spin++)
+        if (spin > 64) sched_yield();
+}
+
+static void walk_forward(walk *w, int view, int n, int train, atomic_int *done)
+{
+    struct cdt_model_graph *g = w->m->graph;
+    for (int i = 0; i < g->nops; i++) {
+        if (done && view == 1) wait_turn(done, i);
+        op_forward(w, &g->ops[i], view, n, train);
+        if (done && view == 0) atomic_store_explicit(done, i + 1, memory_order_release);
     }
 }
 
@@ -745,7 +807,8 @@ int cdt_model_forward_input(cdt_model *m, int n, int view, int train)
     CDT_ASSERT(n >= 1 && n <= m->batch && (view == 0 || view == 1));
     CDT_ASSERT(!train || n > 1);
     CDT_ASSERT(!m->inference || (view == 0 && !train));
-    for (int i = 0; i < g->nops; i++) op_forward(m, &g->ops[i], view, n, train);
+    walk w = walk_alone(m);
+    walk_forward(&w, view, n, train, NULL);
     g->n = n;
     return g->rc;
 }
@@ -828,45 +891,45 @@ cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature)
 /* Where an op writes the gradient of its input slot s: the slot's own
  * gradient buffer for the first consumer met in backward, else a temporary
  * that grad_done() adds in. */
-static float *grad_to(cdt_model *m, int s, int *acc)
+static float *grad_to(walk *w, int s, int *acc)
 {
-    struct cdt_model_graph *g = m->graph;
-    *acc = g->seen[s];
-    g->seen[s] = 1;
-    return *acc ? g->tmp : g->dacts + g->slots[s].off;
+    *acc = w->seen[s];
+    w->seen[s] = 1;
+    return *acc ? w->tmp : w->dacts + w->m->graph->slots[s].off;
 }
 
-static void grad_done(cdt_model *m, int s, int acc)
+static void grad_done(walk *w, int s, int acc)
 {
-    struct cdt_model_graph *g = m->graph;
+    struct cdt_model_graph *g = w->m->graph;
     if (!acc) return;
-    float *d = g->dacts + g->slots[s].off;
-    DEV(g, add, d, d, g->tmp, (size_t)g->n * g->slots[s].per_image);
+    float *d = w->dacts + g->slots[s].off;
+    WDEV(w, add, d, d, w->tmp, (size_t)g->n * g->slots[s].per_image);
 }
 
-static void op_backward(cdt_model *m, const op *o, int view)
+static void op_backward(walk *w, const op *o, int view)
 {
+    cdt_model *m = w->m;
     struct cdt_model_graph *g = m->graph;
     int n = g->n, acc = 0;
     float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params, *G = g->grads;
-    float *dy = g->dacts + g->slots[o->out].off;
+    float *dy = w->dacts + g->slots[o->out].off;
     size_t numel = (size_t)n * g->slots[o->out].per_image;
     // the ReLU's backward first, in place on dy, unless the device fuses it
     int add_fused = o->kind == OP_ADD && g->be.i->add_relu_backward;
-    if (o->relu && !add_fused) DEV(g, relu_backward, dy, dy, y, numel);
+    if (o->relu && !add_fused) WDEV(w, relu_backward, dy, dy, y, numel);
     if (o->kind == OP_ADD) { // in place: dy already is the branch's gradient
-        float *d = g->dacts + g->slots[o->in2].off;
-        if (o->relu && add_fused) DEV(g, add_relu_backward, dy, d, y, g->seen[o->in2], numel);
-        else if (g->seen[o->in2]) DEV(g, add, d, d, dy, numel);
-        else DEV(g, copy, d, dy, numel * sizeof(float));
-        g->seen[o->in2] = 1;
+        float *d = w->dacts + g->slots[o->in2].off;
+        if (o->relu && add_fused) WDEV(w, add_relu_backward, dy, d, y, w->seen[o->in2], numel);
+        else if (w->seen[o->in2]) WDEV(w, add, d, d, dy, numel);
+        else WDEV(w, copy, d, dy, numel * sizeof(float));
+        w->seen[o->in2] = 1;
         return;
     }
-    float *dx = o->kind == OP_CONV && o->in == 0 ? NULL : grad_to(m, o->in, &acc);
+    float *dx = o->kind == OP_CONV && o->in == 0 ? NULL : grad_to(w, o->in, &acc);
     switch (o->kind) {
     case OP_CONV: {
         cdt_conv2d_params p = o->p.conv; p.n = n;
-        DEV(g, conv2d_backward, dx, G + o->w, dy, x, P + o->w, g->scratch, &p);
+        WDEV(w, conv2d_backward, dx, G + o->w, dy, x, P + o->w, w->scratch, &p);
         break; }
     case OP_BN: {
         cdt_bn_params p = o->p.bn; p.n = n;
@@ -874,37 +937,105 @@ static void op_backward(cdt_model *m, const op *o, int view)
         if (sync_bn(g))
             bn_backward_across(g, o, &p, view, dx);
         else
-            DEV(g, batchnorm_backward, dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
+            WDEV(w, batchnorm_backward, dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
         break; }
     case OP_MAXPOOL: {
         cdt_maxpool_params p = o->p.pool; p.n = n;
-        DEV(g, maxpool_backward, dx, dy, g->args[view] + o->save, &p);
+        WDEV(w, maxpool_backward, dx, dy, g->args[view] + o->save, &p);
         break; }
     case OP_AVGPOOL: {
         slot s = g->slots[o->in];
-        DEV(g, avgpool_backward, dx, dy, n, s.c, s.h * s.w);
+        WDEV(w, avgpool_backward, dx, dy, n, s.c, s.h * s.w);
         break; }
     case OP_LINEAR: {
         cdt_linear_params p = o->p.lin; p.n = n;
-        DEV(g, linear_backward, dx, G + o->w, o->b == NONE ? NULL : G + o->b, dy, x, P + o->w, &p);
+        WDEV(w, linear_backward, dx, G + o->w, o->b == NONE ? NULL : G + o->b, dy, x, P + o->w, &p);
         break; }
-    case OP_SIGMOID: DEV(g, sigmoid_backward, dx, dy, y, numel); break;
+    case OP_SIGMOID: WDEV(w, sigmoid_backward, dx, dy, y, numel); break;
     }
-    if (dx) grad_done(m, o->in, acc);
+    if (dx) grad_done(w, o->in, acc);
+}
+
+static void walk_backward(walk *w, int view, atomic_int *done)
+{
+    cdt_model *m = w->m;
+    struct cdt_model_graph *g = m->graph;
+    size_t nz = (size_t)g->n * m->cfg.hidden_dim, nf = (size_t)g->n * m->cfg.feature_num;
+    memset(w->seen, 0, (size_t)g->nslots);
+    // the loss is the first consumer of z and f; of a whole batch over
+    // ranks, this rank's rows
+    size_t row = whole_loss(g) ? (size_t)g->rank : 0;
+    WDEV(w, copy, w->dacts + g->slots[g->z_slot].off, g->dz[view] + row * nz, nz * sizeof(float));
+    WDEV(w, copy, w->dacts + g->slots[g->f_slot].off, g->df[view] + row * nf, nf * sizeof(float));
+    w->seen[g->z_slot] = w->seen[g->f_slot] = 1;
+    for (int k = 0; k < g->nops; k++) {
+        if (done && view == 1) wait_turn(done, k);
+        op_backward(w, &g->ops[g->nops - 1 - k], view);
+        if (done && view == 0) atomic_store_explicit(done, k + 1, memory_order_release);
+    }
 }
 
 int cdt_model_backward(cdt_model *m, int view)
 {
-    struct cdt_model_graph *g = m->graph;
-    size_t nz = (size_t)g->n * m->cfg.hidden_dim, nf = (size_t)g->n * m->cfg.feature_num;
     CDT_ASSERT(!m->inference);
-    memset(g->seen, 0, (size_t)g->nslots);
-    // the loss is the first consumer of z and f; of a whole batch over
-    // ranks, this rank's rows
-    size_t row = whole_loss(g) ? (size_t)g->rank : 0;
-    DEV(g, copy, g->dacts + g->slots[g->z_slot].off, g->dz[view] + row * nz, nz * sizeof(float));
-    DEV(g, copy, g->dacts + g->slots[g->f_slot].off, g->df[view] + row * nf, nf * sizeof(float));
-    g->seen[g->z_slot] = g->seen[g->f_slot] = 1;
-    for (int i = g->nops - 1; i >= 0; i--) op_backward(m, &g->ops[i], view);
+    walk w = walk_alone(m);
+    walk_backward(&w, view, NULL);
+    return m->graph->rc;
+}
+
+/* Threads for the views side by side, 0 for one view after the other: on
+ * the CPU (where the second walk's buffers were made), without ranks, with
+ * two threads, or more where OpenMP runs nested teams (each view gets
+ * half). Which it is does not change a bit: the kernels give the same
+ * sums on any thread count. */
+static int pair_threads(const struct cdt_model_graph *g)
+{
+    int t = omp_get_max_threads();
+    if (!g->dacts1 || t < 2 || omp_in_parallel()) return 0;
+    return t == 2 || omp_get_max_active_levels() >= 2 ? t : 0;
+}
+
+/* Both views' forward (training) or backward, side by side where
+ * pair_threads() allows, else view 0 then view 1. */
+static int run_views(cdt_model *m, int n, int backward)
+{
+    struct cdt_model_graph *g = m->graph;
+    int t = pair_threads(g);
+    if (!t) {
+        for (int v = 0; v < 2; v++) {
+            walk w = walk_alone(m);
+            if (backward) walk_backward(&w, v, NULL);
+            else walk_forward(&w, v, n, 1, NULL);
+        }
+        return g->rc;
+    }
+    int rc[2] = {g->rc, g->rc};
+    atomic_int done;
+    atomic_init(&done, 0);
+    #pragma omp parallel num_threads(2)
+    {
+        int me = omp_get_thread_num(), pair = omp_get_num_threads() == 2;
+        if (pair) omp_set_num_threads(me ? t / 2 : t - t / 2);
+        for (int v = pair ? me : 0; v <= (pair ? me : 1); v++) {
+            walk w = v ? (walk){m, &rc[1], g->dacts1, g->tmp1, g->scratch1, g->seen1}
+                       : (walk){m, &rc[0], g->dacts, g->tmp, g->scratch, g->seen};
+            if (backward) walk_backward(&w, v, pair ? &done : NULL);
+            else walk_forward(&w, v, n, 1, pair ? &done : NULL);
+        }
+    }
+    if (!g->rc) g->rc = rc[0] ? rc[0] : rc[1];
     return g->rc;
+}
+
+int cdt_model_forward_views(cdt_model *m, int n)
+{
+    CDT_ASSERT(n > 1 && n <= m->batch && !m->inference);
+    m->graph->n = n;
+    return run_views(m, n, 0);
+}
+
+int cdt_model_backward_views(cdt_model *m)
+{
+    CDT_ASSERT(!m->inference);
+    return run_views(m, 0, 1);
 }

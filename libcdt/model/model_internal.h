@@ -32,6 +32,11 @@ int cdt_model_dev_coll(const cdt_model *m);
 float *cdt_model_input(cdt_model *m, int view);
 /* The forward of cdt_model_forward, on what is already in the input slot. */
 int cdt_model_forward_input(cdt_model *m, int n, int view, int train);
+/* A training step's forward of both views (n > 1 images each, already in
+ * the input slots), and then its backward of both: the bits of view 0's
+ * call then view 1's, side by side on the CPU's threads where it can. */
+int cdt_model_forward_views(cdt_model *m, int n);
+int cdt_model_backward_views(cdt_model *m);
 /* Parameters and gradients on the device (nparams each). */
 float *cdt_model_dev_params(cdt_model *m);
 float *cdt_model_dev_grads(cdt_model *m);

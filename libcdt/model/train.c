@@ -210,13 +210,11 @@ int cdt_trainer_step_grads(cdt_trainer *t, const uint8_t *x, cdt_train_stats *s)
     if (!rc) rc = b->scale_views(d->be.ctx, cdt_model_input(m, 0), cdt_model_input(m, 1), xd,
                                  (size_t)n, img);
     if (!rc) rc = cdt_model_zero_grad(m);
-    if (!rc) rc = cdt_model_forward_input(m, n, 0, 1);
-    if (!rc) rc = cdt_model_forward_input(m, n, 1, 1);
+    if (!rc) rc = cdt_model_forward_views(m, n);
     if (!rc) rc = cdt_model_loss_queue(m, t->opts.t_instance, t->opts.t_feature);
     /* the backward runs whatever the loss: the host learns it only at the
      * one wait in step_apply, and a non-finite one stops the step before Adam */
-    if (!rc) rc = cdt_model_backward(m, 0);
-    if (!rc) rc = cdt_model_backward(m, 1);
+    if (!rc) rc = cdt_model_backward_views(m);
     if (rc) return device_failed(t, rc);
     return cdt_model_comm(m) ? sum_grads(t, cdt_model_comm(m)) : 0;
 }

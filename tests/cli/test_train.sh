@@ -1,6 +1,7 @@
 # cdt-train on a tiny ResNet18 (cifar stem, width 4, 16x16 grey images,
 # batch 8, 8 feature heads): bit-identical model files for any thread
-# count; checkpoint + resume gives the bytes of an uninterrupted run; the
+# count (the two views one after the other or side by side); checkpoint +
+# resume gives the bytes of an uninterrupted run; the
 # loss falls over a short run. Uses the real Fashion-MNIST when present,
 # else random images.
 set -eu
@@ -28,6 +29,12 @@ OMP_NUM_THREADS=2 "$train" $tiny full.cdt -o t2.cdt
 cmp -s t1.cdt t2.cdt || fail "1 and 2 threads give different model files"
 "$train" $tiny --threads 2 full.cdt -o t3.cdt
 cmp -s t1.cdt t3.cdt || fail "--threads 2 differs from 1 thread"
+# three threads: the views side by side with 2 + 1 (nested teams), and
+# one view after the other with 3 (no nesting)
+OMP_NUM_THREADS=3 OMP_MAX_ACTIVE_LEVELS=2 "$train" $tiny full.cdt -o t4.cdt
+cmp -s t1.cdt t4.cdt || fail "3 threads (nested) differ from 1 thread"
+OMP_NUM_THREADS=3 OMP_MAX_ACTIVE_LEVELS=1 "$train" $tiny full.cdt -o t5.cdt
+cmp -s t1.cdt t5.cdt || fail "3 threads (not nested) differ from 1 thread"
 "$BIN/cdt-cat" t1.cdt >print.txt
 for k in arch=resnet18 stem=cifar width=4 in_channels=1 image_size=16 hidden_dim=16 \
          feature_num=8 step=12 seed=3 train.batch=8; do
