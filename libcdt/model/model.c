@@ -787,8 +787,14 @@ static walk walk_alone(cdt_model *m)
  * updated in the order of two walks one after the other: the same bits. */
 static void wait_turn(atomic_int *done, int k)
 {
-    for (int spin = 0; atomic_load_explicit(done, memory_order_acquire) <= k; spin++)
-        if (spin > 64) sched_yield();
+    // a wait is mostly shorter than a system call; yield only after a
+    // long one (more threads than cores)
+    for (long spin = 0; atomic_load_explicit(done, memory_order_acquire) <= k; spin++) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_ia32_pause();
+#endif
+        if (spin > 20000) sched_yield();
+    }
 }
 
 static void walk_forward(walk *w, int view, int n, int train, atomic_int *done)
