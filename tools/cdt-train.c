@@ -61,7 +61,8 @@ static void usage(FILE *f)
 "      --checkpoint-every N  steps between checkpoints (default 0: only on signals)\n"
 "      --resume FILE     continue from a checkpoint: the first rows it consumed\n"
 "                        are skipped from the input, which must be the same stream\n"
-"      --log FILE.csv    step,instance,feature,entropy,total,lr,images_per_s\n"
+"      --log FILE.csv    step,instance,feature,entropy,total,lr,images_per_s,cpu_s\n"
+"                        (cpu_s: the process's CPU seconds so far)\n"
 "      --device D        cpu, cuda (the first GPU, through libcdt_cuda.so) or auto\n"
 "                        (cuda when it works, else cpu); default cpu\n"
 "      --precision P     the GPU's matrix products: fp32, tf32 or bf16 (default fp32)\n"
@@ -348,8 +349,9 @@ static void report(run *R, const cdt_train_stats *s)
 {
     double ips = (double)cdt_model_batch(R->m) * R->world / R->step_time;
     if (R->log) {
-        fprintf(R->log, "%ld,%.9g,%.9g,%.9g,%.9g,%.9g,%.2f\n", cdt_trainer_steps(R->t), s->loss.instance,
-                s->loss.feature, s->loss.entropy, s->loss.total, s->lr, ips);
+        fprintf(R->log, "%ld,%.9g,%.9g,%.9g,%.9g,%.9g,%.2f,%.3f\n", cdt_trainer_steps(R->t),
+                s->loss.instance, s->loss.feature, s->loss.entropy, s->loss.total, s->lr, ips,
+                cli_cpu_now());
         fflush(R->log);
     }
     double t = cli_now();
@@ -748,7 +750,7 @@ static void open_log(run *R)
     if (!(R->log = fopen(R->o->log, R->o->resume ? "a" : "w")))
         cli_die(prog, EX_IO_, "cannot open %s:", R->o->log);
     if (ftell(R->log) == 0)
-        fprintf(R->log, "step,instance,feature,entropy,total,lr,images_per_s\n");
+        fprintf(R->log, "step,instance,feature,entropy,total,lr,images_per_s,cpu_s\n");
 }
 
 static void setup_signals(void)

@@ -64,6 +64,8 @@ void cli_writer_opts(const char *prog, int raw, cdt_writer_opts *o);
 int cli_progress_wanted(int forced);
 /* Seconds on the monotonic clock, for rates and progress. */
 double cli_now(void);
+/* The process's CPU seconds so far (every thread, user and system). */
+double cli_cpu_now(void);
 /* --device cpu|cuda|auto and --precision fp32|tf32|bf16 -> CDT_DEVICE_*,
  * CDT_PRECISION_*; anything else dies (64). */
 int cli_device_kind(const char *prog, const char *s);

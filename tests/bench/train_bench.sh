@@ -64,34 +64,26 @@ echo "train: sgemm peak (2048^3, OpenBLAS, core ${core:-?}) $peak1 GFLOP/s on 1 
 echo "train: sgemm peak with OPENBLAS_CORETYPE=Haswell $(OPENBLAS_CORETYPE=Haswell "$tmp/peak" 1) GFLOP/s on 1 thread"
 echo "train: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; cdt-train runs with OpenBLAS's own kernel choice"
 echo "train: (OPENBLAS_CORETYPE unset) and with OPENBLAS_CORETYPE=Haswell (AVX2), each named; CPU per"
-echo "train: step of the timed steps only, as PyTorch's (a run of the warm-up steps alone subtracted)"
+echo "train: step of the timed steps only, as PyTorch's (the difference of cdt-train's log's cpu_s)"
 echo "train: ResNet18 cifar stem, hidden 128, 128 heads, batch 128, $thr threads; ratio = torch time / cdt time"
 echo "train: each case $rounds rounds (ROUNDS), PyTorch and cdt-train one after the other in each; the"
 echo "train: medians over the rounds, their ratio, and the range of the rounds' own ratios"
 printf '%-18s %-10s %8s %8s %7s %9s %9s %7s %8s %11s %11s\n' case "core" "ms cdt" "torch" "ratio" "cpu-ms cdt" "torch" "ratio" "GFLOP/s" "rounds wall" "rounds cpu"
 
-# cdt_cpu ENV...: the CPU seconds (user + system) of a cdt-train run on $in
-cdt_cpu() {
-    OMP_NUM_THREADS=$thr OPENBLAS_VERBOSE=2 "$@" /usr/bin/time -f "%U %S" -o "$tmp/time" "$bin/cdt-train" \
-        --arch resnet18 --stem cifar --width $w -b 128 --log "$tmp/log.csv" "$in" \
-        -o "$tmp/m.cdt" 2>"$tmp/err" >/dev/null
-    awk '{ print $1 + $2 }' "$tmp/time"
-}
-
 # cdt_run WIDTH C SIZE WARM STEPS CORETYPE: "median_step_ms cpu_ms_per_step core"
+# CPU per step as PyTorch's is counted, the timed steps' only: the log's
+# cpu_s (the process's CPU seconds so far) after the last step less after
+# the last warm-up step (setup's, whose page faults move by a second from
+# run to run, stays out)
 cdt_run() {
     w=$1 c=$2 s=$3 warm=$4 steps=$5 ct=$6
     if [ "$ct" = auto ]; then set -- env -u OPENBLAS_CORETYPE; else set -- env OPENBLAS_CORETYPE="$ct"; fi
-    # CPU per step as PyTorch's is counted, the timed steps' only: a run of
-    # the WARM steps alone (setup, warm-up) subtracted from the whole run's
-    in=$tmp/in_warm.cdt
-    c0=$(cdt_cpu "$@")
-    in=$tmp/in.cdt
-    c1=$(cdt_cpu "$@")
+    OMP_NUM_THREADS=$thr OPENBLAS_VERBOSE=2 "$@" "$bin/cdt-train" --arch resnet18 --stem cifar \
+        --width $w -b 128 --log "$tmp/log.csv" "$tmp/in.cdt" -o "$tmp/m.cdt" 2>"$tmp/err" >/dev/null
     got=$(sed -n 's/^Core: //p' "$tmp/err" | tail -1)
     ms=$(tail -n +$((warm + 2)) "$tmp/log.csv" | cut -d, -f7 | sort -g |
          awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", 128000 / m }')
-    cpu=$(echo "$c0 $c1" | awk -v n=$steps '{ printf "%.0f", ($2 - $1) * 1000 / n }')
+    cpu=$(awk -F, -v w=$warm -v n=$steps 'NR == w + 1 { a = $8 } END { printf "%.0f", ($8 - a) * 1000 / n }' "$tmp/log.csv")
     echo "$ms $cpu ${got:-?}"
 }
 
@@ -110,8 +102,6 @@ case_() {
     n=$(((warm + steps) * 128))
     mknpy '|u1' "$n, 2, $c, $s, $s" "$tmp/x.npy"
     "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in.cdt"
-    mknpy '|u1' "$((warm * 128)), 2, $c, $s, $s" "$tmp/x.npy"
-    "$bin/cdt-cat" --from-npy x="$tmp/x.npy" --rows 256 --raw -o "$tmp/in_warm.cdt"
     : >"$tmp/rounds"
     r=0
     while [ $r -lt "$rounds" ]; do

@@ -61,7 +61,7 @@ cmp -s ref.cdt t1.cdt && fail "the schedule options changed nothing"
 "$train" $tiny --lr 2e-3 --log log.csv full.cdt -o l1.cdt
 "$train" --init l1.cdt -b 8 --lr 2e-3 --log log2.csv full.cdt -o l2.cdt
 "$train" --init l2.cdt -b 8 --lr 2e-3 --log log3.csv full.cdt -o l3.cdt
-head -1 log.csv | grep -qx 'step,instance,feature,entropy,total,lr,images_per_s' || fail "log header"
+head -1 log.csv | grep -qx 'step,instance,feature,entropy,total,lr,images_per_s,cpu_s' || fail "log header"
 { tail -n +2 log.csv; tail -n +2 log2.csv; tail -n +2 log3.csv; } >all.csv
 [ "$(wc -l <all.csv)" -eq 36 ] || fail "expected 36 logged steps, got $(wc -l <all.csv)"
 awk -F, 'NR <= 5 { a += $5 } NR > 31 { b += $5 }
