@@ -256,19 +256,15 @@ int cli_progress_wanted(int forced)
     return forced || isatty(STDERR_FILENO);
 }
 
-double cli_now(void)
+static double clock_seconds(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double cli_cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double cli_now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+double cli_cpu_now(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 int cli_device_kind(const char *prog, const char *s)
 {

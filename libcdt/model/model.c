@@ -774,11 +774,19 @@ static void op_forward(walk *w, const op *o, int view, int n, int train)
     }
 }
 
+/* A walk on the model's own buffers (set 0) or on the second view's of
+ * run_views (set 1), keeping its first failure in *rc. */
+static walk walk_on(cdt_model *m, int set, int *rc)
+{
+    struct cdt_model_graph *g = m->graph;
+    if (set) return (walk){m, rc, g->dacts1, g->tmp1, g->scratch1, g->seen1};
+    return (walk){m, rc, g->dacts, g->tmp, g->scratch, g->seen};
+}
+
 /* The walk of one view alone: the model's own buffers and g->rc. */
 static walk walk_alone(cdt_model *m)
 {
-    struct cdt_model_graph *g = m->graph;
-    return (walk){m, &g->rc, g->dacts, g->tmp, g->scratch, g->seen};
+    return walk_on(m, 0, &m->graph->rc);
 }
 
 /* Two walks side by side (run_views): view 1 starts op k of its walk once
@@ -1020,13 +1028,16 @@ static int run_views(cdt_model *m, int n, int backward)
     atomic_init(&done, 0);
     #pragma omp parallel num_threads(2)
     {
+        // a team of one (the runtime gave no second thread) walks both
+        // views in turn, as the sequential path, with one rc
         int me = omp_get_thread_num(), pair = omp_get_num_threads() == 2;
+        int first = pair ? me : 0, last = pair ? me : 1;
+        atomic_int *turn = pair ? &done : NULL;
         if (pair) omp_set_num_threads(me ? t / 2 : t - t / 2);
-        for (int v = pair ? me : 0; v <= (pair ? me : 1); v++) {
-            walk w = v ? (walk){m, &rc[1], g->dacts1, g->tmp1, g->scratch1, g->seen1}
-                       : (walk){m, &rc[0], g->dacts, g->tmp, g->scratch, g->seen};
-            if (backward) walk_backward(&w, v, pair ? &done : NULL);
-            else walk_forward(&w, v, n, 1, pair ? &done : NULL);
+        for (int v = first; v <= last; v++) {
+            walk w = walk_on(m, v, &rc[pair ? v : 0]);
+            if (backward) walk_backward(&w, v, turn);
+            else walk_forward(&w, v, n, 1, turn);
         }
     }
     if (!g->rc) g->rc = rc[0] ? rc[0] : rc[1];

@@ -28,7 +28,10 @@ static int cpu_alloc(void *ctx, void **p, size_t bytes)
         return *p ? 0 : CDT_ENOMEM;
     }
     size_t whole = (bytes + CPU_HUGE - 1) / CPU_HUGE * CPU_HUGE;
-    if (posix_memalign(p, CPU_HUGE, whole)) return *p = NULL, CDT_ENOMEM;
+    if (posix_memalign(p, CPU_HUGE, whole)) {
+        *p = NULL;
+        return CDT_ENOMEM;
+    }
 #ifdef MADV_HUGEPAGE
     (void)madvise(*p, whole, MADV_HUGEPAGE); // advice: without it, small pages
 #endif
