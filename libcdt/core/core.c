@@ -18,6 +18,7 @@ const char *cdt_strerror(int err)
     case CDT_EIO: return "input/output error";
     case CDT_EPIPE: return "broken pipe";
     case CDT_EINTERNAL: return "internal error";
+    case CDT_EUNAVAIL: return "not available";
     default: return "unknown error";
     }
 }
@@ -30,6 +31,7 @@ int cdt_exit_code(int err)
     case CDT_EDATA: case CDT_ETRUNC: case CDT_ELIMIT: return 65;
     case CDT_ENOENT: return 66;
     case CDT_EIO: return 74;
+    case CDT_EUNAVAIL: return 69;
     case CDT_EPIPE: return 141;
     default: return 70;
     }

@@ -42,5 +42,6 @@
 #include "cdt_model.h"
 #include "cdt_modelfile.h"
 #include "cdt_train.h"
+#include "cdt_run.h"
 
 #endif

@@ -18,7 +18,8 @@ enum {
     CDT_ELIMIT = -6,   /* a size over a limit (spec or --max-memory; exit 65) */
     CDT_EIO = -7,      /* read/write failure, disk full (exit 74) */
     CDT_EPIPE = -8,    /* the reader of our output went away (exit 141) */
-    CDT_EINTERNAL = -9 /* a broken internal rule (exit 70) */
+    CDT_EINTERNAL = -9, /* a broken internal rule (exit 70) */
+    CDT_EUNAVAIL = -10  /* a device or library asked for is not usable (exit 69) */
 };
 
 const char *cdt_strerror(int err);
