@@ -645,6 +645,7 @@ static void make_model(run *R, cdt_modelfile_state *st)
     } else {
         cfg = config_from_opts(o, (int)R->shape[2], (int)R->shape[3]);
     }
+    cfg.cpu_conv = cli_cpu_conv();
     fill_train(o, o->resume ? cdt_modelfile_meta(mf) : NULL);
     int64_t sseed = 0;
     cdt_meta_get_i64(cdt_reader_meta(R->r), "seed", &sseed);

@@ -183,7 +183,7 @@ static int conv(builder *b, const char *prefix, int in, int oc, int k, int strid
 {
     if (b->failed) return 0;
     slot s = b->g->slots[in];
-    cdt_conv2d_params p = {b->m->batch, s.c, s.h, s.w, oc, k, k, stride, pad};
+    cdt_conv2d_params p = {b->m->batch, s.c, s.h, s.w, oc, k, k, stride, pad, b->m->cfg.cpu_conv};
     int out = add_slot(b, oc, cdt_conv2d_out_h(&p), cdt_conv2d_out_w(&p));
     op *o = add_op(b, OP_CONV, in, out);
     if (!o) return 0;
@@ -319,6 +319,7 @@ static int config_ok(const cdt_model_config *c, int batch)
     if (c->width < 1 || c->width > 4096 || c->in_channels < 1 || c->in_channels > 64) return 0;
     if (c->hidden_dim < 1 || c->feature_num < 1 || batch < 1) return 0;
     if (c->hidden_dim > 65536 || c->feature_num > 65536 || batch > (1 << 20)) return 0;
+    if (c->cpu_conv < CDT_CONV_AUTO || c->cpu_conv > CDT_CONV_GENERIC) return 0;
     // the smallest input whose last stage is still at least 1x1
     int min = c->stem == CDT_STEM_IMAGENET ? 32 : 8;
     return c->image_size >= min && c->image_size <= 8192;
@@ -458,6 +459,7 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
         m->graph->dp = 1;
     }
     m->cfg = *cfg;
+    if (m->cfg.cpu_conv == CDT_CONV_AUTO) m->cfg.cpu_conv = cdt_conv2d_kernels_auto();
     m->batch = batch;
     m->inference = inference;
     m->rep_dim = cfg->width * 8 * (cfg->depth == 50 ? 4 : 1);
@@ -617,6 +619,13 @@ static float *act(const cdt_model *m, int view, int s)
 
 const cdt_backend *cdt_model_backend(const cdt_model *m) { return &m->graph->be; }
 const cdt_model_config *cdt_model_cfg(const cdt_model *m) { return &m->cfg; }
+
+int cdt_model_config_same(const cdt_model_config *a, const cdt_model_config *b)
+{
+    return a->depth == b->depth && a->stem == b->stem && a->width == b->width &&
+           a->in_channels == b->in_channels && a->image_size == b->image_size &&
+           a->hidden_dim == b->hidden_dim && a->feature_num == b->feature_num;
+}
 int cdt_model_batch(const cdt_model *m) { return m->batch; }
 int cdt_model_rep_dim(const cdt_model *m) { return m->rep_dim; }
 int cdt_model_is_inference(const cdt_model *m) { return m->inference; }

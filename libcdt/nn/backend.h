@@ -28,7 +28,7 @@
 
 #include "cdt_nn.h"
 
-#define CDT_BACKEND_ABI 3
+#define CDT_BACKEND_ABI 4
 
 typedef struct cdt_backend_i {
     int abi;                /* CDT_BACKEND_ABI of whoever filled the table */

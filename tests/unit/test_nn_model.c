@@ -225,24 +225,21 @@ static void run_golden(t_state *ts, const golden_case *c)
     free(g.r);
 }
 
-static void test_golden_resnet18_cifar(t_state *ts)
+static void golden_resnet18_cifar(t_state *ts, int cpu_conv)
 {
     golden_case c = {"tests/golden/cd/resnet18_cifar_w4.bin",
                      {.depth = 18, .stem = CDT_STEM_CIFAR, .width = 4, .in_channels = 3,
-                      .image_size = 8, .hidden_dim = 16, .feature_num = 8},
+                      .image_size = 8, .hidden_dim = 16, .feature_num = 8, .cpu_conv = cpu_conv},
                      6, 3, 1};
     run_golden(ts, &c);
 }
 
+static void test_golden_resnet18_cifar(t_state *ts) { golden_resnet18_cifar(ts, CDT_CONV_AUTO); }
+
 /* The same without the direct 3x3 kernels (CDT_CPU_CONV=gemm): layer3's
  * 16-channel 3x3 convolutions take Winograd's path (small images), the
  * others im2col's. */
-static void test_golden_resnet18_cifar_gemm(t_state *ts)
-{
-    setenv("CDT_CPU_CONV", "gemm", 1);
-    test_golden_resnet18_cifar(ts);
-    unsetenv("CDT_CPU_CONV");
-}
+static void test_golden_resnet18_cifar_gemm(t_state *ts) { golden_resnet18_cifar(ts, CDT_CONV_GEMM); }
 
 static void test_golden_resnet50_imagenet(t_state *ts)
 {
