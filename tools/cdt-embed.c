@@ -164,7 +164,7 @@ static void load_batch(embedder *e, const cdt_tensor *x, uint64_t first, int n)
             src = e->resized;
         }
         float *d = e->x + (size_t)i * img;
-        for (size_t k = 0; k < img; k++) d[k] = (float)src[k] / 255.0f;
+        for (size_t k = 0; k < img; k++) d[k] = cdt_pixel_to_float(src[k]);
     }
 }
 

@@ -31,6 +31,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- input: ToTensor's pixel, u8 -> [0,1] ----
+ * A true division, not a multiply by 1/255 (which rounds differently):
+ * the one definition the CPU, the CUDA kernels (a device function there)
+ * and the tools share, so that every path gives the same floats. */
+#ifdef __CUDACC__
+#define CDT_NN_HOST_DEVICE __host__ __device__
+#else
+#define CDT_NN_HOST_DEVICE
+#endif
+static inline CDT_NN_HOST_DEVICE float cdt_pixel_to_float(uint8_t v) { return (float)v / 255.0f; }
+
 /* ---- conv2d: no bias, any kernel, stride and padding (im2col + gemm) ---- */
 /* Which kernels the CPU's convolutions run (kernels of cdt_conv2d_params;
  * the CUDA twins ignore it). A model fixes it when it is made, from

@@ -62,8 +62,8 @@ typedef struct slot { size_t off, per_image; int c, h, w; } slot;
 struct cdt_model_graph {
     cdt_backend be;          /* the device, fixed at create */
     int rc;                  /* first failure of a device op, sticky */
-    op *ops; int nops, cap_ops;
-    slot *slots; int nslots, cap_slots;
+    op *ops; int nops; size_t cap_ops;       /* cap_*: bytes */
+    slot *slots; int nslots; size_t cap_slots;
     size_t act_size, save_size, arg_size; /* per view, for the full batch */
     size_t conv_scratch, max_slot;
     int h_slot, z_slot, f_slot;
@@ -116,17 +116,16 @@ typedef struct walk {
 typedef struct builder {
     cdt_model *m;
     struct cdt_model_graph *g;
-    int cap_tensors, failed;
+    size_t cap_tensors;      /* bytes */
+    int failed;
 } builder;
 
-static void *grow(void *p, int *cap, int need, size_t elem, int *failed)
+/* Room for need elements of an array that doubles (from 64) as it grows. */
+static void *grow(void *p, size_t *cap, int need, size_t elem, int *failed)
 {
-    if (need <= *cap) return p;
-    int nc = *cap ? *cap * 2 : 64;
-    void *q = realloc(p, (size_t)nc * elem);
-    if (!q) { *failed = 1; return p; }
-    *cap = nc;
-    return q;
+    size_t bytes = (size_t)need * elem, twice = *cap ? 2 * *cap : 64 * elem;
+    if (bytes > *cap && cdt_grow(&p, cap, bytes > twice ? bytes : twice)) *failed = 1;
+    return p;
 }
 
 static int add_slot(builder *b, int c, int h, int w)

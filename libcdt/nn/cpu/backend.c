@@ -232,7 +232,6 @@ static int cpu_entropy_bwd(void *ctx, float *dp, float dh, const float *p, size_
     return 0;
 }
 
-/* The division (not a multiply by 1/255) gives ToTensor's exact floats. */
 static int cpu_scale_views(void *ctx, float *v0, float *v1, const uint8_t *x, size_t n, size_t img)
 {
     (void)ctx;
@@ -241,8 +240,8 @@ static int cpu_scale_views(void *ctx, float *v0, float *v1, const uint8_t *x, si
         const uint8_t *a = x + 2 * i * img, *b = a + img;
         float *d0 = v0 + i * img, *d1 = v1 + i * img;
         for (size_t k = 0; k < img; k++) {
-            d0[k] = (float)a[k] / 255.0f;
-            d1[k] = (float)b[k] / 255.0f;
+            d0[k] = cdt_pixel_to_float(a[k]);
+            d1[k] = cdt_pixel_to_float(b[k]);
         }
     }
     return 0;

@@ -72,14 +72,14 @@ extern "C" int cdt_add_forward_cuda(cdt_cuda_ctx *ctx, float *out, const float *
     return 0;
 }
 
-/* Element i of the 2N images, read in the order they lie in x. A true
- * division, as on the CPU: x * (1/255) would round differently. */
+/* Element i of the 2N images, read in the order they lie in x; ToTensor's
+ * value of cdt_nn.h, as on the CPU. */
 static __global__ void scale_views(float *v0, float *v1, const uint8_t *x, size_t n, size_t img)
 {
     CU_FOR(i, 2 * n * img) {
         size_t pair = i / (2 * img), r = i % (2 * img);
         float *d = r < img ? v0 : v1;
-        d[pair * img + r % img] = (float)x[i] / 255.0f;
+        d[pair * img + r % img] = cdt_pixel_to_float(x[i]);
     }
 }
 
