@@ -30,6 +30,7 @@
  * spreads each gemm. */
 #include "cdt_blas.h"
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "real.h"
 
 #include <omp.h>
@@ -1438,3 +1439,27 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     }
     for (size_t i = 0; i < nw; i++) dw[i] += sum[i];
 }
+
+#ifndef CDT_NN_F64
+/* The CPU table's entry (nn/backend.h). */
+static size_t conv_scratch(const void *p)
+{
+    return cdt_conv2d_scratch(p);
+}
+
+static int conv_fwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_conv2d_forward(a->out, a->x, a->w, a->scratch, a->p);
+    return 0;
+}
+
+static int conv_bwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_conv2d_backward(a->dx, a->dw, a->dout, a->x, a->w, a->scratch, a->p);
+    return 0;
+}
+
+const cdt_layer_i cdt_conv2d_layer_cpu = {"conv2d", conv_scratch, conv_fwd, conv_bwd};
+#endif

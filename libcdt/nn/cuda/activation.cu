@@ -3,6 +3,7 @@
  * each; the expressions are the CPU's, so NaN passes ReLU as it does there
  * (and as in PyTorch). */
 #include "cuda_internal.cuh"
+#include "nn/backend.h"
 
 static __global__ void relu_fwd(float *out, const float *x, size_t n) // (n), (n)
 {
@@ -91,3 +92,16 @@ extern "C" int cdt_scale_views_cuda(cdt_cuda_ctx *ctx, float *v0, float *v1,
     CU_LAUNCHED(ctx);
     return 0;
 }
+
+/* The CUDA table's entry (nn/backend.h). */
+static int sigmoid_fwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_sigmoid_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->x, a->numel);
+}
+
+static int sigmoid_bwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_sigmoid_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dout, a->out, a->numel);
+}
+
+const cdt_layer_i cdt_sigmoid_layer_cuda = {"sigmoid", NULL, sigmoid_fwd, sigmoid_bwd};
