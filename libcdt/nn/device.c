@@ -59,9 +59,8 @@ static int open_cuda(cdt_device *d, int index, char *why, size_t whylen)
         return CDT_ENOENT;
     }
     if (!d->be.i->layer_names || strcmp(d->be.i->layer_names, CDT_LAYER_NAMES)) {
-        snprintf(why, whylen, "%s has the layers %s, this program %s(install the library of "
-                 "the same cdt version)", where, d->be.i->layer_names ? d->be.i->layer_names : "?",
-                 CDT_LAYER_NAMES);
+        snprintf(why, whylen, "%s was built with other layers than this program (install the "
+                 "library of the same cdt version)", where);
         d->be.i->destroy(d->be.ctx);
         d->be.ctx = NULL;
         return CDT_ENOENT;
