@@ -1,8 +1,10 @@
 /* model.c: the CD network as a fixed list of layer calls.
  *
- * create() walks the architecture once, recording each layer (an op: which
- * nn/ function, its sizes, where its weights and activations are) and each
- * named tensor; forward runs the ops in order, backward in reverse. An
+ * create() walks the architecture once, recording each layer (an op: its
+ * kind, its sizes, where its weights and activations are) and each named
+ * tensor; forward runs the ops in order, backward in reverse, each by its
+ * kind's row of op_kinds[] (a layer of the device's table, nn/backend.h,
+ * or the residual add). An
  * activation "slot" is one (N,C,H,W) buffer; ReLU and the residual add work
  * in place (their backward needs only their output, and the layer before
  * them, a batch norm, needs its input, not its output), which halves the
