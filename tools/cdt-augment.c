@@ -212,18 +212,6 @@ static int stopped(pipeline *p)
     return s;
 }
 
-static int grow(void **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    void *nb = realloc(*buf, need);
-    if (!nb)
-        return CDT_ENOMEM;
-    *buf = nb;
-    *cap = need;
-    return 0;
-}
-
 /* ---- reading ---- */
 
 /* Check frame f (numbered from 1) against what we can augment; the first
@@ -304,9 +292,9 @@ static int fill_slot(pipeline *p, slot *s, const cdt_frame *f, uint64_t first_ro
         s->t = nt;
         s->t_cap = f->count;
     }
-    if (grow((void **)&s->buf, &s->buf_cap, total ? total : 1) < 0 ||
-        grow((void **)&s->out, &s->out_cap, out ? out : 1) < 0 ||
-        grow((void **)&s->ids, &s->ids_cap, (size_t)f->rows * sizeof(int64_t)) < 0)
+    if (cdt_grow((void **)&s->buf, &s->buf_cap, total ? total : 1) < 0 ||
+        cdt_grow((void **)&s->out, &s->out_cap, out ? out : 1) < 0 ||
+        cdt_grow((void **)&s->ids, &s->ids_cap, (size_t)f->rows * sizeof(int64_t)) < 0)
         return CDT_ENOMEM;
     size_t at = 0;
     uint64_t kept = 0;

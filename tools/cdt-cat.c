@@ -86,26 +86,6 @@ typedef struct stat_acc {
     uint64_t distinct;           /* DISTINCT_CAP + 1 means "more" */
 } stat_acc;
 
-static int is_int(int dtype)
-{
-    return dtype == CDT_U8 || dtype == CDT_I8 || dtype == CDT_I32 || dtype == CDT_I64;
-}
-
-static double f16_value(uint16_t h)
-{
-    int e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
-    return h >> 15 ? -v : v;
-}
-
-static double bf16_value(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 static void add_distinct(stat_acc *s, int64_t v)
 {
     if (s->distinct > DISTINCT_CAP)
@@ -146,18 +126,10 @@ static void add_float(stat_acc *s, double v)
 
 static void stats_add(stat_acc *s, const cdt_tensor *t, uint64_t n)
 {
-    const unsigned char *p = t->data;
+    int whole = cdt_dtype_is_int(t->dtype);
     for (uint64_t i = 0; i < n; i++) {
-        switch (t->dtype) {
-        case CDT_U8: add_int(s, p[i]); break;
-        case CDT_I8: add_int(s, ((const int8_t *)p)[i]); break;
-        case CDT_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); add_int(s, v); break; }
-        case CDT_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); add_int(s, v); break; }
-        case CDT_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); add_float(s, f16_value(v)); break; }
-        case CDT_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); add_float(s, bf16_value(v)); break; }
-        case CDT_F32: { float v; memcpy(&v, p + 4 * i, 4); add_float(s, v); break; }
-        default: { double v; memcpy(&v, p + 8 * i, 8); add_float(s, v); break; }
-        }
+        if (whole) add_int(s, cdt_dtype_int(t->dtype, t->data, i));
+        else add_float(s, cdt_dtype_float(t->dtype, t->data, i));
     }
 }
 
@@ -165,7 +137,7 @@ static void stats_print(const stat_acc *s)
 {
     printf("stats %s %s: %llu values", s->name, cdt_dtype_name(s->dtype),
            (unsigned long long)s->count);
-    if (s->count && is_int(s->dtype)) {
+    if (s->count && cdt_dtype_is_int(s->dtype)) {
         printf(", min %lld, max %lld, mean %.6g", (long long)s->imin, (long long)s->imax,
                s->sum / (double)s->count);
         if (s->distinct > DISTINCT_CAP)

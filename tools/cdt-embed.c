@@ -110,7 +110,9 @@ static void load_model(embedder *e, const opts *o)
     cdt_modelfile *mf = NULL;
     int rc = cdt_modelfile_open(o->model, &mf);
     if (rc >= 0) {
-        const cdt_model_config *c = cdt_modelfile_config(mf);
+        cdt_model_config cfg = *cdt_modelfile_config(mf);
+        const cdt_model_config *c = &cfg;
+        cfg.cpu_conv = cli_cpu_conv();
         if ((rc = cdt_model_create_inference_on(c, o->batch, e->dev, &e->m)) < 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s: cannot build its network (resnet%d, width %d, %dx%d inputs, batch %d) on %s: %s",
@@ -162,7 +164,7 @@ static void load_batch(embedder *e, const cdt_tensor *x, uint64_t first, int n)
             src = e->resized;
         }
         float *d = e->x + (size_t)i * img;
-        for (size_t k = 0; k < img; k++) d[k] = (float)src[k] / 255.0f;
+        for (size_t k = 0; k < img; k++) d[k] = cdt_pixel_to_float(src[k]);
     }
 }
 

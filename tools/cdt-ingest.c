@@ -169,9 +169,7 @@ static cdt_meta *make_meta(const cdt_dataset *d, const opts *o)
     if (cdt_dataset_path(d, 0)) {
         rc |= cdt_meta_set(m, "labels", cdt_dataset_classes(d) ? "folders" : "none");
         static const char *const fits[] = {"", "crop", "pad", "stretch"};
-        int fit = o->ds.fit ? o->ds.fit /* else the datasets' defaults */
-                : strcmp(cdt_dataset_name(d), "folder") ? CDT_FIT_STRETCH : CDT_FIT_CROP;
-        rc |= cdt_meta_set(m, "fit", fits[fit]);
+        rc |= cdt_meta_set(m, "fit", fits[cdt_dataset_fit(d)]);
     }
     rc |= cdt_meta_set_i64(m, "classes", cdt_dataset_classes(d));
     rc |= cdt_meta_set(m, "class_names", cdt_dataset_class_names(d));

@@ -304,6 +304,7 @@ int main(int argc, char **argv)
     // path for some shapes (measured with 0.3.21), which would make the
     // model depend on the thread count; threads come from OpenMP instead.
     openblas_set_num_threads(1);
+    c.cpu_conv = cli_cpu_conv();
     c.stop = &got_signal;
     c.on_step = on_step, c.note = on_note, c.ctx = &u;
     int rc = cdt_run_create(&c, &run);

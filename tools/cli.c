@@ -80,6 +80,11 @@ void cli_blas_setup(char **argv)
     setenv(REEXEC_VAR, "exec failed", 1);
 }
 
+int cli_cpu_conv(void)
+{
+    return cdt_conv2d_kernels_parse(getenv("CDT_CPU_CONV"));
+}
+
 void cli_blas_describe(char *buf, size_t len)
 {
     static const char *const isa[] = {"SSE only", "AVX", "AVX2+FMA", "AVX-512"};

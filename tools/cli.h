@@ -32,6 +32,9 @@ void cli_version(const char *prog, int verbose);
 void cli_blas_setup(char **argv);
 /* One line: "OpenBLAS core X (why)". */
 void cli_blas_describe(char *buf, size_t len);
+/* The CPU convolutions' kernels for cdt_model_config.cpu_conv, from
+ * $CDT_CPU_CONV (read here, once, so that libcdt never does). */
+int cli_cpu_conv(void);
 
 /* Numbers: decimal, optional K/M/G/T suffix (powers of 1024) for the
  * unsigned form; reject junk, overflow and out-of-range values: 0 or -1. */

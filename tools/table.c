@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,19 +37,6 @@ static void put_field(FILE *out, const char *s, size_t n)
     putc('"', out);
 }
 
-static double half_value(uint16_t h, int bf16)
-{
-    if (bf16) {
-        uint32_t bits = (uint32_t)h << 16;
-        float f;
-        memcpy(&f, &bits, sizeof f);
-        return f;
-    }
-    int e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
-    return h >> 15 ? -v : v;
-}
-
 static void put_value(FILE *out, const cdt_tensor *t, uint64_t i)
 {
     const unsigned char *p = t->data;
@@ -59,20 +45,10 @@ static void put_value(FILE *out, const cdt_tensor *t, uint64_t i)
         put_field(out, s, strnlen(s, (size_t)t->dim[1]));
         return;
     }
-    switch (t->dtype) {
-    case CDT_U8: fprintf(out, "%u", p[i]); break;
-    case CDT_I8: fprintf(out, "%d", ((const int8_t *)p)[i]); break;
-    case CDT_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); fprintf(out, "%d", v); break; }
-    case CDT_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); fprintf(out, "%lld", (long long)v); break; }
-    case CDT_F16: case CDT_BF16: {
-        uint16_t v;
-        memcpy(&v, p + 2 * i, 2);
-        fprintf(out, "%.9g", half_value(v, t->dtype == CDT_BF16));
-        break;
-    }
-    case CDT_F32: { float v; memcpy(&v, p + 4 * i, 4); fprintf(out, "%.9g", v); break; }
-    default: { double v; memcpy(&v, p + 8 * i, 8); fprintf(out, "%.17g", v); break; }
-    }
+    if (cdt_dtype_is_int(t->dtype))
+        fprintf(out, "%lld", (long long)cdt_dtype_int(t->dtype, p, (size_t)i));
+    else
+        fprintf(out, t->dtype == CDT_F64 ? "%.17g" : "%.9g", cdt_dtype_float(t->dtype, p, (size_t)i));
 }
 
 typedef struct cols { char **name; size_t n; } cols;

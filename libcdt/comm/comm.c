@@ -239,5 +239,4 @@ int cdt_comm_probe(char *what, size_t len)
 void cdt_comm_abort(cdt_comm *c, int code)
 {
     if (c) c->i->abort(c->ctx, code);
-    exit(code);
 }

@@ -1,6 +1,8 @@
-/* core.c: error codes, dtypes, tensor views, checked arithmetic. */
+/* core.c: error codes, dtypes and their values, tensor views, checked
+ * arithmetic, growing buffers. */
 #include "cdt_core.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,58 @@ int cdt_dtype_from_name(const char *name)
     return 0;
 }
 
+int cdt_dtype_is_int(int dtype)
+{
+    return dtype == CDT_U8 || dtype == CDT_I8 || dtype == CDT_I32 || dtype == CDT_I64;
+}
+
+/* IEEE half: 1 sign, 5 exponent, 10 mantissa bits; bfloat16: the top half
+ * of a float. */
+static double half_value(uint16_t h, int bf16)
+{
+    if (bf16) {
+        uint32_t bits = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return f;
+    }
+    int e = (h >> 10) & 31, m = h & 1023;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return h >> 15 ? -v : v;
+}
+
+int64_t cdt_dtype_int(int dtype, const void *data, size_t i)
+{
+    const unsigned char *p = data;
+    switch (dtype) {
+    case CDT_U8: return p[i];
+    case CDT_I8: return (int8_t)p[i];
+    case CDT_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+    case CDT_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return v; }
+    }
+    CDT_ASSERT(!"cdt_dtype_int of a dtype that is not an integer");
+    return 0;
+}
+
+double cdt_dtype_float(int dtype, const void *data, size_t i)
+{
+    const unsigned char *p = data;
+    switch (dtype) {
+    case CDT_F16: case CDT_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return half_value(v, dtype == CDT_BF16); }
+    case CDT_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
+    case CDT_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
+    }
+    return (double)cdt_dtype_int(dtype, data, i);
+}
+
+void cdt_dtype_to_f32(float *dst, int dtype, const void *src, size_t n)
+{
+    // each value rounded once (an i64 through a double would be twice)
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dtype == CDT_I64 ? (float)cdt_dtype_int(dtype, src, i)
+                                  : (float)cdt_dtype_float(dtype, src, i);
+}
+
 void cdt_tensor_set(cdt_tensor *t, const char *name, int dtype, void *data,
                     int rank, const uint64_t *dim)
 {
@@ -110,5 +164,17 @@ int cdt_tensor_nbytes(const cdt_tensor *t, uint64_t *nbytes)
         return CDT_EINVAL;
     if (cdt_tensor_numel(t, &n) < 0 || cdt_mul_u64(n, es, nbytes))
         return CDT_ELIMIT;
+    return 0;
+}
+
+int cdt_grow(void **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    void *q = realloc(*p, need);
+    if (!q)
+        return CDT_ENOMEM;
+    *p = q;
+    *cap = need;
     return 0;
 }

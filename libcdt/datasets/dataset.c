@@ -26,18 +26,6 @@ int ds_missing(cdt_dataset *d, const char *what, const char *hint_fmt, ...)
     return ds_fail(d, CDT_ENOENT, "%s dataset not found (%s)", d->name, what);
 }
 
-int ds_grow(void **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    void *q = realloc(*p, need);
-    if (!q)
-        return CDT_ENOMEM;
-    *p = q;
-    *cap = need;
-    return 0;
-}
-
 int ds_alloc(cdt_dataset *d, uint64_t n, int c, int h, int w)
 {
     uint64_t bytes;
@@ -205,6 +193,7 @@ const char *cdt_dataset_class_names(const cdt_dataset *d)
     return d->class_names ? d->class_names : "";
 }
 const char *cdt_dataset_name(const cdt_dataset *d) { return d->name ? d->name : ""; }
+int cdt_dataset_fit(const cdt_dataset *d) { return d->fit; }
 const char *cdt_dataset_errmsg(const cdt_dataset *d) { return d->err; }
 const char *cdt_dataset_hint(const cdt_dataset *d) { return d->hint; }
 uint64_t cdt_dataset_skipped(const cdt_dataset *d) { return d->skipped; }
@@ -240,7 +229,7 @@ int ds_fit(const cdt_dataset *d, struct ds_bufs *b, const uint8_t *src, int sc, 
             cdt_channels_u8(x, d->oc, src, sc, hw);
             return 0;
         }
-        if (ds_grow((void **)&b->conv, &b->conv_cap, hw * d->oc))
+        if (cdt_grow((void **)&b->conv, &b->conv_cap, hw * d->oc))
             return CDT_ENOMEM;
         cdt_channels_u8(b->conv, d->oc, src, sc, hw);
         src = b->conv;
@@ -250,7 +239,7 @@ int ds_fit(const cdt_dataset *d, struct ds_bufs *b, const uint8_t *src, int sc, 
         return 0;
     }
     size_t need = cdt_fit_scratch(d->oc, sh, sw, d->oh, d->ow) * sizeof(float);
-    if (ds_grow((void **)&b->scratch, &b->scratch_cap, need))
+    if (cdt_grow((void **)&b->scratch, &b->scratch_cap, need))
         return CDT_ENOMEM;
     cdt_fit_u8(x, d->oh, d->ow, src, d->oc, sh, sw, d->fit, b->scratch);
     return 0;

@@ -59,7 +59,6 @@ int ds_fail(cdt_dataset *d, int rc, const char *fmt, ...)
 /* CDT_ENOENT "dataset files not found (what)" plus a hint. */
 int ds_missing(cdt_dataset *d, const char *what, const char *hint_fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int ds_grow(void **p, size_t *cap, size_t need);
 /* Allocate pix (n,c,h,w) and lab (n) and set the stored shape. */
 int ds_alloc(cdt_dataset *d, uint64_t n, int c, int h, int w);
 /* Class names: a fixed list, or the non-empty lines of a text file. */

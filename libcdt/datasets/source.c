@@ -136,7 +136,7 @@ int ds_gunzip_file(cdt_dataset *d, const char *path, ds_blob *b)
     if (!(b->own = malloc(cap)))
         rc = ds_fail(d, CDT_ENOMEM, "out of memory inflating %s", path);
     while (rc == 0 && got) {
-        if (len == cap && ds_grow((void **)&b->own, &cap, cap * 2)) {
+        if (len == cap && cdt_grow((void **)&b->own, &cap, cap * 2)) {
             rc = ds_fail(d, CDT_ENOMEM, "out of memory inflating %s", path);
             break;
         }

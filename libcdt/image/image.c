@@ -78,18 +78,6 @@ static int fail(cdt_image *im, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int grow(void **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    void *q = realloc(*p, need);
-    if (!q)
-        return CDT_ENOMEM;
-    *p = q;
-    *cap = need;
-    return 0;
-}
-
 /* Make room for an h x w image with k interleaved and c planar channels. */
 static int reserve(cdt_image *im, uint32_t h, uint32_t w, int k, int c)
 {
@@ -98,9 +86,9 @@ static int reserve(cdt_image *im, uint32_t h, uint32_t w, int k, int c)
     if ((uint64_t)h * w > MAX_PIXELS)
         return fail(im, CDT_ELIMIT, "image too large: %ux%u", w, h);
     size_t hw = (size_t)h * w;
-    if (grow((void **)&im->tmp, &im->tmp_cap, hw * (size_t)k) ||
-        grow((void **)&im->px, &im->px_cap, hw * (size_t)c) ||
-        grow((void **)&im->rows, &im->rows_cap, h * sizeof(png_bytep)))
+    if (cdt_grow((void **)&im->tmp, &im->tmp_cap, hw * (size_t)k) ||
+        cdt_grow((void **)&im->px, &im->px_cap, hw * (size_t)c) ||
+        cdt_grow((void **)&im->rows, &im->rows_cap, h * sizeof(png_bytep)))
         return fail(im, CDT_ENOMEM, "out of memory");
     im->c = c;
     im->h = (int)h;
@@ -227,7 +215,7 @@ static int orient(cdt_image *im, int o)
     if (o <= 1)
         return 0;
     size_t h = (size_t)im->h, w = (size_t)im->w, hw = h * w;
-    if (grow((void **)&im->tmp, &im->tmp_cap, hw * (size_t)im->c))
+    if (cdt_grow((void **)&im->tmp, &im->tmp_cap, hw * (size_t)im->c))
         return fail(im, CDT_ENOMEM, "out of memory");
     int swap = o >= 5;
     size_t oh = swap ? w : h, ow = swap ? h : w;
@@ -416,7 +404,7 @@ static int slurp(cdt_image *im, const char *path, size_t *len)
         return fail(im, errno == ENOENT ? CDT_ENOENT : CDT_EIO, "cannot open: %s", strerror(errno));
     size_t n = 0;
     for (;;) {
-        if (n == im->file_cap && grow((void **)&im->file, &im->file_cap,
+        if (n == im->file_cap && cdt_grow((void **)&im->file, &im->file_cap,
                                       im->file_cap ? 2 * im->file_cap : 1 << 16)) {
             fclose(f);
             return fail(im, CDT_ENOMEM, "out of memory");

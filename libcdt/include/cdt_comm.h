@@ -69,7 +69,9 @@ int cdt_comm_max_i64(cdt_comm *c, int64_t *x, size_t n);
 /* Whether data-parallel training can be had here (libcdt_mpi.so loads),
  * in one line either way, for --version -v: 1 yes, 0 no. Starts no MPI. */
 int cdt_comm_probe(char *what, size_t len);
-/* Ends every process of the job with this exit status. */
+/* Asks the transport to end every process of the job with this exit
+ * status (MPI_Abort does not return); returns when there is none to ask
+ * (c NULL), and the caller then exits itself, as libcdt never does. */
 void cdt_comm_abort(cdt_comm *c, int code);
 
 #endif

@@ -1,4 +1,4 @@
-/* cdt_core.h: error codes, dtypes, tensors, assertions. */
+/* cdt_core.h: error codes, dtypes, tensors, assertions, growing buffers. */
 #ifndef CDT_CORE_H
 #define CDT_CORE_H
 
@@ -37,6 +37,13 @@ enum {
 size_t cdt_dtype_size(int dtype);        /* 0 for an unknown dtype */
 const char *cdt_dtype_name(int dtype);   /* "u8", "f32", ...; "?" if unknown */
 int cdt_dtype_from_name(const char *name); /* 0 if unknown */
+int cdt_dtype_is_int(int dtype);         /* u8, i8, i32, i64 */
+/* Element i of an array of dtype (any alignment): of an integer dtype,
+ * exactly; as a double, of any dtype (f16 and bf16 decoded, i64 rounded
+ * past 2^53); n of them into floats, each rounded once. */
+int64_t cdt_dtype_int(int dtype, const void *data, size_t i);
+double cdt_dtype_float(int dtype, const void *data, size_t i);
+void cdt_dtype_to_f32(float *dst, int dtype, const void *src, size_t n);
 
 #define CDT_MAX_RANK 8
 #define CDT_MAX_NAME 255
@@ -61,5 +68,9 @@ int cdt_tensor_nbytes(const cdt_tensor *t, uint64_t *nbytes);
 /* Overflow-checked size arithmetic: return 0 on success, -1 on overflow. */
 int cdt_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
 int cdt_add_u64(uint64_t a, uint64_t b, uint64_t *out);
+
+/* A buffer of *cap bytes grown (realloc) to hold need bytes, exactly;
+ * 0, or CDT_ENOMEM with *p and *cap as they were. */
+int cdt_grow(void **p, size_t *cap, size_t need);
 
 #endif

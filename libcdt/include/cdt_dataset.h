@@ -83,6 +83,9 @@ void cdt_dataset_shape(const cdt_dataset *d, int *c, int *h, int *w);
 int cdt_dataset_classes(const cdt_dataset *d);
 const char *cdt_dataset_class_names(const cdt_dataset *d); /* "a,b,c" */
 const char *cdt_dataset_name(const cdt_dataset *d);        /* canonical */
+/* How --size treats another aspect (CDT_FIT_*): the option's fit, else the
+ * dataset's default (crop for folders, stretch for the others). */
+int cdt_dataset_fit(const cdt_dataset *d);
 const char *cdt_dataset_split_name(int split);             /* "train", ... */
 
 /* Read the samples idx[0..n) into x (n,C,H,W), y (n) and id (n) (id[i] =

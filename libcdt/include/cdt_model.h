@@ -61,6 +61,12 @@ typedef struct cdt_model_config {
     int image_size;   /* inputs are image_size x image_size */
     int hidden_dim;   /* z width, 128 */
     int feature_num;  /* f width (feature heads), 128 */
+    /* The engine, not the architecture (model files neither keep nor
+     * compare it): the CPU convolutions' kernels, CDT_CONV_* of cdt_nn.h.
+     * 0 (CDT_CONV_AUTO) is decided when the model is made
+     * (cdt_conv2d_kernels_auto), and cdt_model_cfg() then says what was
+     * decided; a tool fills it from $CDT_CPU_CONV (cdt_conv2d_kernels_parse). */
+    int cpu_conv;
 } cdt_model_config;
 
 typedef struct cdt_model_tensor {
@@ -127,7 +133,10 @@ const char *cdt_model_errmsg(const cdt_model *m);
 /* "cpu" or "cuda" */
 const char *cdt_model_device(const cdt_model *m);
 
+/* The config it was made with, cpu_conv as decided then (never AUTO). */
 const cdt_model_config *cdt_model_cfg(const cdt_model *m);
+/* 1 when a and b are the same network (cpu_conv aside). */
+int cdt_model_config_same(const cdt_model_config *a, const cdt_model_config *b);
 int cdt_model_batch(const cdt_model *m);    /* activations are sized for this many images */
 int cdt_model_rep_dim(const cdt_model *m);  /* h width: 8 width (x4 for Bottleneck) */
 int cdt_model_is_inference(const cdt_model *m);

@@ -31,8 +31,46 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- input: ToTensor's pixel, u8 -> [0,1] ----
+ * A true division, not a multiply by 1/255 (which rounds differently):
+ * the one definition the CPU, the CUDA kernels (a device function there)
+ * and the tools share, so that every path gives the same floats. */
+#ifdef __CUDACC__
+#define CDT_NN_HOST_DEVICE __host__ __device__
+#else
+#define CDT_NN_HOST_DEVICE
+#endif
+static inline CDT_NN_HOST_DEVICE float cdt_pixel_to_float(uint8_t v) { return (float)v / 255.0f; }
+
 /* ---- conv2d: no bias, any kernel, stride and padding (im2col + gemm) ---- */
-typedef struct cdt_conv2d_params { int n, c, h, w, oc, kh, kw, stride, pad; } cdt_conv2d_params;
+/* Which kernels the CPU's convolutions run (kernels of cdt_conv2d_params;
+ * the CUDA twins ignore it). A model fixes it when it is made, from
+ * cdt_model_config.cpu_conv (a tool reads $CDT_CPU_CONV into it, through
+ * cdt_conv2d_kernels_parse), so nothing is decided per call. */
+enum {
+    CDT_CONV_AUTO = 0,      /* a model: cdt_conv2d_kernels_auto(); a layer call: DIRECT */
+    CDT_CONV_DIRECT,        /* the direct 3x3 kernels of the CPU's widest set, where they
+                               beat OpenBLAS's gemms on the CPU's own ISA */
+    CDT_CONV_DIRECT_WIDE,   /* also the layers they share with OpenBLAS (stride 2 up to
+                               128 channels, 64-channel images of 5x5 to 8x8) */
+    CDT_CONV_GEMM,          /* no direct kernels: Winograd or im2col, then gemm */
+    CDT_CONV_AVX512,        /* that kernel set (or the widest below it the CPU has), */
+    CDT_CONV_AVX2,          /* taking the layers of DIRECT_WIDE */
+    CDT_CONV_GENERIC,
+};
+typedef struct cdt_conv2d_params {
+    int n, c, h, w, oc, kh, kw, stride, pad;
+    int kernels;            /* CDT_CONV_*; 0 (AUTO) is DIRECT here */
+} cdt_conv2d_params;
+/* DIRECT_WIDE when OpenBLAS runs a narrower ISA than the CPU has
+ * (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine), where the direct
+ * kernels win the layers they share with its gemms; else DIRECT. */
+int cdt_conv2d_kernels_auto(void);
+/* $CDT_CPU_CONV's words: unset or "" AUTO, "gemm", "avx512", "avx2";
+ * any other ("generic") GENERIC. */
+int cdt_conv2d_kernels_parse(const char *s);
+/* "auto", "direct", "direct-wide", "gemm", "avx512", "avx2", "generic" */
+const char *cdt_conv2d_kernels_name(int kernels);
 int cdt_conv2d_out_h(const cdt_conv2d_params *p);
 int cdt_conv2d_out_w(const cdt_conv2d_params *p);
 size_t cdt_conv2d_scratch(const cdt_conv2d_params *p); /* elements */

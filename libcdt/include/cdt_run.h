@@ -75,6 +75,7 @@ typedef struct cdt_run_config {
     long checkpoint_every;
     /* Where it runs. */
     int device, precision;     /* CDT_DEVICE_*, CDT_PRECISION_* */
+    int cpu_conv;              /* the CPU convolutions' kernels (cdt_model_config.cpu_conv) */
     int comm;                  /* CDT_COMM_*: the ranks, when a launcher started several */
     int bn_local;              /* batch norm over each rank's rows only */
     int check_ranks;           /* compare parameter hashes after every step */

@@ -1,8 +1,10 @@
 /* model.c: the CD network as a fixed list of layer calls.
  *
- * create() walks the architecture once, recording each layer (an op: which
- * nn/ function, its sizes, where its weights and activations are) and each
- * named tensor; forward runs the ops in order, backward in reverse. An
+ * create() walks the architecture once, recording each layer (an op: its
+ * kind, its sizes, where its weights and activations are) and each named
+ * tensor; forward runs the ops in order, backward in reverse, each by its
+ * kind's row of op_kinds[] (a layer of the device's table, nn/backend.h,
+ * or the residual add). An
  * activation "slot" is one (N,C,H,W) buffer; ReLU and the residual add work
  * in place (their backward needs only their output, and the layer before
  * them, a batch norm, needs its input, not its output), which halves the
@@ -40,21 +42,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_CONV, OP_BN, OP_MAXPOOL, OP_ADD, OP_AVGPOOL, OP_LINEAR, OP_SIGMOID };
+/* The kinds of op: a layer of the device's table (CDT_LAYER_*, nn/backend.h)
+ * or the residual add, the model's own; op_kinds[] below says how each
+ * runs. */
+enum { OP_ADD = CDT_LAYER_COUNT, OP_KINDS };
 #define NONE ((size_t)-1)
+
+/* A layer's sizes: every struct starts with n, the images of a call. */
+typedef union op_params {
+    int n;
+    cdt_conv2d_params conv;
+    cdt_bn_params bn;
+    cdt_maxpool_params pool;
+    cdt_avgpool_params avg;
+    cdt_linear_params lin;
+} op_params;
 
 typedef struct op {
     int kind, in, in2, out;  /* slots; in2 only for OP_ADD */
     int tensor;              /* first tensor of the layer (weight, or BN weight) */
-    int relu;                /* OP_BN, OP_ADD: a ReLU follows, in place on out */
+    int relu;                /* a ReLU follows, in place on out */
     size_t w, b, rm, rv;     /* params / buffers offsets, NONE if absent */
-    size_t save;             /* per-view offset: BN mean+invstd, or argmax */
-    union {
-        cdt_conv2d_params conv;
-        cdt_bn_params bn;
-        cdt_maxpool_params pool;
-        cdt_linear_params lin;
-    } p;
+    size_t save, index;      /* per-view offsets, NONE if absent: BN mean+invstd, argmax */
+    op_params p;             /* n = the batch */
 } op;
 
 typedef struct slot { size_t off, per_image; int c, h, w; } slot;
@@ -62,10 +72,10 @@ typedef struct slot { size_t off, per_image; int c, h, w; } slot;
 struct cdt_model_graph {
     cdt_backend be;          /* the device, fixed at create */
     int rc;                  /* first failure of a device op, sticky */
-    op *ops; int nops, cap_ops;
-    slot *slots; int nslots, cap_slots;
+    op *ops; int nops; size_t cap_ops;       /* cap_*: bytes */
+    slot *slots; int nslots; size_t cap_slots;
     size_t act_size, save_size, arg_size; /* per view, for the full batch */
-    size_t conv_scratch, max_slot;
+    size_t layer_scratch, max_slot; /* the most any layer's call needs; the largest slot */
     int h_slot, z_slot, f_slot;
     /* device memory */
     float *params, *grads, *buffers; /* the host arrays when be.i->host_memory */
@@ -116,17 +126,16 @@ typedef struct walk {
 typedef struct builder {
     cdt_model *m;
     struct cdt_model_graph *g;
-    int cap_tensors, failed;
+    size_t cap_tensors;      /* bytes */
+    int failed;
 } builder;
 
-static void *grow(void *p, int *cap, int need, size_t elem, int *failed)
+/* Room for need elements of an array that doubles (from 64) as it grows. */
+static void *grow(void *p, size_t *cap, int need, size_t elem, int *failed)
 {
-    if (need <= *cap) return p;
-    int nc = *cap ? *cap * 2 : 64;
-    void *q = realloc(p, (size_t)nc * elem);
-    if (!q) { *failed = 1; return p; }
-    *cap = nc;
-    return q;
+    size_t bytes = (size_t)need * elem, twice = *cap ? 2 * *cap : 64 * elem;
+    if (bytes > *cap && cdt_grow(&p, cap, bytes > twice ? bytes : twice)) *failed = 1;
+    return p;
 }
 
 static int add_slot(builder *b, int c, int h, int w)
@@ -166,6 +175,14 @@ static size_t add_tensor(builder *b, const char *prefix, const char *name, int b
     return t->offset;
 }
 
+/* The scratch of the op's layer at the full batch, kept as the largest. */
+static void need_scratch(builder *b, const op *o)
+{
+    const cdt_layer_i *l = b->g->be.i->layers[o->kind];
+    size_t need = l->scratch ? l->scratch(&o->p) : 0;
+    if (need > b->g->layer_scratch) b->g->layer_scratch = need;
+}
+
 static op *add_op(builder *b, int kind, int in, int out)
 {
     struct cdt_model_graph *g = b->g;
@@ -174,7 +191,7 @@ static op *add_op(builder *b, int kind, int in, int out)
     op *o = &g->ops[g->nops++];
     memset(o, 0, sizeof *o);
     o->kind = kind; o->in = in; o->in2 = -1; o->out = out;
-    o->w = o->b = o->rm = o->rv = NONE;
+    o->w = o->b = o->rm = o->rv = o->save = o->index = NONE;
     o->tensor = b->m->ntensors;
     return o;
 }
@@ -183,14 +200,13 @@ static int conv(builder *b, const char *prefix, int in, int oc, int k, int strid
 {
     if (b->failed) return 0;
     slot s = b->g->slots[in];
-    cdt_conv2d_params p = {b->m->batch, s.c, s.h, s.w, oc, k, k, stride, pad};
+    cdt_conv2d_params p = {b->m->batch, s.c, s.h, s.w, oc, k, k, stride, pad, b->m->cfg.cpu_conv};
     int out = add_slot(b, oc, cdt_conv2d_out_h(&p), cdt_conv2d_out_w(&p));
-    op *o = add_op(b, OP_CONV, in, out);
+    op *o = add_op(b, CDT_LAYER_CONV2D, in, out);
     if (!o) return 0;
     o->p.conv = p;
     o->w = add_tensor(b, prefix, "weight", 0, 4, oc, s.c, k, k);
-    size_t need = b->g->be.i->conv2d_scratch(&p);
-    if (need > b->g->conv_scratch) b->g->conv_scratch = need;
+    need_scratch(b, o);
     return out;
 }
 
@@ -199,7 +215,7 @@ static int batchnorm(builder *b, const char *prefix, int in, int relu)
     if (b->failed) return 0;
     slot s = b->g->slots[in];
     int out = add_slot(b, s.c, s.h, s.w);
-    op *o = add_op(b, OP_BN, in, out);
+    op *o = add_op(b, CDT_LAYER_BATCHNORM, in, out);
     if (!o) return 0;
     o->relu = relu;
     o->p.bn = (cdt_bn_params){b->m->batch, s.c, s.h * s.w, CDT_BN_MOMENTUM, CDT_BN_EPS};
@@ -227,7 +243,7 @@ static int linear(builder *b, const char *prefix, int in, int out_dim, int bias)
     if (b->failed) return 0;
     slot s = b->g->slots[in];
     int out = add_slot(b, out_dim, 1, 1);
-    op *o = add_op(b, OP_LINEAR, in, out);
+    op *o = add_op(b, CDT_LAYER_LINEAR, in, out);
     if (!o) return 0;
     o->p.lin = (cdt_linear_params){b->m->batch, s.c, out_dim};
     o->w = add_tensor(b, prefix, "weight", 0, 2, out_dim, s.c, 0, 0);
@@ -277,10 +293,10 @@ static int backbone(builder *b)
         slot s = b->g->slots[x];
         cdt_maxpool_params p = {b->m->batch, s.c, s.h, s.w, 3, 2, 1};
         int out = add_slot(b, s.c, cdt_maxpool_out_h(&p), cdt_maxpool_out_w(&p));
-        op *o = add_op(b, OP_MAXPOOL, x, out);
+        op *o = add_op(b, CDT_LAYER_MAXPOOL, x, out);
         if (!o) return 0;
         o->p.pool = p;
-        o->save = b->g->arg_size;
+        o->index = b->g->arg_size;
         b->g->arg_size += (size_t)p.n * p.c * cdt_maxpool_out_h(&p) * cdt_maxpool_out_w(&p);
         x = out;
     } else {
@@ -293,8 +309,11 @@ static int backbone(builder *b)
             x = block(b, pre, x, c->width << l, i == 0 && l > 0 ? 2 : 1, bottleneck);
         }
     if (b->failed) return 0;
-    int h = add_slot(b, b->g->slots[x].c, 1, 1);
-    add_op(b, OP_AVGPOOL, x, h);
+    slot s = b->g->slots[x];
+    int h = add_slot(b, s.c, 1, 1);
+    op *o = add_op(b, CDT_LAYER_AVGPOOL, x, h);
+    if (!o) return 0;
+    o->p.avg = (cdt_avgpool_params){b->m->batch, s.c, s.h * s.w};
     return h;
 }
 
@@ -309,7 +328,7 @@ static void heads(builder *b, int h)
     x = batchnorm(b, "feature_predictor.4",
                   linear(b, "feature_predictor.3", x, c->feature_num, 0), 0);
     b->g->f_slot = add_slot(b, c->feature_num, 1, 1);
-    add_op(b, OP_SIGMOID, x, b->g->f_slot);
+    add_op(b, CDT_LAYER_SIGMOID, x, b->g->f_slot);
 }
 
 static int config_ok(const cdt_model_config *c, int batch)
@@ -319,6 +338,7 @@ static int config_ok(const cdt_model_config *c, int batch)
     if (c->width < 1 || c->width > 4096 || c->in_channels < 1 || c->in_channels > 64) return 0;
     if (c->hidden_dim < 1 || c->feature_num < 1 || batch < 1) return 0;
     if (c->hidden_dim > 65536 || c->feature_num > 65536 || batch > (1 << 20)) return 0;
+    if (c->cpu_conv < CDT_CONV_AUTO || c->cpu_conv > CDT_CONV_GENERIC) return 0;
     // the smallest input whose last stage is still at least 1x1
     int min = c->stem == CDT_STEM_IMAGENET ? 32 : 8;
     return c->image_size >= min && c->image_size <= 8192;
@@ -367,7 +387,7 @@ static int alloc_all(cdt_model *m)
     cdt_ntxent_params pi = {(int)nl, m->cfg.hidden_dim, 1}, pf = {m->cfg.feature_num, (int)nl, 1};
     size_t si = g->be.i->ntxent_scratch(&pi), sf = g->be.i->ntxent_scratch(&pf);
     size_t ntx = si > sf ? si : sf;
-    size_t scratch = g->conv_scratch > ntx || m->inference ? g->conv_scratch : ntx;
+    size_t scratch = g->layer_scratch > ntx || m->inference ? g->layer_scratch : ntx;
     size_t widest = (size_t)m->rep_dim;
     if (hd > widest) widest = hd;
     if (F > widest) widest = F;
@@ -394,7 +414,7 @@ static int alloc_all(cdt_model *m)
     if (train && host && !g->dp && omp_get_max_threads() > 1) { // run_views' second walk
         dev_alloc(g, &g->dacts1, g->act_size * sizeof(float));
         dev_alloc(g, &g->tmp1, g->max_slot * sizeof(float));
-        dev_alloc(g, &g->scratch1, (g->conv_scratch + 1) * sizeof(float));
+        dev_alloc(g, &g->scratch1, (g->layer_scratch + 1) * sizeof(float));
         if (!(g->seen1 = malloc((size_t)g->nslots))) return CDT_ENOMEM;
     }
     for (int v = 0; v < views; v++) {
@@ -458,6 +478,7 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
         m->graph->dp = 1;
     }
     m->cfg = *cfg;
+    if (m->cfg.cpu_conv == CDT_CONV_AUTO) m->cfg.cpu_conv = cdt_conv2d_kernels_auto();
     m->batch = batch;
     m->inference = inference;
     m->rep_dim = cfg->width * 8 * (cfg->depth == 50 ? 4 : 1);
@@ -617,6 +638,13 @@ static float *act(const cdt_model *m, int view, int s)
 
 const cdt_backend *cdt_model_backend(const cdt_model *m) { return &m->graph->be; }
 const cdt_model_config *cdt_model_cfg(const cdt_model *m) { return &m->cfg; }
+
+int cdt_model_config_same(const cdt_model_config *a, const cdt_model_config *b)
+{
+    return a->depth == b->depth && a->stem == b->stem && a->width == b->width &&
+           a->in_channels == b->in_channels && a->image_size == b->image_size &&
+           a->hidden_dim == b->hidden_dim && a->feature_num == b->feature_num;
+}
 int cdt_model_batch(const cdt_model *m) { return m->batch; }
 int cdt_model_rep_dim(const cdt_model *m) { return m->rep_dim; }
 int cdt_model_is_inference(const cdt_model *m) { return m->inference; }
@@ -720,59 +748,169 @@ static void bn_backward_across(struct cdt_model_graph *g, const op *o, const cdt
         dy, x, mean, invstd, g->params + o->w, p);
 }
 
-static void op_forward(walk *w, const op *o, int view, int n, int train)
+/* A device pointer at an offset, NULL for an absent tensor. */
+static float *at(float *base, size_t off) { return off == NONE ? NULL : base + off; }
+static int32_t *at_index(int32_t *base, size_t off) { return off == NONE ? NULL : base + off; }
+
+/* A call of the op's layer on n images of a view: its tensors and sizes
+ * (*p, the op's with n). */
+static cdt_layer_args layer_args(walk *w, const op *o, int view, int n, op_params *p)
 {
     cdt_model *m = w->m;
     struct cdt_model_graph *g = m->graph;
-    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params;
-    float *B = g->buffers;
-    size_t numel = (size_t)n * g->slots[o->out].per_image;
-    switch (o->kind) {
-    case OP_CONV: {
-        cdt_conv2d_params p = o->p.conv; p.n = n;
-        WDEV(w, conv2d_forward, y, x, P + o->w, w->scratch, &p);
-        break; }
-    case OP_BN: {
-        cdt_bn_params p = o->p.bn; p.n = n;
-        float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
-        int relu = o->relu; // still to run
-        if (train && sync_bn(g)) {
-            bn_forward_across(g, o, &p, view);
-        } else if (train && relu && g->be.i->batchnorm_relu_forward) {
-            WDEV(w, batchnorm_relu_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
-                P + o->b, &p);
-            relu = 0;
-        } else if (train) {
-            WDEV(w, batchnorm_forward, y, mean, invstd, B + o->rm, B + o->rv, x, P + o->w,
-                P + o->b, &p);
-        } else {
-            WDEV(w, batchnorm_forward_eval, y, x, P + o->w, P + o->b, B + o->rm, B + o->rv, &p);
-        }
-        if (relu) WDEV(w, relu_forward, y, y, numel);
-        break; }
-    case OP_ADD:
-        if (o->relu && g->be.i->add_relu_forward) {
-            WDEV(w, add_relu_forward, y, x, act(m, view, o->in2), numel);
-            break;
-        }
-        WDEV(w, add, y, x, act(m, view, o->in2), numel);
-        if (o->relu) WDEV(w, relu_forward, y, y, numel);
-        break;
-    case OP_MAXPOOL: {
-        cdt_maxpool_params p = o->p.pool; p.n = n;
-        WDEV(w, maxpool_forward, y, g->args[view] + o->save, x, &p);
-        break; }
-    case OP_AVGPOOL: {
-        slot s = g->slots[o->in];
-        WDEV(w, avgpool_forward, y, x, n, s.c, s.h * s.w);
-        break; }
-    case OP_LINEAR: {
-        cdt_linear_params p = o->p.lin; p.n = n;
-        WDEV(w, linear_forward, y, x, P + o->w, o->b == NONE ? NULL : P + o->b, &p);
-        break; }
-    case OP_SIGMOID: WDEV(w, sigmoid_forward, y, x, numel); break;
+    *p = o->p;
+    p->n = n;
+    return (cdt_layer_args){.p = p, .numel = (size_t)n * g->slots[o->out].per_image,
+                            .x = act(m, view, o->in), .out = act(m, view, o->out),
+                            .w = at(g->params, o->w), .b = at(g->params, o->b),
+                            .rm = at(g->buffers, o->rm), .rv = at(g->buffers, o->rv),
+                            .save = at(g->saves[view], o->save),
+                            .index = at_index(g->args[view], o->index), .scratch = w->scratch};
+}
+
+#define WLAYER(w, kind, pass, a) do { \
+        if (!*(w)->rc) \
+            *(w)->rc = (w)->m->graph->be.i->layers[kind]->pass((w)->m->graph->be.ctx, a); \
+    } while (0)
+
+/* A layer, then its ReLU. */
+static void layer_forward(walk *w, const op *o, int view, int n, int train)
+{
+    op_params p;
+    cdt_layer_args a = layer_args(w, o, view, n, &p);
+    a.train = train;
+    WLAYER(w, o->kind, forward, &a);
+    if (o->relu) WDEV(w, relu_forward, a.out, a.out, a.numel);
+}
+
+/* Batch norm: across ranks in a data-parallel step, fused with its ReLU
+ * where the device has that, else as any layer. */
+static void bn_forward(walk *w, const op *o, int view, int n, int train)
+{
+    struct cdt_model_graph *g = w->m->graph;
+    op_params p;
+    cdt_layer_args a = layer_args(w, o, view, n, &p);
+    if (train && sync_bn(g)) {
+        bn_forward_across(g, o, &p.bn, view);
+        if (o->relu) WDEV(w, relu_forward, a.out, a.out, a.numel);
+    } else if (train && o->relu && g->be.i->batchnorm_relu_forward) {
+        WDEV(w, batchnorm_relu_forward, a.out, a.save, a.save + p.bn.c, a.rm, a.rv, a.x, a.w,
+             a.b, &p.bn);
+    } else {
+        layer_forward(w, o, view, n, train);
     }
 }
+
+/* The residual add, in place, then its ReLU: fused where the device can. */
+static void add_forward(walk *w, const op *o, int view, int n, int train)
+{
+    cdt_model *m = w->m;
+    float *y = act(m, view, o->out);
+    size_t numel = (size_t)n * m->graph->slots[o->out].per_image;
+    (void)train;
+    if (o->relu && m->graph->be.i->add_relu_forward) {
+        WDEV(w, add_relu_forward, y, act(m, view, o->in), act(m, view, o->in2), numel);
+        return;
+    }
+    WDEV(w, add, y, act(m, view, o->in), act(m, view, o->in2), numel);
+    if (o->relu) WDEV(w, relu_forward, y, y, numel);
+}
+
+/* Where an op writes the gradient of its input slot s: the slot's own
+ * gradient buffer for the first consumer met in backward, else a temporary
+ * that grad_done() adds in. */
+static float *grad_to(walk *w, int s, int *acc)
+{
+    *acc = w->seen[s];
+    w->seen[s] = 1;
+    return *acc ? w->tmp : w->dacts + w->m->graph->slots[s].off;
+}
+
+static void grad_done(walk *w, int s, int acc)
+{
+    struct cdt_model_graph *g = w->m->graph;
+    if (!acc) return;
+    float *d = w->dacts + g->slots[s].off;
+    WDEV(w, add, d, d, w->tmp, (size_t)g->n * g->slots[s].per_image);
+}
+
+/* What every layer's backward begins with: its ReLU's backward, in place
+ * on dy, and where dx goes (none for the input images: *acc says whether
+ * it is a temporary to add in). */
+static cdt_layer_args backward_args(walk *w, const op *o, int view, op_params *p, int *acc)
+{
+    struct cdt_model_graph *g = w->m->graph;
+    cdt_layer_args a = layer_args(w, o, view, g->n, p);
+    float *dy = w->dacts + g->slots[o->out].off;
+    if (o->relu) WDEV(w, relu_backward, dy, dy, a.out, a.numel);
+    *acc = 0;
+    a.dout = dy;
+    a.dx = o->in == 0 ? NULL : grad_to(w, o->in, acc);
+    a.dw = at(g->grads, o->w);
+    a.db = at(g->grads, o->b);
+    return a;
+}
+
+static void layer_backward(walk *w, const op *o, int view)
+{
+    op_params p;
+    int acc;
+    cdt_layer_args a = backward_args(w, o, view, &p, &acc);
+    WLAYER(w, o->kind, backward, &a);
+    if (a.dx) grad_done(w, o->in, acc);
+}
+
+static void bn_backward(walk *w, const op *o, int view)
+{
+    struct cdt_model_graph *g = w->m->graph;
+    if (!sync_bn(g)) {
+        layer_backward(w, o, view);
+        return;
+    }
+    op_params p;
+    int acc;
+    cdt_layer_args a = backward_args(w, o, view, &p, &acc);
+    bn_backward_across(g, o, &p.bn, view, a.dx);
+    if (a.dx) grad_done(w, o->in, acc);
+}
+
+/* In place: dy (after the ReLU's backward) already is the branch's
+ * gradient; the shortcut's gets it too. */
+static void add_backward(walk *w, const op *o, int view)
+{
+    cdt_model *m = w->m;
+    struct cdt_model_graph *g = m->graph;
+    float *y = act(m, view, o->out), *dy = w->dacts + g->slots[o->out].off;
+    float *d = w->dacts + g->slots[o->in2].off;
+    size_t numel = (size_t)g->n * g->slots[o->out].per_image;
+    if (o->relu && g->be.i->add_relu_backward) {
+        WDEV(w, add_relu_backward, dy, d, y, w->seen[o->in2], numel);
+    } else {
+        if (o->relu) WDEV(w, relu_backward, dy, dy, y, numel);
+        if (w->seen[o->in2]) WDEV(w, add, d, d, dy, numel);
+        else WDEV(w, copy, d, dy, numel * sizeof(float));
+    }
+    w->seen[o->in2] = 1;
+}
+
+/* How each kind of op runs: one row a kind. A layer's row is mostly
+ * layer_forward and layer_backward, which call the device's entry of the
+ * layer (nn/backend.h) and do the ReLU and the gradient bookkeeping. */
+typedef struct op_kind {
+    const char *name;
+    void (*forward)(walk *w, const op *o, int view, int n, int train);
+    void (*backward)(walk *w, const op *o, int view);
+} op_kind;
+
+static const op_kind op_kinds[OP_KINDS] = {
+    [CDT_LAYER_CONV2D] = {"conv2d", layer_forward, layer_backward},
+    [CDT_LAYER_BATCHNORM] = {"batchnorm", bn_forward, bn_backward},
+    [CDT_LAYER_MAXPOOL] = {"maxpool", layer_forward, layer_backward},
+    [CDT_LAYER_AVGPOOL] = {"avgpool", layer_forward, layer_backward},
+    [CDT_LAYER_LINEAR] = {"linear", layer_forward, layer_backward},
+    [CDT_LAYER_SIGMOID] = {"sigmoid", layer_forward, layer_backward},
+    [OP_ADD] = {"add", add_forward, add_backward},
+};
 
 /* A walk on the model's own buffers (set 0) or on the second view's of
  * run_views (set 1), keeping its first failure in *rc. */
@@ -810,7 +948,8 @@ static void walk_forward(walk *w, int view, int n, int train, atomic_int *done)
     struct cdt_model_graph *g = w->m->graph;
     for (int i = 0; i < g->nops; i++) {
         if (done && view == 1) wait_turn(done, i);
-        op_forward(w, &g->ops[i], view, n, train);
+        const op *o = &g->ops[i];
+        op_kinds[o->kind].forward(w, o, view, n, train);
         if (done && view == 0) atomic_store_explicit(done, i + 1, memory_order_release);
     }
 }
@@ -902,74 +1041,6 @@ cdt_loss_terms cdt_model_loss(cdt_model *m, double t_instance, double t_feature)
     return l;
 }
 
-/* Where an op writes the gradient of its input slot s: the slot's own
- * gradient buffer for the first consumer met in backward, else a temporary
- * that grad_done() adds in. */
-static float *grad_to(walk *w, int s, int *acc)
-{
-    *acc = w->seen[s];
-    w->seen[s] = 1;
-    return *acc ? w->tmp : w->dacts + w->m->graph->slots[s].off;
-}
-
-static void grad_done(walk *w, int s, int acc)
-{
-    struct cdt_model_graph *g = w->m->graph;
-    if (!acc) return;
-    float *d = w->dacts + g->slots[s].off;
-    WDEV(w, add, d, d, w->tmp, (size_t)g->n * g->slots[s].per_image);
-}
-
-static void op_backward(walk *w, const op *o, int view)
-{
-    cdt_model *m = w->m;
-    struct cdt_model_graph *g = m->graph;
-    int n = g->n, acc = 0;
-    float *x = act(m, view, o->in), *y = act(m, view, o->out), *P = g->params, *G = g->grads;
-    float *dy = w->dacts + g->slots[o->out].off;
-    size_t numel = (size_t)n * g->slots[o->out].per_image;
-    // the ReLU's backward first, in place on dy, unless the device fuses it
-    int add_fused = o->kind == OP_ADD && g->be.i->add_relu_backward;
-    if (o->relu && !add_fused) WDEV(w, relu_backward, dy, dy, y, numel);
-    if (o->kind == OP_ADD) { // in place: dy already is the branch's gradient
-        float *d = w->dacts + g->slots[o->in2].off;
-        if (o->relu && add_fused) WDEV(w, add_relu_backward, dy, d, y, w->seen[o->in2], numel);
-        else if (w->seen[o->in2]) WDEV(w, add, d, d, dy, numel);
-        else WDEV(w, copy, d, dy, numel * sizeof(float));
-        w->seen[o->in2] = 1;
-        return;
-    }
-    float *dx = o->kind == OP_CONV && o->in == 0 ? NULL : grad_to(w, o->in, &acc);
-    switch (o->kind) {
-    case OP_CONV: {
-        cdt_conv2d_params p = o->p.conv; p.n = n;
-        WDEV(w, conv2d_backward, dx, G + o->w, dy, x, P + o->w, w->scratch, &p);
-        break; }
-    case OP_BN: {
-        cdt_bn_params p = o->p.bn; p.n = n;
-        const float *mean = g->saves[view] + o->save, *invstd = mean + p.c;
-        if (sync_bn(g))
-            bn_backward_across(g, o, &p, view, dx);
-        else
-            WDEV(w, batchnorm_backward, dx, G + o->w, G + o->b, dy, x, mean, invstd, P + o->w, &p);
-        break; }
-    case OP_MAXPOOL: {
-        cdt_maxpool_params p = o->p.pool; p.n = n;
-        WDEV(w, maxpool_backward, dx, dy, g->args[view] + o->save, &p);
-        break; }
-    case OP_AVGPOOL: {
-        slot s = g->slots[o->in];
-        WDEV(w, avgpool_backward, dx, dy, n, s.c, s.h * s.w);
-        break; }
-    case OP_LINEAR: {
-        cdt_linear_params p = o->p.lin; p.n = n;
-        WDEV(w, linear_backward, dx, G + o->w, o->b == NONE ? NULL : G + o->b, dy, x, P + o->w, &p);
-        break; }
-    case OP_SIGMOID: WDEV(w, sigmoid_backward, dx, dy, y, numel); break;
-    }
-    if (dx) grad_done(w, o->in, acc);
-}
-
 static void walk_backward(walk *w, int view, atomic_int *done)
 {
     cdt_model *m = w->m;
@@ -984,7 +1055,8 @@ static void walk_backward(walk *w, int view, atomic_int *done)
     w->seen[g->z_slot] = w->seen[g->f_slot] = 1;
     for (int k = 0; k < g->nops; k++) {
         if (done && view == 1) wait_turn(done, k);
-        op_backward(w, &g->ops[g->nops - 1 - k], view);
+        const op *o = &g->ops[g->nops - 1 - k];
+        op_kinds[o->kind].backward(w, o, view);
         if (done && view == 0) atomic_store_explicit(done, k + 1, memory_order_release);
     }
 }

@@ -312,7 +312,7 @@ static int read_counters(cdt_modelfile *f, cdt_modelfile_state *st)
 int cdt_modelfile_load(cdt_modelfile *f, cdt_model *m, cdt_modelfile_state *st)
 {
     const cdt_frame *fr;
-    CDT_ASSERT(!memcmp(&m->cfg, &f->cfg, sizeof f->cfg));
+    CDT_ASSERT(cdt_model_config_same(&m->cfg, &f->cfg));
     if (st && read_counters(f, st) < 0) return CDT_EDATA;
     int rc = next_frame(f, &fr);
     if (rc == 0) {

@@ -569,6 +569,7 @@ static int make_model(cdt_run *R, const cdt_meta *meta, cdt_modelfile *mf, cdt_m
     } else {
         cfg = arch_from(o, (int)R->shape[2], (int)R->shape[3]);
     }
+    cfg.cpu_conv = o->cpu_conv;
     fill_train(o, o->resume ? cdt_modelfile_meta(mf) : NULL);
     int64_t sseed = 0;
     cdt_meta_get_i64(meta, "seed", &sseed);

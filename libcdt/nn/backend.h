@@ -1,9 +1,11 @@
 /* backend.h: one table of function pointers per device (ggml's
- * ggml_backend_i, in spirit): memory, every layer of cdt_nn.h, and what the
- * model and the trainer used to do in host loops (view scaling, transposes,
- * gradient accumulation, gradient norm and clipping, Adam). model.c and
- * train.c call only these; the device is chosen once, when the model is
- * created (cdt_device.h), so there is one model.c for every device.
+ * ggml_backend_i, in spirit): memory, the layers the model is built from
+ * (a table of their entry points, filled from the one list CDT_LAYERS),
+ * and what the model and the trainer used to do in host loops (view
+ * scaling, transposes, gradient accumulation, gradient norm and clipping,
+ * Adam). model.c and train.c call only these; the device is chosen once,
+ * when the model is created (cdt_device.h), so there is one model.c for
+ * every device.
  *
  * Private to libcdt and libcdt_cuda.so, which is built against this very
  * header: CDT_BACKEND_ABI changes whenever the table does, and the loader
@@ -28,7 +30,69 @@
 
 #include "cdt_nn.h"
 
-#define CDT_BACKEND_ABI 3
+#define CDT_BACKEND_ABI 5
+
+/* ---- the layers: one row each, ID and file name ----
+ * Layer `name` has one entry point per device, a cdt_layer_i beside its
+ * kernels: cdt_<name>_layer_cpu in nn/cpu/, cdt_<name>_layer_cuda in
+ * nn/cuda/. Both tables' `layers` are filled from this list, in its order
+ * (CDT_LAYER_<ID> is the index), and a CUDA library built from another
+ * list is refused by its names (layer_names), so a new layer is one row
+ * here and needs no ABI bump. */
+#define CDT_LAYERS(X) \
+    X(CONV2D, conv2d) \
+    X(BATCHNORM, batchnorm) \
+    X(MAXPOOL, maxpool) \
+    X(AVGPOOL, avgpool) \
+    X(LINEAR, linear) \
+    X(SIGMOID, sigmoid)
+
+#define CDT_LAYER_ENUM(id, name) CDT_LAYER_##id,
+enum { CDT_LAYERS(CDT_LAYER_ENUM) CDT_LAYER_COUNT };
+#undef CDT_LAYER_ENUM
+#define CDT_LAYER_NAME(id, name) #name " "
+#define CDT_LAYER_NAMES CDT_LAYERS(CDT_LAYER_NAME)
+
+/* Global average pool's sizes: (N,C,HW) -> (N,C). */
+typedef struct cdt_avgpool_params { int n, c, hw; } cdt_avgpool_params;
+
+/* One call of a layer, over device pointers; a layer reads what its
+ * cdt_nn.h pair takes and ignores the rest (NULL or 0). */
+typedef struct cdt_layer_args {
+    const void *p;          /* its sizes: cdt_conv2d_params, cdt_bn_params,
+                               cdt_maxpool_params, cdt_avgpool_params or
+                               cdt_linear_params, n = the images of this call */
+    size_t numel;           /* elements of out (the element-wise layers) */
+    int train;              /* forward: batch statistics, running stats updated */
+    const float *x;         /* input */
+    float *out;             /* forward: written; backward: the forward's, read */
+    const float *w, *b;     /* weight, bias (batch norm: gamma, beta) */
+    float *rm, *rv;         /* batch norm's running mean and variance */
+    float *save;            /* forward -> backward: batch norm's mean, invstd (2C) */
+    int32_t *index;         /* forward -> backward: max pool's argmax */
+    float *scratch;         /* scratch(p) elements */
+    const float *dout;      /* backward: the output's gradient */
+    float *dx;              /* backward: the input's (=); NULL: not wanted */
+    float *dw, *db;         /* backward: the parameters' (+=) */
+} cdt_layer_args;
+
+typedef struct cdt_layer_i {
+    const char *name;                    /* the list's name */
+    size_t (*scratch)(const void *p);    /* elements; NULL: none */
+    int (*forward)(void *ctx, const cdt_layer_args *a);
+    int (*backward)(void *ctx, const cdt_layer_args *a);
+} cdt_layer_i;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+#define CDT_LAYER_DECLARE(id, name) \
+    extern const cdt_layer_i cdt_##name##_layer_cpu, cdt_##name##_layer_cuda;
+CDT_LAYERS(CDT_LAYER_DECLARE)
+#undef CDT_LAYER_DECLARE
+#ifdef __cplusplus
+}
+#endif
 
 typedef struct cdt_backend_i {
     int abi;                /* CDT_BACKEND_ABI of whoever filled the table */
@@ -52,22 +116,8 @@ typedef struct cdt_backend_i {
     int (*memset)(void *ctx, void *dst, int byte, size_t bytes);
     int (*sync)(void *ctx);
 
-    /* ---- layers: cdt_nn.h's arguments over device pointers ---- */
-    size_t (*conv2d_scratch)(const cdt_conv2d_params *p); /* elements */
-    int (*conv2d_forward)(void *ctx, float *out, const float *x, const float *w,
-                          float *scratch, const cdt_conv2d_params *p);
-    int (*conv2d_backward)(void *ctx, float *dx, float *dw, const float *dout,
-                           const float *x, const float *w, float *scratch,
-                           const cdt_conv2d_params *p);
-    int (*batchnorm_forward)(void *ctx, float *out, float *mean, float *invstd,
-                             float *running_mean, float *running_var, const float *x,
-                             const float *gamma, const float *beta, const cdt_bn_params *p);
-    int (*batchnorm_forward_eval)(void *ctx, float *out, const float *x, const float *gamma,
-                                  const float *beta, const float *running_mean,
-                                  const float *running_var, const cdt_bn_params *p);
-    int (*batchnorm_backward)(void *ctx, float *dx, float *dgamma, float *dbeta,
-                              const float *dout, const float *x, const float *mean,
-                              const float *invstd, const float *gamma, const cdt_bn_params *p);
+    /* ---- what the model runs besides its layers: cdt_nn.h's arguments
+     * over device pointers ---- */
     /* batch norm across processes (cdt_nn.h's cdt_batchnorm_sums etc.): the
      * per-channel sums are double device buffers; the caller adds them over
      * processes between calls */
@@ -87,20 +137,8 @@ typedef struct cdt_backend_i {
                                    const cdt_bn_params *p);
     int (*relu_forward)(void *ctx, float *out, const float *x, size_t n);
     int (*relu_backward)(void *ctx, float *dx, const float *dout, const float *out, size_t n);
-    int (*sigmoid_forward)(void *ctx, float *out, const float *x, size_t n);
-    int (*sigmoid_backward)(void *ctx, float *dx, const float *dout, const float *out, size_t n);
     /* out = a + b; out may be a or b (gradient accumulation is add(d, d, t)) */
     int (*add)(void *ctx, float *out, const float *a, const float *b, size_t n);
-    int (*maxpool_forward)(void *ctx, float *out, int32_t *argmax, const float *x,
-                           const cdt_maxpool_params *p);
-    int (*maxpool_backward)(void *ctx, float *dx, const float *dout, const int32_t *argmax,
-                            const cdt_maxpool_params *p);
-    int (*avgpool_forward)(void *ctx, float *out, const float *x, int n, int c, int hw);
-    int (*avgpool_backward)(void *ctx, float *dx, const float *dout, int n, int c, int hw);
-    int (*linear_forward)(void *ctx, float *out, const float *x, const float *w,
-                          const float *b, const cdt_linear_params *p);
-    int (*linear_backward)(void *ctx, float *dx, float *dw, float *db, const float *dout,
-                           const float *x, const float *w, const cdt_linear_params *p);
     size_t (*ntxent_scratch)(const cdt_ntxent_params *p); /* elements */
     int (*ntxent_forward)(void *ctx, float *loss /* (1) */, const float *z1, const float *z2,
                           float *scratch, const cdt_ntxent_params *p);
@@ -148,6 +186,11 @@ typedef struct cdt_backend_i {
     int (*add_relu_forward)(void *ctx, float *out, const float *a, const float *b, size_t n);
     int (*add_relu_backward)(void *ctx, float *dout, float *db, const float *out, int acc,
                              size_t n);
+
+    /* ---- the layers, last: CDT_LAYER_NAMES of whoever filled the table,
+     * and an entry per row of CDT_LAYERS ---- */
+    const char *layer_names;
+    const cdt_layer_i *layers[CDT_LAYER_COUNT];
 } cdt_backend_i;
 
 #define CDT_COLL_ID_BYTES 128

@@ -58,6 +58,13 @@ static int open_cuda(cdt_device *d, int index, char *why, size_t whylen)
         snprintf(why, whylen, "%s answered with a table of another ABI", where);
         return CDT_ENOENT;
     }
+    if (!d->be.i->layer_names || strcmp(d->be.i->layer_names, CDT_LAYER_NAMES)) {
+        snprintf(why, whylen, "%s was built with other layers than this program (install the "
+                 "library of the same cdt version)", where);
+        d->be.i->destroy(d->be.ctx);
+        d->be.ctx = NULL;
+        return CDT_ENOENT;
+    }
     snprintf(d->desc, sizeof d->desc, "cuda %s (%s, %s)", cdt_precision_name(d->precision),
              d->be.i->device_name(d->be.ctx), where);
     return 0;

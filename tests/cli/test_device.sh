@@ -2,8 +2,8 @@
 # usable (every machine `make check` runs on; the GPU itself is
 # tests/cuda/device-check.sh's, the emulated one tests/cuda/test_device_tools.sh's):
 # --device auto runs on the CPU and gives --device cpu's bytes; --device
-# cuda without a library, with a library that is not cdt's, or of another
-# ABI: one line saying which, exit 69; tf32/bf16 on the CPU and unknown
+# cuda without a library, with a library that is not cdt's, of another
+# ABI or other layers: one line saying which, exit 69; tf32/bf16 on the CPU and unknown
 # values: exit 64; --version -v says whether CUDA is available and why not.
 set -eu
 . "$TOP/tests/cli/npy.sh"
@@ -57,7 +57,8 @@ for tool in train embed; do
 done
 
 # A library of another backend ABI answers with its own message; one
-# whose table says another ABI is refused by the loader.
+# whose table says another ABI, or another list of layers, is refused by
+# the loader.
 if command -v cc >/dev/null; then
     cat >abi.c <<'C'
 #include <stdio.h>
@@ -75,6 +76,24 @@ int cdt_cuda_backend(int abi, int device, int math, const struct table **table, 
 C
     cc -shared -fPIC abi.c -o libabi.so
     CDT_CUDA_LIB=$PWD/libabi.so expect 69 "answered with a table of another ABI" \
+        "$BIN/cdt-train" $tiny --device cuda aug.cdt -o out.cdt
+    # this ABI, but built from another list of layers
+    cat >layers.c <<'C'
+#include "nn/backend.h"
+static void destroy(void *ctx) { (void)ctx; }
+static const cdt_backend_i t = {.abi = CDT_BACKEND_ABI, .name = "cuda", .destroy = destroy,
+                                .layer_names = "conv2d batchnorm "};
+int cdt_cuda_backend(int abi, int device, int math, const cdt_backend_i **table, void **ctx,
+                     char *err, size_t errlen)
+{
+    (void)abi; (void)device; (void)math; (void)err; (void)errlen;
+    *table = &t;
+    *ctx = NULL;
+    return 0;
+}
+C
+    cc -shared -fPIC -I"$TOP/libcdt/include" -I"$TOP/libcdt" layers.c -o liblayers.so
+    CDT_CUDA_LIB=$PWD/liblayers.so expect 69 "was built with other layers than this program" \
         "$BIN/cdt-train" $tiny --device cuda aug.cdt -o out.cdt
 fi
 

@@ -340,36 +340,34 @@ static void test_winograd(t_state *ts)
 }
 
 /* The direct 3x3 path (stride 1 or 2, pad 1, up to 64 channels each way,
- * 128 at stride 2) in every kernel set this CPU has (CDT_CPU_CONV): output
+ * 128 at stride 2) in every kernel set this CPU has (cdt_conv2d_params.kernels): output
  * channels that fill no block, one input channel (a stem), odd sides,
  * images smaller than the kernel's reach, several groups with the last one
  * short; against the definition and finite differences as Winograd's. */
 static void test_direct(t_state *ts)
 {
-    static const char *const sets[] = {"generic", "avx2", "avx512"};
+    static const int sets[] = {CDT_CONV_GENERIC, CDT_CONV_AVX2, CDT_CONV_AVX512};
     for (int k = 0; k < 3; k++) {
-        setenv("CDT_CPU_CONV", sets[k], 1);
         wino_case(ts, (cdt_conv2d_params){.n = 4, .c = 32, .h = 15, .w = 6, .oc = 33,
-                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 37, 11, 91 + k);
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1, .kernels = sets[k]}, 37, 11, 91 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 3, .c = 1, .h = 9, .w = 7, .oc = 5,
-                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 1, 1, 94 + k);
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1, .kernels = sets[k]}, 1, 1, 94 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 45, .c = 7, .h = 4, .w = 3, .oc = 64,
-                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 29, 13, 97 + k);
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1, .kernels = sets[k]}, 29, 13, 97 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 64, .h = 2, .w = 1, .oc = 9,
-                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 31, 3, 100 + k);
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1, .kernels = sets[k]}, 31, 3, 100 + k);
         // stride 2: even and odd sides, one row, several groups
         wino_case(ts, (cdt_conv2d_params){.n = 3, .c = 16, .h = 14, .w = 9, .oc = 32,
-                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 23, 7, 103 + k);
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1, .kernels = sets[k]}, 23, 7, 103 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 50, .c = 5, .h = 5, .w = 4, .oc = 11,
-                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 7, 19, 106 + k);
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1, .kernels = sets[k]}, 7, 19, 106 + k);
         wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 3, .h = 1, .w = 6, .oc = 4,
-                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 1, 1, 109 + k);
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1, .kernels = sets[k]}, 1, 1, 109 + k);
         // stride 2 past 64 channels (up to D3_MAX_C2; naming a set asks for
         // the direct kernels there): blocks of 8 not filled
         wino_case(ts, (cdt_conv2d_params){.n = 2, .c = 66, .h = 5, .w = 4, .oc = 73,
-                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1}, 197, 23, 112 + k);
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1, .kernels = sets[k]}, 197, 23, 112 + k);
     }
-    unsetenv("CDT_CPU_CONV");
 }
 
 int main(void)

@@ -2,6 +2,7 @@
  * residual add: forward values on cases worked by hand or by a naive loop,
  * backward against central finite differences on the double twins. */
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "nn/cpu/nn_f64.h"
 #include "t.h"
 #include "test_nn_fd.h"
@@ -362,6 +363,33 @@ static void test_linear(t_state *ts)
     }
 }
 
+/* The CPU's layer table: an entry per row of CDT_LAYERS, in its order and
+ * named as it; a call through it gives the bytes of the layer's own pair. */
+static void test_layer_table(t_state *ts)
+{
+    const cdt_backend_i *be = cdt_backend_cpu();
+    T_STR(ts, be->layer_names, CDT_LAYER_NAMES);
+    char names[256] = "";
+    for (int i = 0; i < CDT_LAYER_COUNT; i++) {
+        T_CHECK(ts, be->layers[i] && be->layers[i]->forward && be->layers[i]->backward);
+        if (!be->layers[i]) return;
+        strcat(names, be->layers[i]->name);
+        strcat(names, " ");
+    }
+    T_STR(ts, names, CDT_LAYER_NAMES);
+    enum { N = 37 };
+    float x[N], y0[N], y1[N], dy[N], dx0[N], dx1[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(i - 18) / 5, dy[i] = (float)(i % 7) - 3;
+    cdt_sigmoid_forward(y0, x, N);
+    cdt_sigmoid_backward(dx0, dy, y0, N);
+    cdt_layer_args a = {.numel = N, .x = x, .out = y1};
+    T_EQ_INT(ts, be->layers[CDT_LAYER_SIGMOID]->forward(NULL, &a), 0);
+    a.dout = dy;
+    a.dx = dx1;
+    T_EQ_INT(ts, be->layers[CDT_LAYER_SIGMOID]->backward(NULL, &a), 0);
+    T_CHECK(ts, !memcmp(y0, y1, sizeof y0) && !memcmp(dx0, dx1, sizeof dx0));
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -375,5 +403,6 @@ int main(void)
     T_RUN(&ts, test_maxpool);
     T_RUN(&ts, test_avgpool);
     T_RUN(&ts, test_linear);
+    T_RUN(&ts, test_layer_table);
     return T_END(&ts);
 }

@@ -11,6 +11,7 @@
  * The tensor names and order are checked against the generator's
  * state_dict, which the generator checks against torchvision's. Also:
  * ResNet34's names and sizes, bad configurations, and the initialisation. */
+#include "cdt_blas.h"
 #include "cdt_core.h"
 #include "cdt_model.h"
 #include "cdt_nn.h"
@@ -225,24 +226,21 @@ static void run_golden(t_state *ts, const golden_case *c)
     free(g.r);
 }
 
-static void test_golden_resnet18_cifar(t_state *ts)
+static void golden_resnet18_cifar(t_state *ts, int cpu_conv)
 {
     golden_case c = {"tests/golden/cd/resnet18_cifar_w4.bin",
                      {.depth = 18, .stem = CDT_STEM_CIFAR, .width = 4, .in_channels = 3,
-                      .image_size = 8, .hidden_dim = 16, .feature_num = 8},
+                      .image_size = 8, .hidden_dim = 16, .feature_num = 8, .cpu_conv = cpu_conv},
                      6, 3, 1};
     run_golden(ts, &c);
 }
 
+static void test_golden_resnet18_cifar(t_state *ts) { golden_resnet18_cifar(ts, CDT_CONV_AUTO); }
+
 /* The same without the direct 3x3 kernels (CDT_CPU_CONV=gemm): layer3's
  * 16-channel 3x3 convolutions take Winograd's path (small images), the
  * others im2col's. */
-static void test_golden_resnet18_cifar_gemm(t_state *ts)
-{
-    setenv("CDT_CPU_CONV", "gemm", 1);
-    test_golden_resnet18_cifar(ts);
-    unsetenv("CDT_CPU_CONV");
-}
+static void test_golden_resnet18_cifar_gemm(t_state *ts) { golden_resnet18_cifar(ts, CDT_CONV_GEMM); }
 
 static void test_golden_resnet50_imagenet(t_state *ts)
 {
@@ -325,9 +323,58 @@ static void test_init(t_state *ts)
     cdt_model_destroy(m2);
 }
 
+/* The CPU convolutions' kernels are decided when the model is made: AUTO
+ * by the OpenBLAS core against the CPU (the direct kernels take the
+ * layers they share with its gemms only when it runs a narrower ISA),
+ * anything else as given; a model file's config ignores the choice. */
+static void test_cpu_conv(t_state *ts)
+{
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse(NULL), CDT_CONV_AUTO);
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse(""), CDT_CONV_AUTO);
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse("gemm"), CDT_CONV_GEMM);
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse("avx512"), CDT_CONV_AVX512);
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse("avx2"), CDT_CONV_AVX2);
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse("generic"), CDT_CONV_GENERIC);
+    T_EQ_INT(ts, cdt_conv2d_kernels_parse("sse"), CDT_CONV_GENERIC);
+    T_STR(ts, cdt_conv2d_kernels_name(CDT_CONV_DIRECT_WIDE), "direct-wide");
+    // the rule, on a pretended core (CDT_BLAS_DETECTED stands in when
+    // OPENBLAS_CORETYPE is unset)
+    char *env = getenv("OPENBLAS_CORETYPE");
+    char saved[64] = "";
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    unsetenv("OPENBLAS_CORETYPE");
+    setenv("CDT_BLAS_DETECTED", "Prescott", 1);
+    cdt_blas_choice c;
+    cdt_blas_choose(&c);
+    int wide = cdt_conv2d_kernels_auto();
+    T_EQ_INT(ts, wide, c.isa > CDT_ISA_BASE ? CDT_CONV_DIRECT_WIDE : CDT_CONV_DIRECT);
+    setenv("CDT_BLAS_DETECTED", "SapphireRapids", 1);
+    T_EQ_INT(ts, cdt_conv2d_kernels_auto(), CDT_CONV_DIRECT);
+    unsetenv("CDT_BLAS_DETECTED");
+    if (env) setenv("OPENBLAS_CORETYPE", saved, 1);
+    cdt_model_config cfg = {.depth = 18, .stem = CDT_STEM_CIFAR, .width = 2, .in_channels = 1,
+                            .image_size = 8, .hidden_dim = 4, .feature_num = 4};
+    cdt_model *m = NULL;
+    T_EQ_INT(ts, cdt_model_create_inference(&cfg, 2, &m), 0);
+    if (m) T_EQ_INT(ts, cdt_model_cfg(m)->cpu_conv, cdt_conv2d_kernels_auto());
+    if (m) T_CHECK(ts, cdt_model_config_same(cdt_model_cfg(m), &cfg));
+    cdt_model_destroy(m);
+    cfg.cpu_conv = CDT_CONV_GEMM;
+    T_EQ_INT(ts, cdt_model_create_inference(&cfg, 2, &m), 0);
+    if (m) T_EQ_INT(ts, cdt_model_cfg(m)->cpu_conv, CDT_CONV_GEMM);
+    cdt_model_destroy(m);
+    cfg.cpu_conv = CDT_CONV_GENERIC + 1;
+    T_EQ_INT(ts, cdt_model_create_inference(&cfg, 2, &m), CDT_EINVAL);
+    cfg.cpu_conv = 0;
+    cfg.width = 3;
+    T_CHECK(ts, !cdt_model_config_same(&cfg, &(cdt_model_config){.depth = 18, .stem = CDT_STEM_CIFAR,
+            .width = 2, .in_channels = 1, .image_size = 8, .hidden_dim = 4, .feature_num = 4}));
+}
+
 int main(void)
 {
     t_state ts = {0};
+    T_RUN(&ts, test_cpu_conv);
     T_RUN(&ts, test_resnet34);
     T_RUN(&ts, test_bad_config);
     T_RUN(&ts, test_init);

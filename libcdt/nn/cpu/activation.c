@@ -2,6 +2,7 @@
  * `omp simd` asks for vector code that -O2 alone does not give (GCC's cheap
  * cost model); these loops are memory-bound passes over every activation. */
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "real.h"
 
 /* Written so that NaN passes through, as in PyTorch: a NaN that ReLU
@@ -94,3 +95,22 @@ void NN(cdt_add_forward)(real *out,     // (n), may be a or b
     #pragma omp parallel for simd if (n > NN_OMP_PASS)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
+
+#ifndef CDT_NN_F64
+/* The CPU table's entry (nn/backend.h). */
+static int sigmoid_fwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_sigmoid_forward(a->out, a->x, a->numel);
+    return 0;
+}
+
+static int sigmoid_bwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_sigmoid_backward(a->dx, a->dout, a->out, a->numel);
+    return 0;
+}
+
+const cdt_layer_i cdt_sigmoid_layer_cpu = {"sigmoid", NULL, sigmoid_fwd, sigmoid_bwd};
+#endif

@@ -1,6 +1,8 @@
-/* backend.c: the CPU table of nn/backend.h: today's layers behind the
- * interface that every device fills. Device memory is host memory, the
- * queue is the calling thread, and nothing here can fail but alloc. */
+/* backend.c: the CPU table of nn/backend.h: memory, what the model runs
+ * besides its layers, and the layers' entries (cdt_*_layer_cpu, each in
+ * its layer's file) from the list CDT_LAYERS. Device memory is host
+ * memory, the queue is the calling thread, and nothing here can fail but
+ * alloc. */
 #include "cdt_core.h"
 #include "cdt_nn.h"
 #include "nn/backend.h"
@@ -56,47 +58,6 @@ static int cpu_memset(void *ctx, void *dst, int byte, size_t bytes)
 
 static int cpu_sync(void *ctx) { (void)ctx; return 0; }
 
-static int cpu_conv_fwd(void *ctx, float *out, const float *x, const float *w, float *scratch,
-                        const cdt_conv2d_params *p)
-{
-    (void)ctx;
-    cdt_conv2d_forward(out, x, w, scratch, p);
-    return 0;
-}
-
-static int cpu_conv_bwd(void *ctx, float *dx, float *dw, const float *dout, const float *x,
-                        const float *w, float *scratch, const cdt_conv2d_params *p)
-{
-    (void)ctx;
-    cdt_conv2d_backward(dx, dw, dout, x, w, scratch, p);
-    return 0;
-}
-
-static int cpu_bn_fwd(void *ctx, float *out, float *mean, float *invstd, float *rm, float *rv,
-                      const float *x, const float *gamma, const float *beta, const cdt_bn_params *p)
-{
-    (void)ctx;
-    cdt_batchnorm_forward(out, mean, invstd, rm, rv, x, gamma, beta, p);
-    return 0;
-}
-
-static int cpu_bn_eval(void *ctx, float *out, const float *x, const float *gamma,
-                       const float *beta, const float *rm, const float *rv, const cdt_bn_params *p)
-{
-    (void)ctx;
-    cdt_batchnorm_forward_eval(out, x, gamma, beta, rm, rv, p);
-    return 0;
-}
-
-static int cpu_bn_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dout,
-                      const float *x, const float *mean, const float *invstd, const float *gamma,
-                      const cdt_bn_params *p)
-{
-    (void)ctx;
-    cdt_batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, invstd, gamma, p);
-    return 0;
-}
-
 static int cpu_bn_relu_fwd(void *ctx, float *out, float *mean, float *invstd, float *rm,
                            float *rv, const float *x, const float *gamma, const float *beta,
                            const cdt_bn_params *p)
@@ -135,70 +96,10 @@ static int cpu_relu_bwd(void *ctx, float *dx, const float *dout, const float *ou
     return 0;
 }
 
-static int cpu_sig_fwd(void *ctx, float *out, const float *x, size_t n)
-{
-    (void)ctx;
-    cdt_sigmoid_forward(out, x, n);
-    return 0;
-}
-
-static int cpu_sig_bwd(void *ctx, float *dx, const float *dout, const float *out, size_t n)
-{
-    (void)ctx;
-    cdt_sigmoid_backward(dx, dout, out, n);
-    return 0;
-}
-
 static int cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n)
 {
     (void)ctx;
     cdt_add_forward(out, a, b, n);
-    return 0;
-}
-
-static int cpu_maxpool_fwd(void *ctx, float *out, int32_t *argmax, const float *x,
-                           const cdt_maxpool_params *p)
-{
-    (void)ctx;
-    cdt_maxpool_forward(out, argmax, x, p);
-    return 0;
-}
-
-static int cpu_maxpool_bwd(void *ctx, float *dx, const float *dout, const int32_t *argmax,
-                           const cdt_maxpool_params *p)
-{
-    (void)ctx;
-    cdt_maxpool_backward(dx, dout, argmax, p);
-    return 0;
-}
-
-static int cpu_avgpool_fwd(void *ctx, float *out, const float *x, int n, int c, int hw)
-{
-    (void)ctx;
-    cdt_avgpool_forward(out, x, n, c, hw);
-    return 0;
-}
-
-static int cpu_avgpool_bwd(void *ctx, float *dx, const float *dout, int n, int c, int hw)
-{
-    (void)ctx;
-    cdt_avgpool_backward(dx, dout, n, c, hw);
-    return 0;
-}
-
-static int cpu_linear_fwd(void *ctx, float *out, const float *x, const float *w, const float *b,
-                          const cdt_linear_params *p)
-{
-    (void)ctx;
-    cdt_linear_forward(out, x, w, b, p);
-    return 0;
-}
-
-static int cpu_linear_bwd(void *ctx, float *dx, float *dw, float *db, const float *dout,
-                          const float *x, const float *w, const cdt_linear_params *p)
-{
-    (void)ctx;
-    cdt_linear_backward(dx, dw, db, dout, x, w, p);
     return 0;
 }
 
@@ -232,7 +133,6 @@ static int cpu_entropy_bwd(void *ctx, float *dp, float dh, const float *p, size_
     return 0;
 }
 
-/* The division (not a multiply by 1/255) gives ToTensor's exact floats. */
 static int cpu_scale_views(void *ctx, float *v0, float *v1, const uint8_t *x, size_t n, size_t img)
 {
     (void)ctx;
@@ -241,8 +141,8 @@ static int cpu_scale_views(void *ctx, float *v0, float *v1, const uint8_t *x, si
         const uint8_t *a = x + 2 * i * img, *b = a + img;
         float *d0 = v0 + i * img, *d1 = v1 + i * img;
         for (size_t k = 0; k < img; k++) {
-            d0[k] = (float)a[k] / 255.0f;
-            d1[k] = (float)b[k] / 255.0f;
+            d0[k] = cdt_pixel_to_float(a[k]);
+            d1[k] = cdt_pixel_to_float(b[k]);
         }
     }
     return 0;
@@ -316,23 +216,17 @@ static int cpu_adam(void *ctx, float *param, float *m, float *v, const float *gr
     return 0;
 }
 
+#define CPU_LAYER(id, name) [CDT_LAYER_##id] = &cdt_##name##_layer_cpu,
+
 static const cdt_backend_i cpu_table = {
     .abi = CDT_BACKEND_ABI, .name = "cpu", .host_memory = 1,
     .destroy = cpu_destroy, .errmsg = cpu_errmsg, .device_name = cpu_name,
     .alloc = cpu_alloc, .free = cpu_free, .alloc_host = cpu_alloc, .free_host = cpu_free,
     .upload = cpu_upload, .download = cpu_upload, .copy = cpu_upload, .memset = cpu_memset,
     .sync = cpu_sync,
-    .conv2d_scratch = cdt_conv2d_scratch, .conv2d_forward = cpu_conv_fwd,
-    .conv2d_backward = cpu_conv_bwd,
-    .batchnorm_forward = cpu_bn_fwd, .batchnorm_forward_eval = cpu_bn_eval,
-    .batchnorm_backward = cpu_bn_bwd,
     .batchnorm_sums = cpu_bn_sums, .batchnorm_forward_with = cpu_bn_fwd_with,
     .batchnorm_backward_sums = cpu_bn_bwd_sums, .batchnorm_backward_with = cpu_bn_bwd_with,
-    .relu_forward = cpu_relu_fwd, .relu_backward = cpu_relu_bwd,
-    .sigmoid_forward = cpu_sig_fwd, .sigmoid_backward = cpu_sig_bwd, .add = cpu_add,
-    .maxpool_forward = cpu_maxpool_fwd, .maxpool_backward = cpu_maxpool_bwd,
-    .avgpool_forward = cpu_avgpool_fwd, .avgpool_backward = cpu_avgpool_bwd,
-    .linear_forward = cpu_linear_fwd, .linear_backward = cpu_linear_bwd,
+    .relu_forward = cpu_relu_fwd, .relu_backward = cpu_relu_bwd, .add = cpu_add,
     .ntxent_scratch = cdt_ntxent_scratch, .ntxent_forward = cpu_ntxent_fwd,
     .ntxent_backward = cpu_ntxent_bwd,
     .entropy_forward = cpu_entropy_fwd, .entropy_backward = cpu_entropy_bwd,
@@ -340,6 +234,7 @@ static const cdt_backend_i cpu_table = {
     .add_transposed = cpu_add_transposed, .grad_norm = cpu_grad_norm, .adam_step = cpu_adam,
     .batchnorm_relu_forward = cpu_bn_relu_fwd,
     .add_relu_forward = cpu_add_relu_fwd, .add_relu_backward = cpu_add_relu_bwd,
+    .layer_names = CDT_LAYER_NAMES, .layers = {CDT_LAYERS(CPU_LAYER)},
 };
 
 const cdt_backend_i *cdt_backend_cpu(void) { return &cpu_table; }

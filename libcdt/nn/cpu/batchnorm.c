@@ -5,6 +5,7 @@
  * small differences the variance is made of. */
 #include "cdt_core.h"
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "real.h"
 
 /* Channel sums in double over (N,C,HW) laid out data, BN_LANES partial
@@ -263,3 +264,27 @@ void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
                     count, p);
     }
 }
+
+#ifndef CDT_NN_F64
+/* The CPU table's entry (nn/backend.h): training or eval mode by a->train. */
+static int bn_fwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_bn_params *p = a->p;
+    (void)ctx;
+    if (a->train)
+        cdt_batchnorm_forward(a->out, a->save, a->save + p->c, a->rm, a->rv, a->x, a->w, a->b, p);
+    else
+        cdt_batchnorm_forward_eval(a->out, a->x, a->w, a->b, a->rm, a->rv, p);
+    return 0;
+}
+
+static int bn_bwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_bn_params *p = a->p;
+    (void)ctx;
+    cdt_batchnorm_backward(a->dx, a->dw, a->db, a->dout, a->x, a->save, a->save + p->c, a->w, p);
+    return 0;
+}
+
+const cdt_layer_i cdt_batchnorm_layer_cpu = {"batchnorm", NULL, bn_fwd, bn_bwd};
+#endif

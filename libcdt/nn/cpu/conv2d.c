@@ -30,6 +30,7 @@
  * spreads each gemm. */
 #include "cdt_blas.h"
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "real.h"
 
 #include <omp.h>
@@ -161,6 +162,41 @@ int cdt_conv2d_out_w(const cdt_conv2d_params *p)
 size_t cdt_conv2d_scratch(const cdt_conv2d_params *p)
 {
     return conv_shared_size(p) + conv_lane_size(p) * conv_lanes(p);
+}
+
+int cdt_conv2d_kernels_auto(void)
+{
+#ifdef OPENBLAS_VERSION
+    cdt_blas_choice b;
+    cdt_blas_choose(&b);
+    int have = cdt_blas_core_isa(b.core);
+    return have >= 0 && have < b.isa ? CDT_CONV_DIRECT_WIDE : CDT_CONV_DIRECT;
+#else
+    return CDT_CONV_DIRECT;
+#endif
+}
+
+int cdt_conv2d_kernels_parse(const char *s)
+{
+    if (!s || !*s) return CDT_CONV_AUTO;
+    if (!strcmp(s, "gemm")) return CDT_CONV_GEMM;
+    if (!strcmp(s, "avx512")) return CDT_CONV_AVX512;
+    if (!strcmp(s, "avx2")) return CDT_CONV_AVX2;
+    return CDT_CONV_GENERIC; // any other name: no set of its own, the portable one
+}
+
+const char *cdt_conv2d_kernels_name(int kernels)
+{
+    switch (kernels) {
+    case CDT_CONV_AUTO: return "auto";
+    case CDT_CONV_DIRECT: return "direct";
+    case CDT_CONV_DIRECT_WIDE: return "direct-wide";
+    case CDT_CONV_GEMM: return "gemm";
+    case CDT_CONV_AVX512: return "avx512";
+    case CDT_CONV_AVX2: return "avx2";
+    case CDT_CONV_GENERIC: return "generic";
+    }
+    return "?";
 }
 #endif
 
@@ -377,20 +413,13 @@ static int wino_fits(const cdt_conv2d_params *p)
  * gemms are close: when OpenBLAS runs a narrower ISA than the CPU has
  * (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine: half its sgemm peak),
  * the direct kernels, which take the CPU's widest, win those layers;
- * with its own choice they lose or tie. CDT_CPU_CONV naming a kernel set
- * asks for them too (the tests run the direct path that way). */
-static int d3_prefer(void)
+ * with its own choice they lose or tie. A model decides it once, when it
+ * is made (cdt_conv2d_kernels_auto: CDT_CONV_DIRECT_WIDE); naming a kernel
+ * set asks for them too (the tests run the direct path that way). */
+static int d3_prefer(const cdt_conv2d_params *p)
 {
-    const char *want = getenv("CDT_CPU_CONV");
-    if (want && *want) return strcmp(want, "gemm") != 0;
-#ifdef OPENBLAS_VERSION
-    cdt_blas_choice b;
-    cdt_blas_choose(&b);
-    int have = cdt_blas_core_isa(b.core);
-    return have >= 0 && have < b.isa;
-#else
-    return 0;
-#endif
+    return p->kernels == CDT_CONV_DIRECT_WIDE || p->kernels == CDT_CONV_AVX512 ||
+           p->kernels == CDT_CONV_AVX2 || p->kernels == CDT_CONV_GENERIC;
 }
 
 /* Small images of WINO_SMALL_MIN_C channels each way take Winograd before
@@ -404,7 +433,7 @@ static int wino_small_first(const cdt_conv2d_params *p)
 {
     if (!wino_fits(p) || !wino_small(p) || p->c < WINO_SMALL_MIN_C || p->oc < WINO_SMALL_MIN_C) return 0;
     if (p->h <= 4 && p->w <= 4) return 1;
-    return p->c >= 64 && p->oc >= 64 && !d3_prefer();
+    return p->c >= 64 && p->oc >= 64 && !d3_prefer(p);
 }
 
 /* The weight gradient too, from WINO_DW_MIN_C input channels (small
@@ -989,11 +1018,10 @@ enum { D3_QB = 48, D3_RMAX = 8 };
 
 static int conv_direct(const cdt_conv2d_params *p)
 {
-    const char *want = getenv("CDT_CPU_CONV"); // "gemm": no direct kernels
     int wide = p->c > D3_MAX_C || p->oc > D3_MAX_C;
     return (p->stride == 1 || p->stride == 2) && p->kh == 3 && p->kw == 3 && p->pad == 1 &&
-           !(want && !strcmp(want, "gemm")) && p->c <= D3_MAX_C2 && p->oc <= D3_MAX_C2 &&
-           (!wide || (p->stride == 2 && d3_prefer())) && !wino_small_first(p);
+           p->kernels != CDT_CONV_GEMM && p->c <= D3_MAX_C2 && p->oc <= D3_MAX_C2 &&
+           (!wide || (p->stride == 2 && d3_prefer(p))) && !wino_small_first(p);
 }
 
 static size_t d3_ceil(size_t a, size_t b)
@@ -1089,17 +1117,18 @@ typedef struct {
                     size_t);
 } d3_kernels;
 
-/* The best set this CPU has, or CDT_CPU_CONV's (avx512, avx2, generic)
- * when the CPU has that one: tests run every set a machine can. */
-static d3_kernels d3_pick(void)
+/* The best set this CPU has, or the one p->kernels names (avx512, avx2,
+ * generic) when the CPU has that one, else the next narrower: tests run
+ * every set a machine can. */
+static d3_kernels d3_pick(const cdt_conv2d_params *p)
 {
 #if D3_X86
-    const char *want = getenv("CDT_CPU_CONV");
-    int any = !want || !*want;
+    int k = p->kernels;
+    int any = k == CDT_CONV_AUTO || k == CDT_CONV_DIRECT || k == CDT_CONV_DIRECT_WIDE;
     __builtin_cpu_init();
-    if ((any || !strcmp(want, "avx512")) && __builtin_cpu_supports("avx512f"))
+    if ((any || k == CDT_CONV_AVX512) && __builtin_cpu_supports("avx512f"))
         return (d3_kernels){8, d3_forward_avx512, d3_weights_avx512};
-    if ((any || !strcmp(want, "avx512") || !strcmp(want, "avx2")) &&
+    if ((any || k == CDT_CONV_AVX512 || k == CDT_CONV_AVX2) &&
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return (d3_kernels){4, d3_forward_avx2, d3_weights_avx2};
 #endif
@@ -1311,7 +1340,7 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
     size_t work = (size_t)p->n * ohw * p->oc * p->c * p->kh * p->kw;
     int wino = conv_wino(p), direct = conv_direct(p);
-    d3_kernels k = d3_pick();
+    d3_kernels k = d3_pick(p);
     real *u = scratch, *lanes0 = scratch + conv_shared_size(p);
     if (wino) wino_weights(u, w, p, 0);
     if (direct) d3_pack_weights(u, w, k.rf, p);
@@ -1367,7 +1396,7 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     int wino = conv_wino(p), direct = conv_direct(p);
     real *uf = dx && (wino || direct) ? scratch : NULL, *lanes0 = scratch + conv_shared_size(p);
     int wdw = conv_wino_dw(p);
-    d3_kernels kd = d3_pick();
+    d3_kernels kd = d3_pick(p);
     // a lane's dW partial
     size_t np = wdw ? 16 * (size_t)p->oc * p->c : direct ? d3_ceil(p->oc, D3_RMAX) * k : nw;
     if (uf && wino) wino_weights(uf, w, p, 1);
@@ -1410,3 +1439,27 @@ void NN(cdt_conv2d_backward)(real *dx,         // (N,C,H,W) or NULL
     }
     for (size_t i = 0; i < nw; i++) dw[i] += sum[i];
 }
+
+#ifndef CDT_NN_F64
+/* The CPU table's entry (nn/backend.h). */
+static size_t conv_scratch(const void *p)
+{
+    return cdt_conv2d_scratch(p);
+}
+
+static int conv_fwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_conv2d_forward(a->out, a->x, a->w, a->scratch, a->p);
+    return 0;
+}
+
+static int conv_bwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_conv2d_backward(a->dx, a->dw, a->dout, a->x, a->w, a->scratch, a->p);
+    return 0;
+}
+
+const cdt_layer_i cdt_conv2d_layer_cpu = {"conv2d", conv_scratch, conv_fwd, conv_bwd};
+#endif

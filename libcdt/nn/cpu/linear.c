@@ -1,6 +1,7 @@
 /* linear.c: fully connected layer, out = x W^T + b, W in PyTorch's
  * [out,in] layout; one gemm each way. */
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "real.h"
 
 void NN(cdt_linear_forward)(real *out,     // (N,OUT)
@@ -38,3 +39,22 @@ void NN(cdt_linear_backward)(real *dx,         // (N,IN) or NULL
         db[o] += (real)s;
     }
 }
+
+#ifndef CDT_NN_F64
+/* The CPU table's entry (nn/backend.h). */
+static int linear_fwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_linear_forward(a->out, a->x, a->w, a->b, a->p);
+    return 0;
+}
+
+static int linear_bwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_linear_backward(a->dx, a->dw, a->db, a->dout, a->x, a->w, a->p);
+    return 0;
+}
+
+const cdt_layer_i cdt_linear_layer_cpu = {"linear", NULL, linear_fwd, linear_bwd};
+#endif

@@ -1,6 +1,7 @@
 /* pool.c: max pooling (the ImageNet stem's 3x3/2 pad 1) and global average
  * pooling (the backbone's last layer, giving h). */
 #include "cdt_nn.h"
+#include "nn/backend.h"
 #include "real.h"
 
 #include <string.h>
@@ -82,3 +83,40 @@ void NN(cdt_avgpool_backward)(real *dx,         // (N,C,HW)
     for (size_t pl = 0; pl < (size_t)n * c; pl++)
         for (int i = 0; i < hw; i++) dx[pl * hw + i] = dout[pl] / hw;
 }
+
+#ifndef CDT_NN_F64
+/* The CPU table's entries (nn/backend.h). */
+static int maxpool_fwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_maxpool_forward(a->out, a->index, a->x, a->p);
+    return 0;
+}
+
+static int maxpool_bwd(void *ctx, const cdt_layer_args *a)
+{
+    (void)ctx;
+    cdt_maxpool_backward(a->dx, a->dout, a->index, a->p);
+    return 0;
+}
+
+const cdt_layer_i cdt_maxpool_layer_cpu = {"maxpool", NULL, maxpool_fwd, maxpool_bwd};
+
+static int avgpool_fwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_avgpool_params *p = a->p;
+    (void)ctx;
+    cdt_avgpool_forward(a->out, a->x, p->n, p->c, p->hw);
+    return 0;
+}
+
+static int avgpool_bwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_avgpool_params *p = a->p;
+    (void)ctx;
+    cdt_avgpool_backward(a->dx, a->dout, p->n, p->c, p->hw);
+    return 0;
+}
+
+const cdt_layer_i cdt_avgpool_layer_cpu = {"avgpool", NULL, avgpool_fwd, avgpool_bwd};
+#endif

@@ -3,6 +3,7 @@
  * each; the expressions are the CPU's, so NaN passes ReLU as it does there
  * (and as in PyTorch). */
 #include "cuda_internal.cuh"
+#include "nn/backend.h"
 
 static __global__ void relu_fwd(float *out, const float *x, size_t n) // (n), (n)
 {
@@ -72,14 +73,14 @@ extern "C" int cdt_add_forward_cuda(cdt_cuda_ctx *ctx, float *out, const float *
     return 0;
 }
 
-/* Element i of the 2N images, read in the order they lie in x. A true
- * division, as on the CPU: x * (1/255) would round differently. */
+/* Element i of the 2N images, read in the order they lie in x; ToTensor's
+ * value of cdt_nn.h, as on the CPU. */
 static __global__ void scale_views(float *v0, float *v1, const uint8_t *x, size_t n, size_t img)
 {
     CU_FOR(i, 2 * n * img) {
         size_t pair = i / (2 * img), r = i % (2 * img);
         float *d = r < img ? v0 : v1;
-        d[pair * img + r % img] = (float)x[i] / 255.0f;
+        d[pair * img + r % img] = cdt_pixel_to_float(x[i]);
     }
 }
 
@@ -91,3 +92,16 @@ extern "C" int cdt_scale_views_cuda(cdt_cuda_ctx *ctx, float *v0, float *v1,
     CU_LAUNCHED(ctx);
     return 0;
 }
+
+/* The CUDA table's entry (nn/backend.h). */
+static int sigmoid_fwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_sigmoid_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->x, a->numel);
+}
+
+static int sigmoid_bwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_sigmoid_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dout, a->out, a->numel);
+}
+
+const cdt_layer_i cdt_sigmoid_layer_cuda = {"sigmoid", NULL, sigmoid_fwd, sigmoid_bwd};

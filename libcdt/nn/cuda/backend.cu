@@ -1,7 +1,9 @@
 /* backend.cu: the CUDA table of nn/backend.h (twin of nn/cpu/backend.c)
  * and libcdt_cuda.so's one entry point, cdt_cuda_backend, which the tools
- * find with dlopen/dlsym (nn/device.c). The layers are the _cuda twins;
- * what the model and trainer did in host loops has its kernels here. */
+ * find with dlopen/dlsym (nn/device.c). The layers' entries
+ * (cdt_*_layer_cuda, each in its layer's .cu) come from the list
+ * CDT_LAYERS; what the model and trainer did in host loops has its
+ * kernels here. */
 #include "cuda_internal.cuh"
 #include "nn/backend.h"
 
@@ -54,38 +56,6 @@ static int be_memset(void *ctx, void *dst, int byte, size_t bytes)
 
 static int be_sync(void *ctx) { return cdt_cuda_sync(CTX(ctx)); }
 
-static int be_conv_fwd(void *ctx, float *out, const float *x, const float *w, float *scratch,
-                       const cdt_conv2d_params *p)
-{
-    return cdt_conv2d_forward_cuda(CTX(ctx), out, x, w, scratch, p);
-}
-
-static int be_conv_bwd(void *ctx, float *dx, float *dw, const float *dout, const float *x,
-                       const float *w, float *scratch, const cdt_conv2d_params *p)
-{
-    return cdt_conv2d_backward_cuda(CTX(ctx), dx, dw, dout, x, w, scratch, p);
-}
-
-static int be_bn_fwd(void *ctx, float *out, float *mean, float *invstd, float *rm, float *rv,
-                     const float *x, const float *gamma, const float *beta, const cdt_bn_params *p)
-{
-    return cdt_batchnorm_forward_cuda(CTX(ctx), out, mean, invstd, rm, rv, x, gamma, beta, p);
-}
-
-static int be_bn_eval(void *ctx, float *out, const float *x, const float *gamma,
-                      const float *beta, const float *rm, const float *rv, const cdt_bn_params *p)
-{
-    return cdt_batchnorm_forward_eval_cuda(CTX(ctx), out, x, gamma, beta, rm, rv, p);
-}
-
-static int be_bn_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dout,
-                     const float *x, const float *mean, const float *invstd, const float *gamma,
-                     const cdt_bn_params *p)
-{
-    return cdt_batchnorm_backward_cuda(CTX(ctx), dx, dgamma, dbeta, dout, x, mean, invstd,
-                                       gamma, p);
-}
-
 static int be_bn_sums(void *ctx, double *sum, const float *x, const double *center,
                       const cdt_bn_params *p)
 {
@@ -126,53 +96,9 @@ static int be_relu_bwd(void *ctx, float *dx, const float *dout, const float *out
     return cdt_relu_backward_cuda(CTX(ctx), dx, dout, out, n);
 }
 
-static int be_sig_fwd(void *ctx, float *out, const float *x, size_t n)
-{
-    return cdt_sigmoid_forward_cuda(CTX(ctx), out, x, n);
-}
-
-static int be_sig_bwd(void *ctx, float *dx, const float *dout, const float *out, size_t n)
-{
-    return cdt_sigmoid_backward_cuda(CTX(ctx), dx, dout, out, n);
-}
-
 static int be_add(void *ctx, float *out, const float *a, const float *b, size_t n)
 {
     return cdt_add_forward_cuda(CTX(ctx), out, a, b, n);
-}
-
-static int be_maxpool_fwd(void *ctx, float *out, int32_t *argmax, const float *x,
-                          const cdt_maxpool_params *p)
-{
-    return cdt_maxpool_forward_cuda(CTX(ctx), out, argmax, x, p);
-}
-
-static int be_maxpool_bwd(void *ctx, float *dx, const float *dout, const int32_t *argmax,
-                          const cdt_maxpool_params *p)
-{
-    return cdt_maxpool_backward_cuda(CTX(ctx), dx, dout, argmax, p);
-}
-
-static int be_avgpool_fwd(void *ctx, float *out, const float *x, int n, int c, int hw)
-{
-    return cdt_avgpool_forward_cuda(CTX(ctx), out, x, n, c, hw);
-}
-
-static int be_avgpool_bwd(void *ctx, float *dx, const float *dout, int n, int c, int hw)
-{
-    return cdt_avgpool_backward_cuda(CTX(ctx), dx, dout, n, c, hw);
-}
-
-static int be_linear_fwd(void *ctx, float *out, const float *x, const float *w, const float *b,
-                         const cdt_linear_params *p)
-{
-    return cdt_linear_forward_cuda(CTX(ctx), out, x, w, b, p);
-}
-
-static int be_linear_bwd(void *ctx, float *dx, float *dw, float *db, const float *dout,
-                         const float *x, const float *w, const cdt_linear_params *p)
-{
-    return cdt_linear_backward_cuda(CTX(ctx), dx, dw, db, dout, x, w, p);
 }
 
 static int be_ntxent_fwd(void *ctx, float *loss, const float *z1, const float *z2,
@@ -269,23 +195,22 @@ static int be_coll_sum_f64(void *ctx, double *x, size_t n, double scale)
     return cu_coll_sum_f64(CTX(ctx), x, n, scale);
 }
 
+#define CUDA_LAYER(id, name) &cdt_##name##_layer_cuda,
+
 static const cdt_backend_i cuda_table = {
     CDT_BACKEND_ABI, "cuda", 0,
     be_destroy, be_errmsg, be_name,
     be_alloc, be_free, be_alloc_host, be_free_host, be_upload, be_download, be_copy,
     be_memset, be_sync,
-    cdt_conv2d_scratch_cuda, be_conv_fwd, be_conv_bwd,
-    be_bn_fwd, be_bn_eval, be_bn_bwd,
     be_bn_sums, be_bn_fwd_with, be_bn_bwd_sums, be_bn_bwd_with,
-    be_relu_fwd, be_relu_bwd, be_sig_fwd, be_sig_bwd, be_add,
-    be_maxpool_fwd, be_maxpool_bwd, be_avgpool_fwd, be_avgpool_bwd,
-    be_linear_fwd, be_linear_bwd,
+    be_relu_fwd, be_relu_bwd, be_add,
     cdt_ntxent_scratch_cuda, be_ntxent_fwd, be_ntxent_bwd,
     be_entropy_fwd, be_entropy_bwd,
     be_scale_views, be_transpose, be_add_transposed, be_grad_norm, be_adam,
     be_coll_available, be_coll_id, be_coll_init, be_coll_allgather, be_coll_sum_f32,
     be_coll_sum_f64,
     NULL, NULL, NULL, // no fused pairs: the model runs batch norm or the add, then ReLU
+    CDT_LAYER_NAMES, {CDT_LAYERS(CUDA_LAYER)},
 };
 
 extern "C" int cdt_cuda_backend(int abi, int device, int math, const cdt_backend_i **table,

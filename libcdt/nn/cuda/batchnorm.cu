@@ -5,6 +5,7 @@
  * A block per channel leaves SMs idle on the 64-channel layers; split the
  * sums over more blocks when timings say it matters. */
 #include "cuda_internal.cuh"
+#include "nn/backend.h"
 
 /* Element j of channel c, j over the channel's N*HW values. */
 static __device__ inline size_t bn_at(size_t j, int c, const cdt_bn_params &p)
@@ -265,3 +266,22 @@ extern "C" int cdt_batchnorm_backward_with_cuda(cdt_cuda_ctx *ctx, float *dx, fl
     CU_LAUNCHED(ctx);
     return 0;
 }
+
+/* The CUDA table's entry (nn/backend.h): training or eval mode by a->train. */
+static int bn_fwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_bn_params *p = (const cdt_bn_params *)a->p;
+    if (a->train)
+        return cdt_batchnorm_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->save, a->save + p->c, a->rm, a->rv,
+                                          a->x, a->w, a->b, p);
+    return cdt_batchnorm_forward_eval_cuda((cdt_cuda_ctx *)ctx, a->out, a->x, a->w, a->b, a->rm, a->rv, p);
+}
+
+static int bn_bwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_bn_params *p = (const cdt_bn_params *)a->p;
+    return cdt_batchnorm_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dw, a->db, a->dout, a->x, a->save,
+                                       a->save + p->c, a->w, p);
+}
+
+const cdt_layer_i cdt_batchnorm_layer_cuda = {"batchnorm", NULL, bn_fwd, bn_bwd};

@@ -7,6 +7,7 @@
  * col2im gathers (one thread per input pixel, adding its kernel taps in
  * the CPU's order) rather than scattering with atomics. */
 #include "cuda_internal.cuh"
+#include "nn/backend.h"
 
 /* 16M elements (64 MiB) of scratch unless one image needs more. */
 #define CONV_SCRATCH_BUDGET ((size_t)1 << 24)
@@ -157,3 +158,23 @@ extern "C" int cdt_conv2d_backward_cuda(cdt_cuda_ctx *ctx, float *dx, float *dw,
     }
     return 0;
 }
+
+/* The CUDA table's entry (nn/backend.h). */
+static size_t conv_scratch(const void *p)
+{
+    return cdt_conv2d_scratch_cuda((const cdt_conv2d_params *)p);
+}
+
+static int conv_fwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_conv2d_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->x, a->w, a->scratch,
+                                   (const cdt_conv2d_params *)a->p);
+}
+
+static int conv_bwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_conv2d_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dw, a->dout, a->x, a->w, a->scratch,
+                                    (const cdt_conv2d_params *)a->p);
+}
+
+const cdt_layer_i cdt_conv2d_layer_cuda = {"conv2d", conv_scratch, conv_fwd, conv_bwd};

@@ -1,6 +1,7 @@
 /* linear.cu: the twin of nn/cpu/linear.c: out = x W^T (+ b), one gemm each
  * way through cu_gemm, and the bias as its own small kernels. */
 #include "cuda_internal.cuh"
+#include "nn/backend.h"
 
 static __global__ void bias_add(float *out, const float *b, size_t rows, int cols) // (N,OUT), (OUT)
 {
@@ -49,3 +50,18 @@ extern "C" int cdt_linear_backward_cuda(cdt_cuda_ctx *ctx, float *dx, float *dw,
     CU_LAUNCHED(ctx);
     return 0;
 }
+
+/* The CUDA table's entry (nn/backend.h). */
+static int linear_fwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_linear_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->x, a->w, a->b,
+                                   (const cdt_linear_params *)a->p);
+}
+
+static int linear_bwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_linear_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dw, a->db, a->dout, a->x, a->w,
+                                    (const cdt_linear_params *)a->p);
+}
+
+const cdt_layer_i cdt_linear_layer_cuda = {"linear", NULL, linear_fwd, linear_bwd};

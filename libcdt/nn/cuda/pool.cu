@@ -3,6 +3,7 @@
  * instead of scattering with atomics, adding in the CPU's order, so the
  * results do not depend on scheduling. */
 #include "cuda_internal.cuh"
+#include "nn/backend.h"
 
 static __host__ __device__ inline int pool_out(int in, int k, int stride, int pad)
 {
@@ -123,3 +124,32 @@ extern "C" int cdt_avgpool_backward_cuda(cdt_cuda_ctx *ctx, float *dx, const flo
     CU_LAUNCHED(ctx);
     return 0;
 }
+
+/* The CUDA table's entries (nn/backend.h). */
+static int maxpool_fwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_maxpool_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->index, a->x,
+                                    (const cdt_maxpool_params *)a->p);
+}
+
+static int maxpool_bwd(void *ctx, const cdt_layer_args *a)
+{
+    return cdt_maxpool_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dout, a->index,
+                                     (const cdt_maxpool_params *)a->p);
+}
+
+const cdt_layer_i cdt_maxpool_layer_cuda = {"maxpool", NULL, maxpool_fwd, maxpool_bwd};
+
+static int avgpool_fwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_avgpool_params *p = (const cdt_avgpool_params *)a->p;
+    return cdt_avgpool_forward_cuda((cdt_cuda_ctx *)ctx, a->out, a->x, p->n, p->c, p->hw);
+}
+
+static int avgpool_bwd(void *ctx, const cdt_layer_args *a)
+{
+    const cdt_avgpool_params *p = (const cdt_avgpool_params *)a->p;
+    return cdt_avgpool_backward_cuda((cdt_cuda_ctx *)ctx, a->dx, a->dout, p->n, p->c, p->hw);
+}
+
+const cdt_layer_i cdt_avgpool_layer_cuda = {"avgpool", NULL, avgpool_fwd, avgpool_bwd};
