@@ -352,10 +352,8 @@ int cdt_run_end(cdt_run *R)
 
 static int64_t row_int(const cdt_tensor *t, uint64_t i)
 {
-    if (!t || t->rank != 1) return -1;
-    if (t->dtype == CDT_I64) { int64_t v; memcpy(&v, (char *)t->data + 8 * i, 8); return v; }
-    if (t->dtype == CDT_I32) { int32_t v; memcpy(&v, (char *)t->data + 4 * i, 4); return v; }
-    return -1;
+    if (!t || t->rank != 1 || (t->dtype != CDT_I64 && t->dtype != CDT_I32)) return -1;
+    return cdt_dtype_int(t->dtype, t->data, i);
 }
 
 static int check_x(cdt_run *R, const cdt_tensor *x, uint64_t frame)
