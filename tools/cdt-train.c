@@ -253,7 +253,8 @@ static void print_config(const cdt_run *run, size_t bytes)
     char blas[256];
     cli_blas_describe(blas, sizeof blas);
     fprintf(stderr, "%s: %s\n", prog, blas);
-    fprintf(stderr, "%s: device %s\n", prog, cdt_device_describe(cdt_run_device(run)));
+    fprintf(stderr, "%s: device %s; CPU convolutions: %s\n", prog, cdt_device_describe(cdt_run_device(run)),
+            cdt_conv2d_kernels_name(c->cpu_conv));
     if (world > 1)
         fprintf(stderr, "%s: %d ranks through %s: a global batch of %d, batch norm %s\n", prog,
                 world, cdt_comm_describe(cdt_run_comm(run)), cdt_model_batch(m) * world,
@@ -300,12 +301,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (o.threads) omp_set_num_threads(o.threads);
-    // OpenBLAS's threaded sgemm rounds differently from its one-thread
-    // path for some shapes (measured with 0.3.21), which would make the
-    // model depend on the thread count; threads come from OpenMP instead.
-    openblas_set_num_threads(1);
-    c.cpu_conv = cli_cpu_conv();
-    c.stop = &got_signal;
+    // OpenBLAS's threaded sgemm rounds differently from its one-thread path for some
+    openblas_set_num_threads(1); // shapes (0.3.21): threads come from OpenMP instead
+    c.cpu_conv = cli_cpu_conv(), c.stop = &got_signal;
     c.on_step = on_step, c.note = on_note, c.ctx = &u;
     int rc = cdt_run_create(&c, &run);
     if (rc < 0) fail(run, NULL, rc);
@@ -346,14 +344,12 @@ int main(int argc, char **argv)
         cli_out_commit(prog, &out);
     }
     if (u.log && fclose(u.log)) cli_die(prog, EX_IO_, "cannot write %s:", o.log);
-    if (o.verbose) {
-        long steps = cdt_run_steps(run) - u.first;
-        const cdt_comm *comm = cdt_run_comm(run);
-        fprintf(stderr, "%s: %ld steps, %" PRIu64 " rows consumed\n", prog, cdt_run_steps(run), cdt_run_rows(run));
-        if (cdt_run_world(run) > 1)
-            fprintf(stderr, "%s: exchanges between ranks: %.3f s in all, %.2f ms a step\n", prog,
-                    cdt_comm_seconds(comm), steps ? 1e3 * cdt_comm_seconds(comm) / steps : 0.0);
-    }
+    long steps = cdt_run_steps(run) - u.first;
+    double comm_s = cdt_comm_seconds(cdt_run_comm(run));
+    if (o.verbose) fprintf(stderr, "%s: %ld steps, %" PRIu64 " rows consumed\n", prog, cdt_run_steps(run), cdt_run_rows(run));
+    if (o.verbose && cdt_run_world(run) > 1)
+        fprintf(stderr, "%s: exchanges between ranks: %.3f s in all, %.2f ms a step\n", prog, comm_s,
+                steps ? 1e3 * comm_s / steps : 0.0);
     cdt_run_destroy(run);
     cdt_reader_destroy(r);
     return 0;

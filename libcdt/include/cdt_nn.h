@@ -62,9 +62,8 @@ typedef struct cdt_conv2d_params {
     int n, c, h, w, oc, kh, kw, stride, pad;
     int kernels;            /* CDT_CONV_*; 0 (AUTO) is DIRECT here */
 } cdt_conv2d_params;
-/* DIRECT_WIDE when OpenBLAS runs a narrower ISA than the CPU has
- * (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine), where the direct
- * kernels win the layers they share with its gemms; else DIRECT. */
+/* By the CPU, whatever core OpenBLAS runs: DIRECT_WIDE where the AVX-512
+ * kernels run, else DIRECT. */
 int cdt_conv2d_kernels_auto(void);
 /* $CDT_CPU_CONV's words: unset or "" AUTO, "gemm", "avx512", "avx2";
  * any other ("generic") GENERIC. */

@@ -608,6 +608,7 @@ static int set_meta(cdt_run *R, const cdt_meta *in)
     rc |= cdt_meta_set_i64(R->extra, "train.batch", o->batch);
     rc |= cdt_meta_set_i64(R->extra, "train.total_steps", o->total_steps);
     rc |= cdt_meta_set_i64(R->extra, "train.cosine", o->cosine);
+    rc |= cdt_meta_set(R->extra, "train.cpu_conv", cdt_conv2d_kernels_name(cdt_model_cfg(R->m)->cpu_conv));
     if (R->world > 1) { // (one process writes exactly what it always did)
         rc |= cdt_meta_set_i64(R->extra, "train.ranks", R->world);
         rc |= cdt_meta_set(R->extra, "train.bn", o->bn_local ? "local" : "sync");

@@ -28,7 +28,6 @@
  * count. When OpenBLAS is itself threaded (a caller that did not pin it to
  * one thread, as the tools do) the lanes run on one thread and BLAS
  * spreads each gemm. */
-#include "cdt_blas.h"
 #include "cdt_nn.h"
 #include "nn/backend.h"
 #include "real.h"
@@ -166,14 +165,17 @@ size_t cdt_conv2d_scratch(const cdt_conv2d_params *p)
 
 int cdt_conv2d_kernels_auto(void)
 {
-#ifdef OPENBLAS_VERSION
-    cdt_blas_choice b;
-    cdt_blas_choose(&b);
-    int have = cdt_blas_core_isa(b.core);
-    return have >= 0 && have < b.isa ? CDT_CONV_DIRECT_WIDE : CDT_CONV_DIRECT;
-#else
-    return CDT_CONV_DIRECT;
+    // By the CPU alone, never by OpenBLAS's core: where the AVX-512 set
+    // runs, the direct kernels also take the layers they share with the
+    // gemms, so those layers' bits are the same whichever core OpenBLAS
+    // runs (OPENBLAS_CORETYPE=Haswell: they win them by 10-30%; against
+    // OpenBLAS's own AVX-512 kernels they cost within the noise of a
+    // whole step: docs/benchmarks.md).
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return CDT_CONV_DIRECT_WIDE;
 #endif
+    return CDT_CONV_DIRECT;
 }
 
 int cdt_conv2d_kernels_parse(const char *s)
@@ -410,12 +412,10 @@ static int wino_fits(const cdt_conv2d_params *p)
 }
 
 /* Whether the direct kernels take the layers where they and OpenBLAS's
- * gemms are close: when OpenBLAS runs a narrower ISA than the CPU has
- * (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine: half its sgemm peak),
- * the direct kernels, which take the CPU's widest, win those layers;
- * with its own choice they lose or tie. A model decides it once, when it
- * is made (cdt_conv2d_kernels_auto: CDT_CONV_DIRECT_WIDE); naming a kernel
- * set asks for them too (the tests run the direct path that way). */
+ * gemms are close. A model decides it once, when it is made, by the CPU
+ * (cdt_conv2d_kernels_auto: CDT_CONV_DIRECT_WIDE where the AVX-512 set
+ * runs); naming a kernel set asks for them too (the tests run the direct
+ * path that way). */
 static int d3_prefer(const cdt_conv2d_params *p)
 {
     return p->kernels == CDT_CONV_DIRECT_WIDE || p->kernels == CDT_CONV_AVX512 ||
