@@ -1,16 +1,19 @@
 #!/bin/sh
 # cdt-embed images/s next to PyTorch's eval forward of the same network
-# (tests/bench/embed_ref.py), same batch (256) and threads, same run.
+# (tests/bench/embed_ref.py), same batch and threads, same run; cdt-embed
+# with OpenBLAS's own core and with Haswell's forced (PyTorch keeps its
+# own BLAS: both OPENBLAS_ variables unset for it).
 # (npy.sh's mknpy uses the variable n: counts here are named count.)
-# THREADS (default 2) sets both.
+# THREADS (default 2) and BATCH (default 512) set both.
 set -eu
 [ -x "$BIN/cdt-embed" ] || { echo "skip: no cdt-embed"; exit 0; }
 py=/usr/bin/python3
 $py -c 'import torch' 2>/dev/null || { echo "skip: no python3-torch (scripts/deps.sh --optional)"; exit 0; }
 . "$TOP/tests/cli/npy.sh"
 t=${THREADS:-2}
-printf '%-26s %8s %12s %12s %8s\n' case images "cdt img/s" "torch img/s" ratio
-for c in "16 1 28 2048" "64 3 32 512"; do
+b=${BATCH:-512}
+printf '%-26s %-10s %8s %12s %12s %8s\n' case "BLAS core" images "cdt img/s" "torch img/s" ratio
+for c in "16 1 28 8192" "64 3 32 1536"; do
     set -- $c
     w=$1 ch=$2 s=$3 count=$4
     mknpy '|u1' "256, 2, $ch, $s, $s" v.npy
@@ -18,11 +21,14 @@ for c in "16 1 28 2048" "64 3 32 512"; do
     "$BIN/cdt-train" --arch resnet18 --stem cifar --width "$w" -b 256 --total-steps 1 v.cdt -o m.cdt
     mknpy "|u1" "$count, $ch, $s, $s" x.npy
     "$BIN/cdt-cat" --from-npy x=x.npy --raw -o x.cdt
-    t0=$(date +%s.%N)
-    OMP_NUM_THREADS=$t "$BIN/cdt-embed" -m m.cdt -b 256 -t "$t" x.cdt --raw >/dev/null
-    t1=$(date +%s.%N)
-    ours=$(echo "$t0 $t1 $count" | awk '{printf "%.1f", $3 / ($2 - $1)}')
-    ref=$($py "$TOP/tests/bench/embed_ref.py" "$w" "$ch" "$s" 256 "$t" "$count" | awk '{print $2}')
-    printf '%-26s %8d %12s %12s %7.2fx\n' "w$w ${ch}x${s}x${s} b256 t$t" "$count" "$ours" "$ref" \
-        "$(echo "$ours $ref" | awk '{print $1 / $2}')"
+    ref=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $py "$TOP/tests/bench/embed_ref.py" "$w" "$ch" "$s" "$b" "$t" "$count" | awk '{print $2}')
+    for core in own Haswell; do
+        if [ $core = own ]; then set -- env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE; else set -- env OPENBLAS_CORETYPE=Haswell; fi
+        t0=$(date +%s.%N)
+        "$@" OMP_NUM_THREADS=$t "$BIN/cdt-embed" -m m.cdt -b "$b" -t "$t" x.cdt --raw >/dev/null
+        t1=$(date +%s.%N)
+        ours=$(echo "$t0 $t1 $count" | awk '{printf "%.1f", $3 / ($2 - $1)}')
+        printf '%-26s %-10s %8d %12s %12s %7.2fx\n' "w$w ${ch}x${s}x${s} b$b t$t" $core "$count" "$ours" "$ref" \
+            "$(echo "$ours $ref" | awk '{print $1 / $2}')"
+    done
 done
