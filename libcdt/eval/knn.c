@@ -65,11 +65,18 @@ static float exact(const float *a, const float *b, int d, int metric)
     }
     double na = 0, nb2 = 0;
     for (int q = 0; q < d; q++) {
-        s += (double)a[q] * b[q];
         na += (double)a[q] * a[q];
         nb2 += (double)b[q] * b[q];
     }
-    return (float)(na > 0 && nb2 > 0 ? 1 - s / sqrt(na * nb2) : 1);
+    if (!(na > 0 && nb2 > 0))
+        return 1;
+    /* 1 - cos as half the squared distance of the unit rows: no
+     * cancellation near 0, and exactly 0 for a copy */
+    na = 1 / sqrt(na);
+    nb2 = 1 / sqrt(nb2);
+    for (int q = 0; q < d; q++)
+        s += (a[q] * na - b[q] * nb2) * (a[q] * na - b[q] * nb2);
+    return (float)(s / 2);
 }
 
 /* What the search runs on: the rows the sgemm sees (unit rows for the
