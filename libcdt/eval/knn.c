@@ -163,34 +163,23 @@ static void float_best(const job *J, uint64_t i, const float *gr, nb *h)
     }
 }
 
-/* Query row i's neighbours from its products gr (n) with every base row:
- * the float k best (heap h), then every candidate within 2E of the k-th,
- * or only those k (by_float), exactly (cand, room for n). */
-static void row_knn(const job *J, uint64_t i, const float *gr, nb *h, nb *cand)
+/* by_float: query row i's neighbours from its products gr (n) with every
+ * base row: the float k best (heap h), their distances then exact (cand,
+ * room for k), ordered by them. */
+static void row_by_float(const job *J, uint64_t i, const float *gr, nb *h, nb *cand)
 {
     int k = J->k, d = J->d;
-    const float *qi = J->q.x + i * d;
-    uint64_t nc = 0;
     float_best(J, i, gr, h);
-    if (J->by_float) {
-        for (int t = 0; t < k; t++)
-            cand[nc++] = (nb){exact(qi, J->b.x + (uint64_t)h[t].j * d, d, J->metric), h[t].j};
-    } else {
-        double r = J->metric == CDT_KNN_COSINE ? 1
-                 : sqrt((double)J->q.sn[i]) * (1 + 1e-6) + J->b.nmax;
-        double e = (2.0 * d + 32) * 0x1p-24 * r * r * 1.01;
-        double tau = h[0].d + 2 * e + fabs((double)h[0].d) * 0x1p-22;
-        for (uint64_t j = 0; j < J->n; j++)
-            if (!(J->self && j == i) && approx(J, i, j, gr[j]) <= tau)
-                cand[nc++] = (nb){exact(qi, J->b.x + j * d, d, J->metric), (uint32_t)j};
-    }
-    qsort(cand, (size_t)nc, sizeof *cand, cmp_nb);
+    for (int t = 0; t < k; t++)
+        cand[t] = (nb){exact(J->q.x + i * d, J->b.x + (uint64_t)h[t].j * d, d, J->metric), h[t].j};
+    qsort(cand, (size_t)k, sizeof *cand, cmp_nb);
     for (int t = 0; t < k; t++) {
         J->idx[i * k + t] = cand[t].j;
         J->dist[i * k + t] = cand[t].d;
     }
 }
 
+/* by_float: blocks of KNN_BLK query rows against every base row. */
 static int run_blocks(const job *J, int threads)
 {
     uint64_t nblk = (J->m + KNN_BLK - 1) / KNN_BLK;
@@ -198,7 +187,7 @@ static int run_blocks(const job *J, int threads)
 #pragma omp parallel num_threads(nt)
     {
         float *g = malloc(KNN_BLK * J->n * sizeof *g);
-        nb *h = malloc((size_t)J->k * sizeof *h), *cand = malloc(J->n * sizeof *cand);
+        nb *h = malloc((size_t)J->k * sizeof *h), *cand = malloc((size_t)J->k * sizeof *cand);
         if (!g || !h || !cand) {
 #pragma omp atomic write
             fail = 1;
@@ -211,12 +200,159 @@ static int run_blocks(const job *J, int threads)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)J->n, J->d,
                         1.0f, J->q.s + s0 * J->d, J->d, J->b.s, J->d, 0.0f, g, (int)J->n);
             for (uint64_t r = 0; r < rows; r++)
-                row_knn(J, s0 + r, g + r * J->n, h, cand);
+                row_by_float(J, s0 + r, g + r * J->n, h, cand);
         }
         free(g);
         free(h);
         free(cand);
     }
+    return fail ? CDT_ENOMEM : 0;
+}
+
+/* ---- exact: tiles, a heap of k + EXTRA per row, the check ----
+ *
+ * Tiles of TILE query rows by TILE base rows, one sgemm each; every
+ * product goes into its query row's heap of the kk = k + EXTRA best by
+ * float value. Against itself only the tiles on and above the diagonal are
+ * computed, each product going to both rows' heaps (the float value of a
+ * pair is the same from either side), which halves the sgemm work; a lock
+ * per block of rows guards its heaps, and since (value, row) is a total
+ * order the heaps end with the same sets whatever the order of the
+ * updates. Then per row: the candidates are every row whose float value is
+ * within 2E of the k-th (see the top); when the heap's last is beyond that,
+ * they are all in the heap, else (many near-ties: copies) the row is
+ * measured exactly against every row. */
+
+#define TILE 512
+#define EXTRA 16
+
+typedef struct heaps {
+    int kk;
+    nb *h;         /* (m,kk) */
+    int *fill;     /* (m) */
+} heaps;
+
+static inline void push(const heaps *H, uint64_t i, nb c)
+{
+    nb *h = H->h + i * H->kk;
+    int *f = H->fill + i;
+    if (*f < H->kk) {
+        h[*f] = c;
+        heap_up(h, (*f)++);
+    } else if (nb_less(c, h[0])) {
+        h[0] = c;
+        heap_down(h, H->kk, 0);
+    }
+}
+
+/* The products g (rq,rb) of query rows q0.. with base rows b0..: rows'
+ * side (each query row gets the base rows), or columns' side (each base
+ * row gets the query rows; against itself only). diag: a tile on the
+ * diagonal, where only the pairs above it count. */
+static void feed_rows(const job *J, const heaps *H, const float *g, uint64_t q0, uint64_t rq,
+                      uint64_t b0, uint64_t rb, int diag)
+{
+    for (uint64_t r = 0; r < rq; r++)
+        for (uint64_t c = diag ? r + 1 : 0; c < rb; c++)
+            push(H, q0 + r, (nb){approx(J, q0 + r, b0 + c, g[r * TILE + c]), (uint32_t)(b0 + c)});
+}
+
+static void feed_cols(const job *J, const heaps *H, const float *g, uint64_t q0, uint64_t rq,
+                      uint64_t b0, uint64_t rb, int diag)
+{
+    for (uint64_t c = 0; c < rb; c++)
+        for (uint64_t r = 0; r < (diag ? c : rq); r++)
+            push(H, b0 + c, (nb){approx(J, b0 + c, q0 + r, g[r * TILE + c]), (uint32_t)(q0 + r)});
+}
+
+static void tile_pass(const job *J, const heaps *H, omp_lock_t *lock, float *g, int64_t bi)
+{
+    uint64_t nbb = (J->n + TILE - 1) / TILE, q0 = (uint64_t)bi * TILE;
+    uint64_t rq = J->m - q0 < TILE ? J->m - q0 : TILE;
+    for (uint64_t bj = J->self ? (uint64_t)bi : 0; bj < nbb; bj++) {
+        uint64_t b0 = bj * TILE, rb = J->n - b0 < TILE ? J->n - b0 : TILE;
+        int diag = J->self && bj == (uint64_t)bi;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rq, (int)rb, J->d, 1.0f,
+                    J->q.s + q0 * J->d, J->d, J->b.s + b0 * J->d, J->d, 0.0f, g, TILE);
+        if (J->self)
+            omp_set_lock(&lock[bi]);
+        feed_rows(J, H, g, q0, rq, b0, rb, diag);
+        if (J->self)
+            omp_unset_lock(&lock[bi]);
+        if (!J->self)
+            continue;
+        omp_set_lock(&lock[bj]);
+        feed_cols(J, H, g, q0, rq, b0, rb, diag);
+        omp_unset_lock(&lock[bj]);
+    }
+}
+
+/* Row i's k nearest from its heap (sorted here), or from every row. */
+static void row_exact(const job *J, const heaps *H, uint64_t i, nb *cand /* (n) */)
+{
+    int k = J->k, d = J->d, kk = H->kk, fill = H->fill[i];
+    nb *h = H->h + i * kk;
+    const float *qi = J->q.x + i * d;
+    qsort(h, (size_t)fill, sizeof *h, cmp_nb);
+    double r = J->metric == CDT_KNN_COSINE ? 1 : sqrt((double)J->q.sn[i]) * (1 + 1e-6) + J->b.nmax;
+    double e = (2.0 * d + 32) * 0x1p-24 * r * r * 1.01, fk = h[k - 1].d;
+    double tau = fk + 2 * e + fabs(fk) * 0x1p-22;
+    uint64_t nc = 0;
+    if ((uint64_t)fill + J->self == J->n || h[fill - 1].d > tau) {
+        for (int t = 0; t < fill && h[t].d <= tau; t++)
+            cand[nc++] = (nb){exact(qi, J->b.x + (uint64_t)h[t].j * d, d, J->metric), h[t].j};
+    } else {
+        for (uint64_t j = 0; j < J->n; j++)
+            if (!(J->self && j == i))
+                cand[nc++] = (nb){exact(qi, J->b.x + j * d, d, J->metric), (uint32_t)j};
+    }
+    qsort(cand, (size_t)nc, sizeof *cand, cmp_nb);
+    for (int t = 0; t < k; t++) {
+        J->idx[i * k + t] = cand[t].j;
+        J->dist[i * k + t] = cand[t].d;
+    }
+}
+
+static int run_tiles(const job *J, int threads)
+{
+    uint64_t nbq = (J->m + TILE - 1) / TILE, nbb = (J->n + TILE - 1) / TILE;
+    uint64_t most = J->n - (uint64_t)J->self;
+    heaps H = {.kk = (uint64_t)J->k + EXTRA < most ? J->k + EXTRA : (int)most};
+    H.h = malloc(J->m * H.kk * sizeof *H.h);
+    H.fill = calloc(J->m, sizeof *H.fill);
+    omp_lock_t *lock = malloc(nbb * sizeof *lock);
+    int fail = !H.h || !H.fill || !lock, nt = threads > 0 ? threads : omp_get_max_threads();
+    if (fail) {
+        free(H.h); free(H.fill); free(lock);
+        return CDT_ENOMEM;
+    }
+    for (uint64_t b = 0; b < nbb; b++)
+        omp_init_lock(&lock[b]);
+#pragma omp parallel num_threads(nt)
+    {
+        float *g = malloc((size_t)TILE * TILE * sizeof *g);
+        nb *cand = malloc(J->n * sizeof *cand);
+        if (!g || !cand) {
+#pragma omp atomic write
+            fail = 1;
+        }
+        /* the first blocks have the most tiles against itself: first */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t bi = 0; bi < (int64_t)nbq; bi++)
+            if (g && cand)
+                tile_pass(J, &H, lock, g, bi);
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t i = 0; i < (int64_t)J->m; i++)
+            if (g && cand && !fail)
+                row_exact(J, &H, (uint64_t)i, cand);
+        free(g);
+        free(cand);
+    }
+    for (uint64_t b = 0; b < nbb; b++)
+        omp_destroy_lock(&lock[b]);
+    free(lock);
+    free(H.h);
+    free(H.fill);
     return fail ? CDT_ENOMEM : 0;
 }
 
@@ -239,7 +375,7 @@ int cdt_knn(const float *base, uint64_t n, const float *query, uint64_t m, int d
     if (self)
         J.q = J.b;
     if (!rc)
-        rc = run_blocks(&J, o->threads);
+        rc = o->by_float ? run_blocks(&J, o->threads) : run_tiles(&J, o->threads);
     side_free(&J.b);
     if (!self)
         side_free(&J.q);
