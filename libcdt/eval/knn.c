@@ -1,15 +1,14 @@
-/* knn.c: exact k nearest neighbours by blocks of sgemm (cdt_knn.h), the
+/* knn.c: exact k nearest neighbours by tiles of sgemm (cdt_knn.h), the
  * near-duplicate groups they give, and the neighbours a map keeps.
  *
- * Exact: a row's float values f_j (from one sgemm of its block) are each
+ * Exact: a row's float values f_j (from the sgemm of its tiles) are each
  * within E of the value the metric gives in exact arithmetic, E from the
  * norms (the bound kmeans.c uses: (2d + 32) 2^-24 (|q| + max |b|)^2).
  * If f_k is the k-th smallest float value, the true k-th is at most f_k + E,
  * so every row of the true k nearest has f_j <= f_k + 2E: those candidates
  * (usually k and a few) are computed again in double and ranked by
- * (distance as a float, row). When the float values already rank them
- * right, that is exactly the first k by float values recomputed; by_float
- * stops there, as the t-SNE maps were made.
+ * (distance as a float, row). by_float keeps the k best by float values
+ * only, as the t-SNE maps were made.
  */
 #include "cdt_knn.h"
 #include "cdt_core.h"

@@ -6,14 +6,16 @@
  *     int32_t grp[n]; float gd[n];
  *     int groups = cdt_knn_groups(x, n, d, o.metric, nn, nd, 10, 0.05f, grp, gd);
  *
- * Blocks of 128 query rows against every base row through one sgemm each;
- * every row's k best by the float products, then every candidate the
- * products' rounding could have ranked wrongly (those within twice the
- * error bound of the k-th) computed again exactly in double: the result is
- * the exact k nearest, ordered by (distance, row). Threads (OpenMP) take
- * whole blocks, so the bytes never depend on the thread count. Memory:
- * the inputs, a (128, n) block of products and a row's candidates per
- * thread.
+ * Tiles of 512 query rows by 512 base rows through one sgemm each (against
+ * itself only the tiles on and above the diagonal: each product serves both
+ * rows); every row keeps its k + 16 best by the float products, then every
+ * candidate the products' rounding could have ranked wrongly (those within
+ * twice the error bound of the k-th) is computed again exactly in double
+ * (from every row, when the k + 16 do not reach past that bound): the result
+ * is the exact k nearest, ordered by (distance as a float, row), the same
+ * bytes for any thread count (OpenMP). Memory: the inputs (and a unit copy
+ * for the cosine), (k + 16) candidates per row, a 512 x 512 tile and a
+ * row's candidates per thread.
  *
  * Call with OpenBLAS held to one thread (openblas_set_num_threads(1), once,
  * in the program): its threads would compete with ours for the cores.
@@ -33,10 +35,11 @@ typedef struct cdt_knn_opts {
     int k;         /* neighbours per row, >= 1 */
     int metric;    /* CDT_KNN_* */
     int threads;   /* OpenMP threads; 0: OpenMP's default */
-    int by_float;  /* 1: the k best by the float products, their distances
-                      then exact, without checking the candidates near the
-                      k-th (may differ from the exact k where two distances
-                      are within rounding; the t-SNE maps keep their bytes) */
+    int by_float;  /* 1: the k best by the float products of blocks of 128
+                      rows against all rows, their distances then exact,
+                      without checking the candidates near the k-th (may
+                      differ from the exact k where two distances are within
+                      rounding; the t-SNE maps keep their bytes) */
 } cdt_knn_opts;
 
 /* The k nearest rows of base (n,d) to every row of query (m,d): idx (m,k)
