@@ -31,6 +31,13 @@ grep -q "^meta cluster.k_chosen_by=centroids$" list && grep -q "^meta cluster.ce
 grep -q "^frame 0 rows 256: c i32 \[256\], dist f32 \[256\], rank i32 \[256\], y i32 \[256\]$" list ||
     fail "frames: $(grep frame list | head -2)"
 
+# --normalize: the centres' meta says so, and the rows are normalized again.
+"$cluster" -k 4 --restarts 2 --normalize --centroids cenn.cdt -o kmn.cdt a.cdt
+"$cluster" --use-centroids cenn.cdt -o asn.cdt a.cdt
+"$cat" --to-npy c kmn.cdt >kmn.c.npy
+"$cat" --to-npy c asn.cdt | cmp kmn.c.npy - || fail "--normalize: labels changed"
+"$cat" asn.cdt | grep -q "^meta cluster.normalize=1$" || fail "--normalize not taken from the centres"
+
 # New rows: the nearest centre in double (awk), over 400 rows of other noise.
 blobs 400 8 6 2 17 n
 "$cat" --from-npy h=n.h.npy -o n.cdt
