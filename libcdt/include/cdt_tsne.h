@@ -27,6 +27,8 @@
 
 #include <stdint.h>
 
+#include "cdt_knn.h"  /* the neighbours (cdt_knn) and cdt_knn_kept */
+
 typedef struct cdt_tsne_opts {
     double perplexity;    /* 30; lowered to (n-1)/3 when n is smaller than 3 x perplexity + 1 */
     int iters;            /* 1000, the exaggerated ones included */
