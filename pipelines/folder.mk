@@ -7,8 +7,22 @@
 #                  and cluster-NN-nSIZE.png, a sheet of the most central
 #   clusters-*.cdts  the clustered stream (c, dist, rank, path, f, y, id),
 #                  named by the model and K; embed-*.cdts the embeddings
+#   model.cdt, centroids.cdt, embed.cdts  what made clusters.csv, kept for
+#                  the targets below: the model, the cluster centres and
+#                  the embedding
+#   report.html    the HTML report: clusters, galleries, the training
+#                  curve, the near-duplicates
+#   duplicates.csv group,path,distance (to the group's first) of every
+#                  image with a near-duplicate (target dups; all makes it)
 #
 #   make -f pipelines/folder.mk DATA=~/photos [TIME=10m] [K=12] [MODEL=m.cdt]
+#   make -f pipelines/folder.mk assign DATA=~/photos NEW=~/new-photos
+#       embeds only NEW's images with the kept model, gives each the nearest
+#       kept centre (cdt-cluster --use-centroids: no training, no k-means,
+#       the cluster numbers stay), appends them to clusters.csv and links
+#       them into by-cluster/cluster-NN/ as new-NAME-RANK_FILE
+#   make -f pipelines/folder.mk dups DATA=~/photos [DUPS=0.02]
+#       duplicates.csv from the kept embedding (cdt-knn --dups)
 #
 # Variables:
 #   DATA      the folder (required)
@@ -24,6 +38,9 @@
 #   K         clusters (default: by silhouette over K_RANGE, default 2..30)
 #   LINK      --copy to copy the files into by-cluster/ instead of linking
 #   SHEET_N   images per contact sheet (default 64)
+#   NEW       the folder of new images for assign
+#   DUPS      near-duplicate threshold: cosine distance of h (default 0.02)
+#   DUPS_K    neighbours searched per image for the groups (default 10)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
@@ -51,7 +68,10 @@ K ?=
 K_RANGE ?= 2..30
 LINK ?=
 SHEET_N ?= 64
-INGEST := $(BIN)/cdt-ingest folder $(DATA) --size $(SIZE) --channels $(CHANNELS) --fit $(FIT) --skip-bad
+DUPS ?= 0.02
+DUPS_K ?= 10
+ingest = $(BIN)/cdt-ingest folder $(1) --size $(SIZE) --channels $(CHANNELS) --fit $(FIT) --skip-bad
+INGEST := $(call ingest,$(DATA))
 TRAINED := $(WORK)/model-$(ARCH)-w$(WIDTH)-px$(SIZE)c$(CHANNELS)-$(FIT)-b$(BATCH)-lr$(LR)-s$(SEED)-t$(TIME).cdt
 MODEL ?= $(TRAINED)
 # Intermediates are named by what made them, so another MODEL or K is a
@@ -59,10 +79,15 @@ MODEL ?= $(TRAINED)
 MTAG := $(basename $(notdir $(MODEL)))
 EMBED := $(WORK)/embed-$(MTAG).cdts
 CLUSTERS := $(WORK)/clusters-$(MTAG)-k$(if $(K),$(K),$(K_RANGE)).cdts
+CENTRES := $(CLUSTERS:%.cdts=%-centroids.cdts)
+# What clusters.csv was made with, under fixed names, for assign and dups.
+KEPT := $(WORK)/model.cdt $(WORK)/centroids.cdt $(WORK)/embed.cdts
+DUPLICATES := $(WORK)/dups-$(MTAG)-t$(DUPS)-k$(DUPS_K).cdts
 
-.PHONY: all clean-work
-all: $(WORK)/clusters.csv $(WORK)/by-cluster/.done
+.PHONY: all assign dups clean-work
+all: $(WORK)/clusters.csv $(WORK)/by-cluster/.done $(KEPT) $(WORK)/duplicates.csv $(WORK)/report.html
 	@echo "folder: $$(tail -n +2 $(WORK)/clusters.csv | wc -l) images in $$(ls -d $(WORK)/by-cluster/cluster-* | grep -vc png) clusters: $(WORK)/clusters.csv, $(WORK)/by-cluster/"
+	@echo "report: $(WORK)/report.html"
 
 $(WORK):
 	mkdir -p $@
@@ -87,7 +112,67 @@ $(EMBED): $(MODEL) | $(WORK)
 	$(INGEST) | $(BIN)/cdt-embed -m $< --threads $(THREADS) -o $@
 
 $(CLUSTERS): $(EMBED)
-	$(BIN)/cdt-cluster $(if $(K),-k $(K),--k-range $(K_RANGE)) -v --seed $(SEED) -o $@ $<
+	$(BIN)/cdt-cluster $(if $(K),-k $(K),--k-range $(K_RANGE)) -v --seed $(SEED) \
+	  --centroids $(CENTRES) -o $@ $<
+
+$(CENTRES): $(CLUSTERS)
+	test -e $@
+
+# Copies, not links: a later MODEL= or K= run replaces them, and a removed
+# original cannot take them along. For assign and dups they are what there
+# is: no rule, so that other settings never train or cluster again.
+ifeq ($(filter assign dups,$(MAKECMDGOALS)),)
+$(WORK)/model.cdt: $(MODEL) | $(WORK)
+	$(if $(filter $(abspath $<),$(abspath $@)),touch $@,cp $< $@)
+
+$(WORK)/centroids.cdt: $(CENTRES)
+	cp $< $@
+
+$(WORK)/embed.cdts: $(EMBED)
+	cp $< $@
+endif
+
+# Near-duplicates of the kept embedding: the rows in a group, by group,
+# each with its distance to the group's first.
+$(DUPLICATES): $(WORK)/embed.cdts
+	$(BIN)/cdt-knn -k $(DUPS_K) --dups $(DUPS) --threads $(THREADS) -v -o $@ $<
+
+$(WORK)/duplicates.csv: $(DUPLICATES)
+	echo group,path,distance > $@.tmp
+	$(BIN)/cdt-cat --csv --columns dup_group,path,dup_dist $< | tail -n +2 \
+	  | awk -F, '$$1 >= 0' | sort -t, -k1,1n -s >> $@.tmp
+	mv $@.tmp $@
+
+dups: $(WORK)/duplicates.csv
+	@echo "dups: $$(tail -n +2 $< | wc -l) images in $$(tail -n +2 $< | cut -d, -f1 | sort -u | wc -l) groups: $<"
+
+$(WORK)/report.html: $(CLUSTERS) $(DUPLICATES) $(WORK)/model.cdt
+	$(BIN)/cdt-report --clusters $(CLUSTERS) --dups $(DUPLICATES) --model $(WORK)/model.cdt \
+	  $(if $(wildcard $(WORK)/train.csv),--log $(WORK)/train.csv) --title "$(NAME)" -o $@
+
+# New images into the kept clusters: embedded with the kept model, each to
+# its nearest kept centre; appended to clusters.csv (its columns) and
+# linked into the cluster folders. Made once per NEW folder.
+NEW_NAME := $(notdir $(patsubst %/,%,$(NEW)))
+ASSIGNED := $(WORK)/assigned-$(NEW_NAME).cdts
+assign: $(ASSIGNED)
+	@echo "assign: $$($(BIN)/cdt-cat $(ASSIGNED) | sed -n 's/^meta rows_total=//p') images of $(NEW) into $(WORK)/clusters.csv, $(WORK)/by-cluster/"
+
+$(ASSIGNED): $(WORK)/model.cdt $(WORK)/centroids.cdt
+	@[ -n "$(NEW)" ] || { echo "assign: NEW= the folder of new images, e.g. NEW=~/new-photos" >&2; false; }
+	test -e $(WORK)/clusters.csv -a -d $(WORK)/by-cluster
+	$(call ingest,$(NEW)) | $(BIN)/cdt-embed -m $(WORK)/model.cdt --threads $(THREADS) \
+	  | $(BIN)/cdt-cluster --use-centroids $(WORK)/centroids.cdt -o $@.tmp
+	$(BIN)/cdt-cat --csv --columns "$$(head -n 1 $(WORK)/clusters.csv)" $@.tmp | tail -n +2 \
+	  >> $(WORK)/clusters.csv
+	rm -rf $(WORK)/new-links
+	$(BIN)/cdt-cat --link-into $(WORK)/new-links $(LINK) --sheet-n 0 $@.tmp
+	for d in $(WORK)/new-links/cluster-*; do \
+	  mkdir -p $(WORK)/by-cluster/$${d##*/}; \
+	  for f in "$$d"/*; do mv "$$f" "$(WORK)/by-cluster/$${d##*/}/new-$(NEW_NAME)-$${f##*/}"; done; \
+	done
+	rm -rf $(WORK)/new-links
+	mv $@.tmp $@
 
 $(WORK)/clusters.csv: $(CLUSTERS)
 	$(BIN)/cdt-cat --csv $< > $@

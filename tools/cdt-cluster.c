@@ -36,6 +36,11 @@ static void usage(FILE *f)
 "      --normalize       scale every row to unit L2 norm first\n"
 "      --centroids FILE  also write the centres: a stream with one frame of K\n"
 "                        rows, tensors c i32 [K] and h (or f) f32 [K,D]\n"
+"      --use-centroids FILE  no k-means: give every row the nearest of the\n"
+"                        centres in FILE (as --centroids writes them; same\n"
+"                        tensor, same D; rows normalized when they were), by\n"
+"                        k-means' own distances and tie rule: the rows the\n"
+"                        centres came from get their k-means labels back\n"
 "  -o, --output FILE     where to write (default stdout)\n"
 "  -v, --verbose         print the silhouette of every k tried on stderr\n"
 "      --raw             write without zstd compression\n"
@@ -47,7 +52,7 @@ typedef struct opts {
     int k, klo, khi, restarts, max_iter, normalize, raw, verbose;
     uint64_t seed, sample;
     double tol;
-    const char *on, *output, *centroids, *input;
+    const char *on, *output, *centroids, *use, *input;
 } opts;
 
 /* An input frame's per-row tensors but the clustered one and our own
@@ -211,6 +216,59 @@ static uint64_t *draw_sample(const opts *o, uint64_t n, int *s)
     return perm;
 }
 
+/* The centres of --use-centroids: every frame's f32 [rows,D] tensor o->on,
+ * D as the rows'; the meta's cluster.normalize says whether rows must be
+ * normalized as they were. */
+static void read_centres(opts *o, int d, result *res)
+{
+    cdt_reader *r = cli_reader_open(prog, o->use);
+    const cdt_frame *f;
+    const char *other = strcmp(o->on, "h") ? "h" : "f";
+    int rc;
+    uint64_t k = 0;
+    while ((rc = cdt_reader_next(r, &f)) > 0) {
+        if (!f->rows)
+            continue;
+        const cdt_tensor *c = cdt_frame_find(f, o->on);
+        if (!c && cdt_frame_find(f, other))
+            cli_die(prog, EX_DATA_, "%s holds centres of %s, not of %s (--on %s?)", o->use,
+                    other, o->on, other);
+        if (!c)
+            cli_die(prog, EX_DATA_, "%s has no tensor '%s': not a file of centres", o->use, o->on);
+        if (c->dtype != CDT_F32 || c->rank != 2 || c->dim[1] != (uint64_t)d)
+            cli_die(prog, EX_DATA_, "%s: the centres are %s rank %d D %llu, the rows f32 D %d",
+                    o->use, cdt_dtype_name(c->dtype), c->rank,
+                    (unsigned long long)(c->rank == 2 ? c->dim[1] : 0), d);
+        if (k + f->rows > 1 << 20)
+            cli_die(prog, EX_DATA_, "%s has more than %d centres", o->use, 1 << 20);
+        res->cen = grow(res->cen, (k + f->rows) * d, sizeof *res->cen);
+        memcpy(res->cen + k * d, c->data, f->rows * d * sizeof *res->cen);
+        k += f->rows;
+    }
+    if (rc < 0)
+        cli_fail(prog, rc, cdt_reader_errmsg(r));
+    if (!k)
+        cli_die(prog, EX_DATA_, "%s holds no centres", o->use);
+    for (uint64_t i = 0; i < k * d; i++)
+        if (!isfinite(res->cen[i]))
+            cli_die(prog, EX_DATA_, "%s: centre %llu has a value that is not finite", o->use,
+                    (unsigned long long)(i / d));
+    const char *nz = cdt_meta_get(cdt_reader_meta(r), "cluster.normalize");
+    if (nz && !strcmp(nz, "1"))
+        o->normalize = 1;
+    cdt_reader_destroy(r);
+    res->k = (int)k;
+}
+
+/* Every row to its nearest given centre. */
+static void assign(const data *s, result *res)
+{
+    res->labels = grow(res->labels, s->n, sizeof *res->labels);
+    int rc = cdt_kmeans_assign(s->x, s->n, s->d, res->cen, res->k, 0, res->labels);
+    if (rc < 0)
+        cli_fail(prog, rc, "cannot assign the rows");
+}
+
 /* k over --k-range with the highest mean silhouette (ties: the smaller k). */
 static void choose_k(const opts *o, const data *s, result *best)
 {
@@ -265,6 +323,15 @@ static int cmp_rows(const void *a, const void *b)
     return (x->i > y->i) - (x->i < y->i);
 }
 
+/* The sum of the squared distances to the own centre, in row order. */
+static double inertia(const data *s, const result *r)
+{
+    double t = 0;
+    for (uint64_t i = 0; i < s->n; i++)
+        t += (double)r->dist[i] * r->dist[i];
+    return t;
+}
+
 /* dist, rank and sizes from the labels and centres. */
 static void place_rows(const data *s, result *r)
 {
@@ -297,6 +364,19 @@ static void place_rows(const data *s, result *r)
     free(order);
 }
 
+static int set_sizes(cdt_meta *m, const result *r)
+{
+    size_t cap = (size_t)r->k * 21 + 1, len = 0;
+    char *sizes = grow(NULL, cap, 1);
+    sizes[0] = '\0';
+    for (int c = 0; c < r->k; c++)
+        len += (size_t)snprintf(sizes + len, cap - len, "%s%llu", c ? "," : "",
+                                (unsigned long long)r->sizes[c]);
+    int rc = cdt_meta_set(m, "cluster.sizes", sizes);
+    free(sizes);
+    return rc;
+}
+
 static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
 {
     int rc = 0;
@@ -305,6 +385,15 @@ static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
     rc |= cdt_meta_set_i64(m, "cluster.k", r->k);
     rc |= cdt_meta_set(m, "cluster.on", o->on);
     rc |= cdt_meta_setf(m, "cluster.inertia", "%.17g", r->km.inertia);
+    if (o->use) {
+        rc |= cdt_meta_set_i64(m, "cluster.normalize", o->normalize);
+        rc |= set_sizes(m, r);
+        rc |= cdt_meta_set(m, "cluster.k_chosen_by", "centroids");
+        rc |= cdt_meta_set(m, "cluster.centroids_from", o->use);
+        if (rc)
+            cli_die(prog, EX_SOFT_, "cannot set the output meta");
+        return;
+    }
     rc |= cdt_meta_set_i64(m, "cluster.iterations", r->km.iterations);
     rc |= cdt_meta_set_i64(m, "cluster.converged", r->km.converged);
     rc |= cdt_meta_set_i64(m, "cluster.restarts", o->restarts);
@@ -312,14 +401,7 @@ static void set_meta(cdt_meta *m, const opts *o, const data *s, const result *r)
     rc |= cdt_meta_set_i64(m, "cluster.seed", (int64_t)o->seed);
     rc |= cdt_meta_set(m, "cluster.init", "k-means++ greedy");
     rc |= cdt_meta_set_i64(m, "cluster.normalize", o->normalize);
-    size_t cap = (size_t)r->k * 21 + 1, len = 0;
-    char *sizes = grow(NULL, cap, 1);
-    sizes[0] = '\0';
-    for (int c = 0; c < r->k; c++)
-        len += (size_t)snprintf(sizes + len, cap - len, "%s%llu", c ? "," : "",
-                                (unsigned long long)r->sizes[c]);
-    rc |= cdt_meta_set(m, "cluster.sizes", sizes);
-    free(sizes);
+    rc |= set_sizes(m, r);
     if (r->by_k) {
         rc |= cdt_meta_set(m, "cluster.k_chosen_by", "silhouette");
         rc |= cdt_meta_setf(m, "cluster.silhouette", "%.6f", r->silhouette);
@@ -416,7 +498,8 @@ static void parse(int argc, char **argv, opts *o)
         {"normalize", no_argument, 0, 'n'}, {"centroids", required_argument, 0, 'c'},
         {"output", required_argument, 0, 'o'}, {"raw", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
-        {"verbose", no_argument, 0, 'v'}, {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, 'v'}, {"use-centroids", required_argument, 0, 'u'},
+        {0, 0, 0, 0}};
     *o = (opts){.klo = 2, .khi = 30, .restarts = 10, .max_iter = 300, .tol = 1e-4,
                 .sample = 3000, .on = "h"};
     int ch;
@@ -432,6 +515,7 @@ static void parse(int argc, char **argv, opts *o)
         case 's': o->seed = cli_u64(prog, "--seed", optarg, 0, UINT64_MAX); break;
         case 'n': o->normalize = 1; break;
         case 'c': o->centroids = optarg; break;
+        case 'u': o->use = optarg; break;
         case 'o': o->output = optarg; break;
         case 'R': o->raw = 1; break;
         case 'v': o->verbose = 1; break;
@@ -442,6 +526,8 @@ static void parse(int argc, char **argv, opts *o)
     }
     if (strcmp(o->on, "h") && strcmp(o->on, "f"))
         cli_die(prog, EX_USAGE_, "bad value for --on: '%s' (expected h or f)", o->on);
+    if (o->use && o->k)
+        cli_die(prog, EX_USAGE_, "--use-centroids takes K from its file: no -k");
     if (argc - optind > 1)
         cli_die(prog, EX_USAGE_, "one input at most (got %d)", argc - optind);
     o->input = optind < argc ? argv[optind] : NULL;
@@ -454,18 +540,24 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     data s = {0};
     read_data(&o, &s);
+    result r = {0};
+    if (o.use)
+        read_centres(&o, s.d, &r);
     if (o.normalize)
         normalize_rows(&s);
     if (o.k && (uint64_t)o.k > s.n)
         cli_die(prog, EX_DATA_, "-k %d is more than the %llu rows", o.k, (unsigned long long)s.n);
-    result r = {0};
-    if (o.k)
+    if (o.use)
+        assign(&s, &r);
+    else if (o.k)
         run_kmeans(&o, &s, o.k, &r);
     else
         choose_k(&o, &s, &r);
-    if (o.verbose && !o.k)
+    if (o.verbose && !o.k && !o.use)
         fprintf(stderr, "%s: chose k %d (silhouette %.4f)\n", prog, r.k, r.silhouette);
     place_rows(&s, &r);
+    if (o.use)
+        r.km.inertia = inertia(&s, &r);
     write_stream(o.output, &o, &s, &r, 0);
     if (o.centroids)
         write_stream(o.centroids, &o, &s, &r, 1);

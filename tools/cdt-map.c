@@ -5,6 +5,7 @@
 #include "rowset.h"
 #include "thumbs.h"
 
+#include <cblas.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -314,6 +315,7 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     if (o.threads)
         omp_set_num_threads(o.threads);
+    openblas_set_num_threads(1); /* one sgemm per block of rows, on our threads */
     rowset t;
     rowset_read(prog, o.input, &t);
     const char *on;

@@ -30,6 +30,8 @@ static void usage(FILE *f)
 "      --map FILE        cdt-map's output (xy): the 2-D maps\n"
 "      --images FILE     a stream with x for the rows (cdt-ingest's), when no\n"
 "                        other input has x or path\n"
+"      --dups FILE       cdt-knn --dups' output (dup_group, dup_dist): the\n"
+"                        near-duplicates, a row of thumbnails per group\n"
 "      --log FILE.csv    cdt-train's --log: the training curve\n"
 "      --model FILE      the model file: its settings (meta) in the summary\n"
 "      --title TEXT      the page's title (default: the dataset and rows)\n"
@@ -44,17 +46,17 @@ static void usage(FILE *f)
 }
 
 typedef struct opts {
-    const char *clusters, *embed, *map, *images, *log, *model, *title, *output;
+    const char *clusters, *embed, *map, *images, *dups, *log, *model, *title, *output;
     int per_cluster, thumb, nheads, heads_k, map_size;
 } opts;
 
-enum { O_CL = 256, O_EM, O_MAP, O_IM, O_LOG, O_MODEL, O_TITLE, O_PER, O_THUMB, O_HEADS, O_HK, O_MS, O_VER };
+enum { O_CL = 256, O_EM, O_MAP, O_IM, O_DUPS, O_LOG, O_MODEL, O_TITLE, O_PER, O_THUMB, O_HEADS, O_HK, O_MS, O_VER };
 
 static void parse(int argc, char **argv, opts *o)
 {
     static const struct option lo[] = {
         {"clusters", 1, 0, O_CL}, {"embed", 1, 0, O_EM}, {"map", 1, 0, O_MAP},
-        {"images", 1, 0, O_IM}, {"log", 1, 0, O_LOG}, {"model", 1, 0, O_MODEL},
+        {"images", 1, 0, O_IM}, {"dups", 1, 0, O_DUPS}, {"log", 1, 0, O_LOG}, {"model", 1, 0, O_MODEL},
         {"title", 1, 0, O_TITLE},
         {"per-cluster", 1, 0, O_PER}, {"thumb", 1, 0, O_THUMB}, {"heads", 1, 0, O_HEADS},
         {"heads-k", 1, 0, O_HK}, {"map-size", 1, 0, O_MS}, {"output", 1, 0, 'o'},
@@ -67,6 +69,7 @@ static void parse(int argc, char **argv, opts *o)
         case O_EM: o->embed = optarg; break;
         case O_MAP: o->map = optarg; break;
         case O_IM: o->images = optarg; break;
+        case O_DUPS: o->dups = optarg; break;
         case O_LOG: o->log = optarg; break;
         case O_MODEL: o->model = optarg; break;
         case O_TITLE: o->title = optarg; break;
@@ -91,7 +94,7 @@ static void parse(int argc, char **argv, opts *o)
 
 typedef struct run {
     const opts *o;
-    rowset cl, em, mp, im;
+    rowset cl, em, mp, im, dp;
     cdt_meta *model;  /* the model file's meta, or NULL */
     uint64_t n;
     const int32_t *c, *y, *rank;
@@ -140,6 +143,7 @@ static void load_all(run *R)
     load(R->o->embed, "--embed", &R->em, R);
     load(R->o->map, "--map", &R->mp, R);
     load(R->o->images, "--images", &R->im, R);
+    load(R->o->dups, "--dups", &R->dp, R);
     const rowset *yt = holding(R, "y");
     R->y = yt ? rowset_vec(prog, yt, "y", CDT_I32) : NULL;
     R->rank = rowset_vec(prog, &R->cl, "rank", CDT_I32);
@@ -665,6 +669,86 @@ static void sec_heads(run *R)
     heads_free(&h);
 }
 
+/* One figure: row's thumbnail (when there are images) over its file name,
+ * with note after it when given. */
+static void figure(run *R, uint64_t row, const char *note)
+{
+    fputs("<figure>", R->html);
+    int ch, h, w;
+    const uint8_t *im = R->has_thumbs ? thumbs_get(prog, &R->th, row, &ch, &h, &w) : NULL;
+    char alt[64];
+    snprintf(alt, sizeof alt, "row %llu", (unsigned long long)row);
+    if (im) {
+        int big = h > w ? h : w, box = big < R->o->thumb ? big : R->o->thumb;
+        cdt_canvas cv;
+        canvas(&cv, box, box);
+        if (cdt_plot_image(&cv, 0, 0, box, im, ch, h, w) < 0)
+            cli_die(prog, EX_SOFT_, "out of memory for a thumbnail");
+        img(R, &cv, "t", alt);
+    }
+    fputs("<figcaption>", R->html);
+    if (R->pathtab) {
+        thumbs pt;
+        thumbs_init(prog, &pt, R->pathtab);
+        const char *p = thumbs_path(&pt, row), *b = strrchr(p, '/');
+        esc(R->html, b ? b + 1 : p);
+        thumbs_free(&pt);
+    } else {
+        fprintf(R->html, "#%llu", (unsigned long long)row);
+    }
+    if (note) {
+        fputs(" ", R->html);
+        esc(R->html, note);
+    }
+    fputs("</figcaption></figure>", R->html);
+}
+
+/* Near-duplicates: a row of thumbnails per group (cdt-knn --dups), its
+ * first row then the others by their distance to it; at most 100 groups
+ * and 16 images each. */
+static void sec_dups(run *R)
+{
+    fputs("<section id=\"dups\"><h2>Near-duplicates</h2>\n", R->html);
+    const int32_t *g = rowset_vec(prog, &R->dp, "dup_group", CDT_I32);
+    const float *gd = rowset_vec(prog, &R->dp, "dup_dist", CDT_F32);
+    if (!g || !gd)
+        cli_die(prog, EX_DATA_, "--dups %s has no dup_group and dup_dist (cdt-knn --dups)",
+                R->o->dups);
+    const char *t = cdt_meta_get(R->dp.meta, "knn.dups"), *m = cdt_meta_get(R->dp.meta, "knn.metric");
+    int groups = 0;
+    uint64_t rows = 0;
+    for (uint64_t i = 0; i < R->n; i++) {
+        groups = g[i] + 1 > groups ? g[i] + 1 : groups;
+        rows += g[i] >= 0;
+    }
+    fprintf(R->html, "<p>%d groups, %llu rows: rows joined by a neighbour nearer than %s (%s "
+            "distance, cdt-knn --dups). Each row of images is a group, its first image then the "
+            "others by their distance to it.%s</p>\n", groups, (unsigned long long)rows,
+            t ? t : "?", m ? m : "?", groups > 100 ? " The first 100 groups." : "");
+    keyed *order = malloc((rows ? rows : 1) * sizeof *order);
+    if (!order)
+        cli_die(prog, EX_SOFT_, "out of memory");
+    uint64_t no = 0;
+    for (uint64_t i = 0; i < R->n; i++)  /* by (group, distance, row) */
+        if (g[i] >= 0 && g[i] < 100)
+            order[no++] = (keyed){g[i] * 1e6 + (gd[i] < 1e5 ? gd[i] : 1e5), i};
+    qsort(order, (size_t)no, sizeof *order, cmp_keyed);
+    for (uint64_t a = 0; a < no;) {
+        int32_t grp = g[order[a].row];
+        fprintf(R->html, "<h3>Group %d</h3>\n<div class=\"g\">", grp);
+        int shown = 0;
+        for (; a < no && g[order[a].row] == grp; a++)
+            if (shown++ < 16) {
+                char note[32];
+                snprintf(note, sizeof note, "(%.4g)", gd[order[a].row]);
+                figure(R, order[a].row, shown > 1 ? note : NULL);
+            }
+        fputs("</div>\n", R->html);
+    }
+    fputs("</section>\n", R->html);
+    free(order);
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -683,6 +767,8 @@ int main(int argc, char **argv)
     sec_map(&R);
     sec_galleries(&R);
     sec_heads(&R);
+    if (o.dups)
+        sec_dups(&R);
     fprintf(R.html, "<p class=\"note\">Made by cdt-report (cdt %s).</p>\n</body></html>\n", CDT_VERSION);
     if (fclose(R.html))
         cli_die(prog, EX_SOFT_, "out of memory for the page");
@@ -699,6 +785,7 @@ int main(int argc, char **argv)
         thumbs_free(&R.th);
     free(R.size);
     rowset_free(&R.cl); rowset_free(&R.em); rowset_free(&R.mp); rowset_free(&R.im);
+    rowset_free(&R.dp);
     cdt_meta_destroy(R.model);
     return 0;
 }

@@ -28,6 +28,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1026,4 +1027,57 @@ int cdt_kmeans(const float *x, uint64_t n, int d, const cdt_kmeans_opts *o,
                int32_t *labels, float *centroids, cdt_kmeans_result *res)
 {
     return cdt_kmeans_ex(x, n, d, o, labels, centroids, res, 1, CDT_KM_ISA_AUTO);
+}
+
+/* ---- assigning rows to given centres ---- */
+
+int cdt_kmeans_assign(const float *x, uint64_t n, int d, const float *centroids, int k,
+                      int threads, int32_t *labels)
+{
+    CDT_ASSERT(x && centroids && labels);
+    if (n == 0 || n > (uint64_t)INT32_MAX || d < 1 || k < 1 || threads < 0)
+        return CDT_EINVAL;
+    km_dots_fn *dots = dots_for(CDT_KM_ISA_AUTO);
+    float *cn = malloc((size_t)k * sizeof *cn);
+    if (!cn)
+        return CDT_ENOMEM;
+    for (int j = 0; j < k; j++)
+        cn[j] = (float)sqnorm(centroids + (size_t)j * d, d);
+    uint64_t nblk = (n + PBLK - 1) / PBLK;
+    int fail = 0, nt = threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+    {
+        uint32_t *idx = malloc(PBLK * sizeof *idx);
+        float *g = malloc((size_t)PBLK * k * sizeof *g);
+        if (!idx || !g) {
+#pragma omp atomic write
+            fail = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < (int64_t)nblk; b++) {
+            if (!idx || !g)
+                continue;
+            uint64_t s0 = (uint64_t)b * PBLK, rows = n - s0 < PBLK ? n - s0 : PBLK;
+            for (uint32_t r = 0; r < rows; r++)
+                idx[r] = r;
+            dots(x + s0 * d, d, idx, (int)rows, centroids, k, g);
+            for (uint32_t r = 0; r < rows; r++) { /* block_run's rule: the first lowest */
+                const float *gi = g + (size_t)r * k;
+                int best = 0;
+                float bv = cn[0] - 2 * gi[0];
+                for (int j = 1; j < k; j++) {
+                    float v = cn[j] - 2 * gi[j];
+                    if (v < bv) {
+                        bv = v;
+                        best = j;
+                    }
+                }
+                labels[s0 + r] = best;
+            }
+        }
+        free(idx);
+        free(g);
+    }
+    free(cn);
+    return fail ? CDT_ENOMEM : 0;
 }

@@ -8,6 +8,7 @@
  */
 #include "cdt_tsne.h"
 #include "cdt_core.h"
+#include "cdt_knn.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KNN_BLK 128   /* rows per distance sgemm */
 #define ROW_BLK 1024  /* rows per projection sgemm */
 #define STRIP 64      /* covariance columns per sgemm */
 #define QT_EPS 1e-6   /* points closer than this in both axes share a leaf (sklearn) */
@@ -197,106 +197,6 @@ static int pca(const float *x /* (n,d) */, uint64_t n, int d, int r, float *out 
 out:
     free(mu); free(cd); free(v); free(xc); free(c); free(vf);
     return rc;
-}
-
-/* ---- nearest neighbours ---- */
-
-typedef struct nb { float d; uint32_t j; } nb;
-
-static int nb_less(nb a, nb b) { return a.d < b.d || (a.d == b.d && a.j < b.j); }
-
-/* A max-heap of k candidates, the worst on top. */
-static void heap_down(nb *h, int k, int i)
-{
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < k && nb_less(h[m], h[l])) m = l;
-        if (r < k && nb_less(h[m], h[r])) m = r;
-        if (m == i) return;
-        nb t = h[i]; h[i] = h[m]; h[m] = t;
-        i = m;
-    }
-}
-
-static void heap_up(nb *h, int i)
-{
-    while (i > 0 && nb_less(h[(i - 1) / 2], h[i])) {
-        nb t = h[i]; h[i] = h[(i - 1) / 2]; h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-
-static int cmp_nb(const void *a, const void *b)
-{
-    nb x = *(const nb *)a, y = *(const nb *)b;
-    return nb_less(x, y) ? -1 : nb_less(y, x);
-}
-
-/* The k nearest other rows of every row: idx (n,k), squared distances
- * d2 (n,k) recomputed exactly in double, nearest first (ties: lower row). */
-static int knn(const float *x /* (n,d) */, uint64_t n, int d, int k, uint32_t *idx, float *d2)
-{
-    float *xn = malloc(n * sizeof *xn);
-    if (!xn)
-        return CDT_ENOMEM;
-    for (uint64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < d; j++)
-            s += (double)x[i * d + j] * x[i * d + j];
-        xn[i] = (float)s;
-    }
-    uint64_t nblk = (n + KNN_BLK - 1) / KNN_BLK;
-    int fail = 0;
-#pragma omp parallel
-    {
-        float *g = malloc(KNN_BLK * n * sizeof *g);
-        nb *h = malloc((size_t)k * sizeof *h);
-        if (!g || !h) {
-#pragma omp atomic write
-            fail = 1;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < (int64_t)nblk; b++) {
-            if (!g || !h)
-                continue;
-            uint64_t s0 = (uint64_t)b * KNN_BLK, rows = n - s0 < KNN_BLK ? n - s0 : KNN_BLK;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, d, 1.0f,
-                        x + s0 * d, d, x, d, 0.0f, g, (int)n);
-            for (uint64_t r = 0; r < rows; r++) {
-                uint64_t i = s0 + r;
-                const float *gr = g + r * n;
-                int m = 0;
-                for (uint64_t j = 0; j < n; j++) {
-                    if (j == i)
-                        continue;
-                    nb c = {xn[i] + xn[j] - 2 * gr[j], (uint32_t)j};
-                    if (m < k) {
-                        h[m] = c;
-                        heap_up(h, m++);
-                    } else if (nb_less(c, h[0])) {
-                        h[0] = c;
-                        heap_down(h, k, 0);
-                    }
-                }
-                for (int t = 0; t < k; t++) {  /* exact distances, then order */
-                    const float *a = x + i * d, *o = x + (uint64_t)h[t].j * d;
-                    double s = 0;
-                    for (int q = 0; q < d; q++)
-                        s += ((double)a[q] - o[q]) * ((double)a[q] - o[q]);
-                    h[t].d = (float)s;
-                }
-                qsort(h, (size_t)k, sizeof *h, cmp_nb);
-                for (int t = 0; t < k; t++) {
-                    idx[i * k + t] = h[t].j;
-                    d2[i * k + t] = h[t].d;
-                }
-            }
-        }
-        free(g);
-        free(h);
-    }
-    free(xn);
-    return fail ? CDT_ENOMEM : 0;
 }
 
 /* ---- P ---- */
@@ -737,15 +637,19 @@ static int affinities(const float *x, uint64_t n, int d, const cdt_tsne_opts *o,
     res->neighbours = k;
     res->perplexity = fmin(o->perplexity, (n - 1) / 3.0);
     uint32_t *idx = malloc(n * k * sizeof *idx);
+    int64_t *nn = malloc(n * k * sizeof *nn);
     float *d2 = malloc(n * k * sizeof *d2), *pc = malloc(n * k * sizeof *pc);
-    int rc = !idx || !d2 || !pc ? CDT_ENOMEM : knn(x, n, d, k, idx, d2);
+    cdt_knn_opts ko = {.k = k, .metric = CDT_KNN_SQL2, .by_float = 1};
+    int rc = !idx || !nn || !d2 || !pc ? CDT_ENOMEM : cdt_knn(x, n, NULL, 0, d, &ko, nn, d2);
     if (!rc) {
+        for (uint64_t t = 0; t < n * k; t++)
+            idx[t] = (uint32_t)nn[t];
 #pragma omp parallel for schedule(dynamic, 256)
         for (int64_t i = 0; i < (int64_t)n; i++)
             row_p(d2 + i * k, k, res->perplexity, pc + i * k);
         rc = symmetrise(idx, pc, n, k, P);
     }
-    free(idx); free(d2); free(pc);
+    free(idx); free(nn); free(d2); free(pc);
     return rc;
 }
 
@@ -801,44 +705,5 @@ int cdt_tsne(const float *x, uint64_t n, int d, const cdt_tsne_opts *o, float *x
     free(R.P.ptr); free(R.P.col); free(R.P.val);
     free(R.grad); free(R.rep); free(R.z); free(R.upd); free(R.gain); free(R.tree.node);
     free(R.tree.flat); free(R.order);
-    return rc;
-}
-
-/* ---- neighbourhood preservation ---- */
-
-static int knn_sets(const float *x, uint64_t n, int d, int k, uint32_t **idx)
-{
-    float *d2 = malloc(n * k * sizeof *d2);
-    *idx = malloc(n * k * sizeof **idx);
-    int rc = !d2 || !*idx ? CDT_ENOMEM : knn(x, n, d, k, *idx, d2);
-    free(d2);
-    return rc;
-}
-
-int cdt_knn_kept(const float *x, const float *y, uint64_t n, int d, int e, int k, double *out)
-{
-    if (n < 2 || k < 1 || (uint64_t)k >= n || d < 1 || e < 1)
-        return CDT_EINVAL;
-    uint32_t *a = NULL, *b = NULL;
-#ifdef OPENBLAS_VERSION
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#endif
-    int rc = knn_sets(x, n, d, k, &a);
-    if (!rc)
-        rc = knn_sets(y, n, e, k, &b);
-#ifdef OPENBLAS_VERSION
-    openblas_set_num_threads(blas_threads);
-#endif
-    if (!rc) {
-        uint64_t kept = 0;
-        for (uint64_t i = 0; i < n; i++)
-            for (int s = 0; s < k; s++)
-                for (int t = 0; t < k; t++)
-                    kept += a[i * k + s] == b[i * k + t];
-        *out = (double)kept / ((double)n * k);
-    }
-    free(a);
-    free(b);
     return rc;
 }

@@ -38,6 +38,7 @@
 #include "cdt_comm.h"
 #include "cdt_eval.h"
 #include "cdt_tsne.h"
+#include "cdt_knn.h"
 #include "cdt_plot.h"
 #include "cdt_model.h"
 #include "cdt_modelfile.h"

@@ -104,6 +104,15 @@ int cdt_kmeans(const float *x /* (n,d) */, uint64_t n, int d,
                const cdt_kmeans_opts *o, int32_t *labels /* (n) */,
                float *centroids /* (k,d) */, cdt_kmeans_result *res);
 
+/* Label every row of x with its nearest of the k given centroids, by the
+ * distance kernel and the rule of cdt_kmeans' passes (ties: the lower
+ * centre), so that the rows k-means ran on get exactly its labels back.
+ * No BLAS; threads: OpenMP threads (0: OpenMP's default), never a change
+ * of result. CDT_EINVAL for bad sizes, CDT_ENOMEM. */
+int cdt_kmeans_assign(const float *x /* (n,d) */, uint64_t n, int d,
+                      const float *centroids /* (k,d) */, int k, int threads,
+                      int32_t *labels /* (n) */);
+
 /* Mean silhouette coefficient (Euclidean) of the labelled rows given by
  * sample; the pairwise distances of the sample are given by the caller
  * (cdt_pairwise_dist) so that one matrix serves many labellings. Rows in

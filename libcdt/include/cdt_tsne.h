@@ -10,7 +10,7 @@
  *
  * The steps: rows centred and projected on their first pca_dims principal
  * axes when D is larger; the exact 3 x perplexity nearest neighbours of
- * every row (blocks of rows against all rows through one sgemm each);
+ * every row (cdt_knn, cdt_knn.h);
  * conditional probabilities by a binary search on the Gaussian's precision
  * to the perplexity, symmetrised; the first two principal axes, scaled to a
  * standard deviation of 1e-4, as the start; gradient descent with momentum
@@ -26,6 +26,8 @@
 #define CDT_TSNE_H
 
 #include <stdint.h>
+
+#include "cdt_knn.h"  /* the neighbours (cdt_knn) and cdt_knn_kept */
 
 typedef struct cdt_tsne_opts {
     double perplexity;    /* 30; lowered to (n-1)/3 when n is smaller than 3 x perplexity + 1 */
@@ -54,11 +56,5 @@ typedef struct cdt_tsne_result {
  * CDT_EDATA for a value that is not finite, CDT_ENOMEM. */
 int cdt_tsne(const float *x /* (n,d) */, uint64_t n, int d, const cdt_tsne_opts *o,
              float *xy /* (n,2) */, cdt_tsne_result *res);
-
-/* Of every row's k nearest neighbours in x (n,d), the fraction that are
- * also among its k nearest in y (n,e), exact, averaged over rows (the
- * map's "trustworthiness" figure in the tests and bench). O(n^2 (d+e)). */
-int cdt_knn_kept(const float *x /* (n,d) */, const float *y /* (n,e) */, uint64_t n,
-                 int d, int e, int k, double *out);
 
 #endif
