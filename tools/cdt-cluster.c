@@ -4,6 +4,7 @@
  * one output frame per input frame. */
 #include "cli.h"
 
+#include <cblas.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -538,6 +539,7 @@ int main(int argc, char **argv)
     opts o;
     cli_blas_setup(argv);
     parse(argc, argv, &o);
+    openblas_set_num_threads(1); /* k-means' sgemms run on our threads (cdt_kmeans) */
     data s = {0};
     read_data(&o, &s);
     result r = {0};

@@ -1003,10 +1003,6 @@ int cdt_kmeans_ex(const float *x, uint64_t n, int d, const cdt_kmeans_opts *o,
     double var = rc ? 0 : mean_variance(x, n, d);
     if (!rc && var < 0)
         rc = CDT_ENOMEM;
-#ifdef OPENBLAS_VERSION
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#endif
     if (!rc)
         rc = seed_all(&m, o->seed);
     if (!rc) {
@@ -1016,9 +1012,6 @@ int cdt_kmeans_ex(const float *x, uint64_t n, int d, const cdt_kmeans_opts *o,
         }
         keep_best(&m, labels, centroids, res);
     }
-#ifdef OPENBLAS_VERSION
-    openblas_set_num_threads(blas_threads);
-#endif
     km_free(&m);
     return rc;
 }

@@ -661,10 +661,6 @@ int cdt_tsne(const float *x, uint64_t n, int d, const cdt_tsne_opts *o, float *x
         return rc;
     *res = (cdt_tsne_result){0};
     double t0 = omp_get_wtime();
-#ifdef OPENBLAS_VERSION
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#endif
     run R = {.n = n};
     float *xr = NULL;
     const float *xu = x;
@@ -699,9 +695,6 @@ int cdt_tsne(const float *x, uint64_t n, int d, const cdt_tsne_opts *o, float *x
         rc = descend(&R, o->iters - o->exag_iters, 0.8, lr, 1, o->theta);
     if (!rc)
         rc = kl_divergence(&R, o->theta, &res->kl);
-#ifdef OPENBLAS_VERSION
-    openblas_set_num_threads(blas_threads);
-#endif
     free(R.P.ptr); free(R.P.col); free(R.P.val);
     free(R.grad); free(R.rep); free(R.z); free(R.upd); free(R.gain); free(R.tree.node);
     free(R.tree.flat); free(R.order);

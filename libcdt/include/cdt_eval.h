@@ -94,9 +94,10 @@ typedef struct cdt_kmeans_result {
  * run; Hamerly's bounds skip the distances that cannot change a label, with
  * exactly the labels of computing them all. Results depend on the seed
  * only, not on the thread count (OpenMP) or the CPU's vector width.
- * While it runs, OpenBLAS is set to one thread (its threads would compete
- * with ours) and set back afterwards: do not call BLAS from other threads
- * meanwhile. labels (n) and centroids (k,d) are the caller's.
+ * Call it with OpenBLAS on one thread (openblas_set_num_threads(1), once,
+ * in the program's main: its threads would compete with ours, and its
+ * threaded sgemm rounds otherwise); the library never changes that
+ * process-wide setting. labels (n) and centroids (k,d) are the caller's.
  * CDT_EINVAL for bad sizes or options or a value that is not finite,
  * CDT_ELIMIT when the work buffers (16 x restarts x k x d 64-bit sums)
  * would pass 64 TiB, CDT_ENOMEM. */

@@ -52,7 +52,8 @@ typedef struct cdt_tsne_result {
     double seconds_knn; /* wall time of PCA + neighbours + P */
 } cdt_tsne_result;
 
-/* xy (n,2) is the caller's. CDT_EINVAL for n < 4, d < 1 or bad options,
+/* xy (n,2) is the caller's. Call it with OpenBLAS on one thread, as
+ * cdt_kmeans. CDT_EINVAL for n < 4, d < 1 or bad options,
  * CDT_EDATA for a value that is not finite, CDT_ENOMEM. */
 int cdt_tsne(const float *x /* (n,d) */, uint64_t n, int d, const cdt_tsne_opts *o,
              float *xy /* (n,2) */, cdt_tsne_result *res);

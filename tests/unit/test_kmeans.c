@@ -142,8 +142,7 @@ static void test_blobs(t_state *ts)
 static void run_threads(int threads, const float *x, int n, int d, int32_t *lab,
                         float *cen, cdt_kmeans_result *res)
 {
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    omp_set_num_threads(threads); // OpenBLAS stays on one thread, as the tools keep it
     cdt_kmeans_opts o = cdt_kmeans_defaults(7);
     o.seed = 11;
     o.restarts = 4;
@@ -266,6 +265,7 @@ static void test_silhouette(t_state *ts)
 int main(void)
 {
     t_state ts = {0};
+    openblas_set_num_threads(1); // as every tool that clusters, once
     T_RUN(&ts, test_edges);
     T_RUN(&ts, test_silhouette);
     T_RUN(&ts, test_blobs);
