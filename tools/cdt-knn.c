@@ -134,12 +134,6 @@ typedef struct result {
     uint64_t in_groups;
 } result;
 
-static int is_ours(const char *name)
-{
-    return !strcmp(name, "nn") || !strcmp(name, "nn_dist") || !strcmp(name, "dup_group") ||
-           !strcmp(name, "dup_dist");
-}
-
 static void set_meta(cdt_meta *m, const opts *o, const char *on, uint64_t n, const result *r)
 {
     int rc = 0;
@@ -162,50 +156,22 @@ static void set_meta(cdt_meta *m, const opts *o, const char *on, uint64_t n, con
 static void write_stream(const opts *o, const rowset *t, const char *on, uint64_t n,
                          const result *r)
 {
-    cli_out out;
-    cli_out_open(prog, o->output, &out);
-    cdt_writer_opts wo;
-    cli_writer_opts(prog, o->raw, &wo);
     cdt_meta *m = cdt_meta_clone(t->meta);
     if (!m)
         cli_die(prog, EX_SOFT_, "out of memory");
     set_meta(m, o, on, n, r);
-    cdt_writer *w = NULL;
-    int rc = cdt_writer_open_fd(out.fd, m, &wo, &w);
-    if (rc < 0)
-        cli_fail(prog, rc, w ? cdt_writer_errmsg(w) : NULL);
-    cdt_tensor *ts = calloc((size_t)t->ncol + 4, sizeof *ts);
-    if (!ts)
-        cli_die(prog, EX_SOFT_, "out of memory");
-    const uint64_t step = 65536, k = (uint64_t)o->k;
-    for (uint64_t i = 0; i < t->n; i += step) {
-        uint64_t rows = t->n - i < step ? t->n - i : step, dim[2] = {rows, k};
-        uint32_t nt = 0;
-        cdt_tensor_set(&ts[nt++], "nn", CDT_I64, r->nn + i * k, 2, dim);
-        cdt_tensor_set(&ts[nt++], "nn_dist", CDT_F32, r->dist + i * k, 2, dim);
-        if (r->group) {
-            cdt_tensor_set(&ts[nt++], "dup_group", CDT_I32, r->group + i, 1, &rows);
-            cdt_tensor_set(&ts[nt++], "dup_dist", CDT_F32, r->gdist + i, 1, &rows);
-        }
-        for (int c = 0; c < t->ncol; c++) {
-            const rowset_col *col = &t->col[c];
-            if (is_ours(col->name))
-                continue;  /* neighbours of neighbours: the new replace the old */
-            uint64_t cd[CDT_MAX_RANK];
-            memcpy(cd, col->dim, sizeof cd);
-            cd[0] = rows;
-            cdt_tensor_set(&ts[nt++], col->name, col->dtype, col->data + i * col->row_bytes,
-                           col->rank, cd);
-        }
-        if ((rc = cdt_writer_frame(w, rows, ts, nt)) < 0)
-            cli_fail(prog, rc, cdt_writer_errmsg(w));
+    uint64_t dim[2] = {t->n, (uint64_t)o->k};
+    cdt_tensor add[4];
+    cdt_tensor_set(&add[0], "nn", CDT_I64, r->nn, 2, dim);
+    cdt_tensor_set(&add[1], "nn_dist", CDT_F32, r->dist, 2, dim);
+    if (r->group) {
+        cdt_tensor_set(&add[2], "dup_group", CDT_I32, r->group, 1, dim);
+        cdt_tensor_set(&add[3], "dup_dist", CDT_F32, r->gdist, 1, dim);
     }
-    free(ts);
-    if ((rc = cdt_writer_close(w)) < 0)
-        cli_fail(prog, rc, cdt_writer_errmsg(w));
-    cdt_writer_destroy(w);
+    /* neighbours of neighbours: the new replace the old */
+    static const char *const ours[] = {"nn", "nn_dist", "dup_group", "dup_dist", NULL};
+    rowset_write(prog, t, o->output, o->raw, m, add, r->group ? 4 : 2, ours);
     cdt_meta_destroy(m);
-    cli_out_commit(prog, &out);
 }
 
 static void *alloc(uint64_t n, size_t size)

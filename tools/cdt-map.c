@@ -191,45 +191,15 @@ static void set_meta(cdt_meta *m, const opts *o, const char *on, const result *r
 static void write_stream(const opts *o, const rowset *t, const float *xy, const char *on,
                          const result *r)
 {
-    cli_out out;
-    cli_out_open(prog, o->output, &out);
-    cdt_writer_opts wo;
-    cli_writer_opts(prog, o->raw, &wo);
     cdt_meta *m = cdt_meta_clone(t->meta);
     if (!m)
         cli_die(prog, EX_SOFT_, "out of memory");
     set_meta(m, o, on, r);
-    cdt_writer *w = NULL;
-    int rc = cdt_writer_open_fd(out.fd, m, &wo, &w);
-    if (rc < 0)
-        cli_fail(prog, rc, w ? cdt_writer_errmsg(w) : NULL);
-    cdt_tensor *ts = calloc((size_t)t->ncol + 1, sizeof *ts);
-    if (!ts)
-        cli_die(prog, EX_SOFT_, "out of memory");
-    const uint64_t step = 65536;
-    for (uint64_t i = 0; i < t->n; i += step) {
-        uint64_t rows = t->n - i < step ? t->n - i : step, dim[2] = {rows, 2};
-        uint32_t nt = 0;
-        cdt_tensor_set(&ts[nt++], "xy", CDT_F32, (void *)(xy + 2 * i), 2, dim);
-        for (int c = 0; c < t->ncol; c++) {
-            const rowset_col *col = &t->col[c];
-            if (!strcmp(col->name, "xy"))
-                continue;  /* a map of a map: the new xy replaces the old */
-            uint64_t cd[CDT_MAX_RANK];
-            memcpy(cd, col->dim, sizeof cd);
-            cd[0] = rows;
-            cdt_tensor_set(&ts[nt++], col->name, col->dtype, col->data + i * col->row_bytes,
-                           col->rank, cd);
-        }
-        if ((rc = cdt_writer_frame(w, rows, ts, nt)) < 0)
-            cli_fail(prog, rc, cdt_writer_errmsg(w));
-    }
-    free(ts);
-    if ((rc = cdt_writer_close(w)) < 0)
-        cli_fail(prog, rc, cdt_writer_errmsg(w));
-    cdt_writer_destroy(w);
+    uint64_t dim[2] = {t->n, 2};
+    cdt_tensor add;
+    cdt_tensor_set(&add, "xy", CDT_F32, (void *)xy, 2, dim); /* a map of a map: the new xy */
+    rowset_write(prog, t, o->output, o->raw, m, &add, 1, NULL);  /* replaces the old */
     cdt_meta_destroy(m);
-    cli_out_commit(prog, &out);
 }
 
 /* Split "a,b,c" (a copy in buf) into names. */

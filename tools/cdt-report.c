@@ -514,6 +514,40 @@ static const char *centrality(run *R, double *key)
     return "by distance to the cluster's mean embedding";
 }
 
+/* One figure: row's thumbnail (when there are images) over its file name (or
+ * class, or row number), with note after it when given. */
+static void figure(run *R, uint64_t row, const char *note)
+{
+    fputs("<figure>", R->html);
+    int ch, h, w;
+    const uint8_t *im = R->has_thumbs ? thumbs_get(prog, &R->th, row, &ch, &h, &w) : NULL;
+    char alt[64];
+    snprintf(alt, sizeof alt, "row %llu", (unsigned long long)row);
+    if (im) {
+        int big = h > w ? h : w, box = big < R->o->thumb ? big : R->o->thumb;
+        cdt_canvas cv;
+        canvas(&cv, box, box);
+        if (cdt_plot_image(&cv, 0, 0, box, im, ch, h, w) < 0)
+            cli_die(prog, EX_SOFT_, "out of memory for a thumbnail");
+        img(R, &cv, "t", alt);
+    }
+    fputs("<figcaption>", R->html);
+    if (R->pathtab) {
+        thumbs pt;
+        thumbs_init(prog, &pt, R->pathtab);
+        const char *p = thumbs_path(&pt, row), *b = strrchr(p, '/');
+        esc(R->html, b ? b + 1 : p);
+        thumbs_free(&pt);
+    } else {
+        fprintf(R->html, "%s%llu", R->y ? "y " : "#", R->y ? (unsigned long long)R->y[row] : (unsigned long long)row);
+    }
+    if (note) {
+        fputs(" ", R->html);
+        esc(R->html, note);
+    }
+    fputs("</figcaption></figure>", R->html);
+}
+
 static void gallery(run *R, int c, const keyed *order, const uint64_t *first)
 {
     fprintf(R->html, "<h3 id=\"cluster-%d\">Cluster %d: %llu rows (%.1f%%)", c, c,
@@ -539,31 +573,7 @@ static void gallery(run *R, int c, const keyed *order, const uint64_t *first)
     fputs("</h3>\n<div class=\"g\">", R->html);
     int shown = 0;
     for (uint64_t t = first[c]; t < first[c + 1] && shown < R->o->per_cluster; t++, shown++) {
-        uint64_t row = order[t].row;
-        fputs("<figure>", R->html);
-        int ch, h, w;
-        const uint8_t *im = R->has_thumbs ? thumbs_get(prog, &R->th, row, &ch, &h, &w) : NULL;
-        char alt[64];
-        snprintf(alt, sizeof alt, "row %llu", (unsigned long long)row);
-        if (im) {
-            int big = h > w ? h : w, box = big < R->o->thumb ? big : R->o->thumb;
-            cdt_canvas cv;
-            canvas(&cv, box, box);
-            if (cdt_plot_image(&cv, 0, 0, box, im, ch, h, w) < 0)
-                cli_die(prog, EX_SOFT_, "out of memory for a thumbnail");
-            img(R, &cv, "t", alt);
-        }
-        fputs("<figcaption>", R->html);
-        if (R->pathtab) {
-            thumbs pt;
-            thumbs_init(prog, &pt, R->pathtab);
-            const char *p = thumbs_path(&pt, row), *b = strrchr(p, '/');
-            esc(R->html, b ? b + 1 : p);
-            thumbs_free(&pt);
-        } else {
-            fprintf(R->html, "%s%llu", R->y ? "y " : "#", R->y ? (unsigned long long)R->y[row] : (unsigned long long)row);
-        }
-        fputs("</figcaption></figure>", R->html);
+        figure(R, order[t].row, NULL);
     }
     fputs("</div>\n", R->html);
 }
@@ -667,40 +677,6 @@ static void sec_heads(run *R)
     img(R, &cv, "p", "feature heads: highest and lowest activations");
     fputs("</section>\n", R->html);
     heads_free(&h);
-}
-
-/* One figure: row's thumbnail (when there are images) over its file name,
- * with note after it when given. */
-static void figure(run *R, uint64_t row, const char *note)
-{
-    fputs("<figure>", R->html);
-    int ch, h, w;
-    const uint8_t *im = R->has_thumbs ? thumbs_get(prog, &R->th, row, &ch, &h, &w) : NULL;
-    char alt[64];
-    snprintf(alt, sizeof alt, "row %llu", (unsigned long long)row);
-    if (im) {
-        int big = h > w ? h : w, box = big < R->o->thumb ? big : R->o->thumb;
-        cdt_canvas cv;
-        canvas(&cv, box, box);
-        if (cdt_plot_image(&cv, 0, 0, box, im, ch, h, w) < 0)
-            cli_die(prog, EX_SOFT_, "out of memory for a thumbnail");
-        img(R, &cv, "t", alt);
-    }
-    fputs("<figcaption>", R->html);
-    if (R->pathtab) {
-        thumbs pt;
-        thumbs_init(prog, &pt, R->pathtab);
-        const char *p = thumbs_path(&pt, row), *b = strrchr(p, '/');
-        esc(R->html, b ? b + 1 : p);
-        thumbs_free(&pt);
-    } else {
-        fprintf(R->html, "#%llu", (unsigned long long)row);
-    }
-    if (note) {
-        fputs(" ", R->html);
-        esc(R->html, note);
-    }
-    fputs("</figcaption></figure>", R->html);
 }
 
 /* Near-duplicates: a row of thumbnails per group (cdt-knn --dups), its

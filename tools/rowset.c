@@ -112,3 +112,57 @@ void rowset_free(rowset *t)
     cdt_meta_destroy(t->meta);
     *t = (rowset){0};
 }
+
+static int named(const char *name, const cdt_tensor *add, int nadd, const char *const *drop)
+{
+    for (int i = 0; i < nadd; i++)
+        if (!strcmp(name, add[i].name)) return 1;
+    for (; drop && *drop; drop++)
+        if (!strcmp(name, *drop)) return 1;
+    return 0;
+}
+
+void rowset_write(const char *prog, const rowset *t, const char *path, int raw,
+                  const cdt_meta *m, const cdt_tensor *add, int nadd, const char *const *drop)
+{
+    cli_out out;
+    cli_out_open(prog, path, &out);
+    cdt_writer_opts wo;
+    cli_writer_opts(prog, raw, &wo);
+    cdt_writer *w = NULL;
+    int rc = cdt_writer_open_fd(out.fd, m, &wo, &w);
+    if (rc < 0)
+        cli_fail(prog, rc, w ? cdt_writer_errmsg(w) : NULL);
+    cdt_tensor *ts = calloc((size_t)t->ncol + (size_t)nadd, sizeof *ts);
+    if (!ts)
+        cli_die(prog, EX_SOFT_, "out of memory");
+    const uint64_t step = 65536;
+    for (uint64_t i = 0; i < t->n; i += step) {
+        uint64_t rows = t->n - i < step ? t->n - i : step, cd[CDT_MAX_RANK];
+        uint32_t nt = 0;
+        for (int a = 0; a < nadd; a++) {
+            size_t row_bytes = cdt_dtype_size(add[a].dtype);
+            for (int k = 1; k < add[a].rank; k++) row_bytes *= add[a].dim[k];
+            memcpy(cd, add[a].dim, sizeof cd);
+            cd[0] = rows;
+            cdt_tensor_set(&ts[nt++], add[a].name, add[a].dtype,
+                           (uint8_t *)add[a].data + i * row_bytes, add[a].rank, cd);
+        }
+        for (int c = 0; c < t->ncol; c++) {
+            const rowset_col *col = &t->col[c];
+            if (named(col->name, add, nadd, drop))
+                continue;
+            memcpy(cd, col->dim, sizeof cd);
+            cd[0] = rows;
+            cdt_tensor_set(&ts[nt++], col->name, col->dtype, col->data + i * col->row_bytes,
+                           col->rank, cd);
+        }
+        if ((rc = cdt_writer_frame(w, rows, ts, nt)) < 0)
+            cli_fail(prog, rc, cdt_writer_errmsg(w));
+    }
+    free(ts);
+    if ((rc = cdt_writer_close(w)) < 0)
+        cli_fail(prog, rc, cdt_writer_errmsg(w));
+    cdt_writer_destroy(w);
+    cli_out_commit(prog, &out);
+}

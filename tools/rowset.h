@@ -30,5 +30,12 @@ const rowset_col *rowset_find(const rowset *t, const char *name);
  * absent; dies (65) when it is there with another type. */
 const void *rowset_vec(const char *prog, const rowset *t, const char *name, int dtype);
 void rowset_free(rowset *t);
+/* Writes t's rows to path (NULL or "-": stdout; --raw when raw) with meta
+ * m (the caller's): first the nadd tensors of add, each [t->n, ...] over
+ * every row (sliced into frames here), then every column of t that add
+ * does not name nor drop (NULL-terminated, may be NULL) lists: a tool's
+ * outputs replace those of an earlier run of it. Dies on failure. */
+void rowset_write(const char *prog, const rowset *t, const char *path, int raw,
+                  const cdt_meta *m, const cdt_tensor *add, int nadd, const char *const *drop);
 
 #endif
