@@ -68,9 +68,11 @@ TOOL_SRC := $(wildcard tools/cdt-*.c)
 TOOLS := $(TOOL_SRC:tools/%.c=$(OUT)/bin/%)
 # The tools' shared helpers (cli.c, table.c, heads.c, ...: every tools/*.c
 # that is not a tool) as an archive, so that each tool links only the
-# helpers it uses.
+# helpers it uses; but those that nothing calls, whose constructor does
+# their work (cli_stdout.c: stdout checked at exit), go into every tool whole.
 CLI_SRC := $(filter-out tools/cdt-%.c,$(wildcard tools/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/obj/%.o)
+CLI_EVERY := $(OUT)/obj/tools/cli_stdout.o
 TOOLS_LIB := $(OUT)/lib/libcdttools.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -106,16 +108,16 @@ $(OUT)/obj/%.o: %.c | need
 
 $(LIB) $(TOOLS_LIB): | need
 $(LIB): $(LIB_OBJ)
-$(TOOLS_LIB): $(CLI_OBJ)
+$(TOOLS_LIB): $(filter-out $(CLI_EVERY),$(CLI_OBJ))
 $(LIB) $(TOOLS_LIB):
 	@mkdir -p $(dir $@)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUT)/bin/%: $(OUT)/obj/tools/%.o $(TOOLS_LIB) $(LIB)
+$(OUT)/bin/%: $(OUT)/obj/tools/%.o $(CLI_EVERY) $(TOOLS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $< $(TOOLS_LIB) $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $< $(CLI_EVERY) $(TOOLS_LIB) $(LIB) $(LDLIBS) -o $@
 
 # Tools written in Python (tools/cdt-NAME without .c): copied as they are.
 SCRIPT_TOOLS := $(OUT)/bin/cdt-import-pth
