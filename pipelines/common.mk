@@ -132,7 +132,7 @@ TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN
 
 $(MODEL): | $(WORK)
 	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH)$(if $(filter-out 1,$(RANKS)), over $(RANKS) ranks,) -> $@" >&2
-	@echo "train: $$($(BIN)/cdt-train --version -v | tail -n 1)" >&2
+	@$(BIN)/cdt-train --version -v | grep -E '^OpenBLAS$(if $(filter-out cpu,$(DEVICE)),|^CUDA)' | sed 's/^/train: /' >&2 || true
 	@[ $$(( $(BATCH) % $(RANKS) )) = 0 ] || { echo "train: BATCH=$(BATCH) is not a multiple of RANKS=$(RANKS)" >&2; false; }
 	$(call step,cdt-ingest | cdt-augment | cdt-train$(if $(filter-out 1,$(RANKS)), x $(RANKS) ranks),$@)
 	$(Q)$(STAMP); resume=; \
