@@ -160,7 +160,7 @@ fuzz-build: $(FUZZERS)
 fuzz-smoke: fuzz
 	@tests/fuzz/smoke.sh build-fuzz
 
-# The Fashion-MNIST pipeline at its CPU-sized defaults (README "Results"
+# The Fashion-MNIST pipeline at its CPU-sized defaults (docs/benchmarks.md
 # says how long it took where), the raw-pixel k-means baseline, then the
 # table. deps first, and the build in a make of its own after it, so that
 # nothing is built before the packages it needs are there.
