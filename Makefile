@@ -1,12 +1,14 @@
 # cdt: Contrastive Disentangling as small Unix tools.
-#   make            build libcdt and the tools into $(OUT) (default build/)
+#   make            build libcdt and the tools into $(OUT) (default build/);
+#                   one line per step (`  CC file`), `make V=1` every command
 #   make test       unit + tool tests;  make test SAN=1  the same under ASan/UBSan
 #   make check      make deps, then both of the above (what CI runs)
 #   make deps       install missing Debian packages (root) or print the apt-get line
 #   make bench      benchmarks, each as a ratio against a reference in the same run
 #   make fuzz       libFuzzer targets (clang);  make fuzz-smoke  a short run of each
-#   make install PREFIX=/usr/local   bin, lib, include, man
-#   make demo       Fashion-MNIST: train, embed, cluster, score (README "Results": how long, where)
+#   make install PREFIX=/usr/local   bin, lib (libcdt.a, pkgconfig/cdt.pc), include,
+#                   man, share/doc/cdt (LICENSE, README, docs, formats)
+#   make demo       Fashion-MNIST: train, embed, cluster, score (README "Quick start": how long)
 #   make folder-demo  Fashion-MNIST's test images as a folder of PNGs through pipelines/folder.mk
 SAN ?=
 FUZZ ?=
@@ -26,19 +28,34 @@ SANFLAGS :=
 endif
 PREFIX ?= /usr/local
 
+# Quiet by default: one line per step, `  CC libcdt/core/blas.c`, `  LD
+# build/bin/cdt-train`; V=1 shows every command as it runs. $(Q) starts a
+# command, $(call say,WHAT,FILE) is its line. (The pipelines' own
+# convention, the same V, is pipelines/steps.mk.)
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say = @:
+else
+Q := @
+say = @printf '  %s %s\n' '$(1)' '$(2)'
+MAKEFLAGS += --no-print-directory
+endif
+
 # Asked of pkg-config when a recipe first needs them, not when make reads
 # this file: `make deps demo` on a fresh machine reads it before deps has
 # installed OpenBLAS or zstd (then both were empty and every link failed).
 # Each is worked out once (the variable replaces itself on first use).
-PKGS := openblas libzstd libpng
-PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
+PKG_CONFIG ?= pkg-config
+PKGS := openblas libzstd libpng libjpeg zlib
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -pthread $(SANFLAGS)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Ilibcdt/include $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += -fopenmp -pthread $(SANFLAGS)
-LDLIBS += $(PKG_LIBS) -ljpeg -lz -lm
+LDLIBS += $(PKG_LIBS) -lm
 
 # libcdt/comm/mpi is libcdt_mpi.so's (below), built with mpicc
 LIB_SRC := $(sort $(shell find libcdt -name '*.c' -not -path 'libcdt/comm/mpi/*'))
@@ -49,8 +66,14 @@ HEADERS := $(filter-out libcdt/include/cdt_cuda.h,$(wildcard libcdt/include/cdt*
 
 TOOL_SRC := $(wildcard tools/cdt-*.c)
 TOOLS := $(TOOL_SRC:tools/%.c=$(OUT)/bin/%)
+# The tools' shared helpers (cli.c, table.c, heads.c, ...: every tools/*.c
+# that is not a tool) as an archive, so that each tool links only the
+# helpers it uses; but those that nothing calls, whose constructor does
+# their work (cli_stdout.c: stdout checked at exit), go into every tool whole.
 CLI_SRC := $(filter-out tools/cdt-%.c,$(wildcard tools/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(OUT)/obj/%.o)
+CLI_EVERY := $(OUT)/obj/tools/cli_stdout.o
+TOOLS_LIB := $(OUT)/lib/libcdttools.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
@@ -60,8 +83,14 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(OUT)/fuzz/%)
 
 .SECONDARY:
-.PHONY: all test check deps bench fuzz fuzz-build fuzz-smoke install clean demo folder-demo
+.PHONY: all test check deps need bench fuzz fuzz-build fuzz-smoke install clean demo folder-demo
 all: $(LIB) $(TOOLS)
+
+# Before any compiler runs: the compiler and the packages' pkg-config
+# files, or one line naming the Debian packages missing and exit 1
+# (scripts/need.sh). After deps when both are asked for (`make deps all`).
+need: $(filter deps,$(MAKECMDGOALS))
+	@CC='$(CC)' PKG_CONFIG='$(PKG_CONFIG)' scripts/need.sh $(PKGS)
 
 # libcdt's private headers are reached by their path (nn/backend.h), from
 # libcdt itself and from tests (nn/cpu/nn_f64.h)
@@ -72,34 +101,41 @@ $(OUT)/obj/libcdt/%.o: CPPFLAGS += -Ilibcdt
 # which ISO C mode does not contract on its own
 $(OUT)/obj/libcdt/nn/cpu/conv2d.o $(OUT)/obj/libcdt/nn/cpu/f64.o: CFLAGS += -ffp-contract=fast
 
-$(OUT)/obj/%.o: %.c
+$(OUT)/obj/%.o: %.c | need
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(LIB) $(TOOLS_LIB): | need
 $(LIB): $(LIB_OBJ)
+$(TOOLS_LIB): $(filter-out $(CLI_EVERY),$(CLI_OBJ))
+$(LIB) $(TOOLS_LIB):
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUT)/bin/%: $(OUT)/obj/tools/%.o $(CLI_OBJ) $(LIB)
+$(OUT)/bin/%: $(OUT)/obj/tools/%.o $(CLI_EVERY) $(TOOLS_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $< $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(CLI_EVERY) $(TOOLS_LIB) $(LIB) $(LDLIBS) -o $@
 
 # Tools written in Python (tools/cdt-NAME without .c): copied as they are.
 SCRIPT_TOOLS := $(OUT)/bin/cdt-import-pth
 all: $(SCRIPT_TOOLS)
 $(SCRIPT_TOOLS): $(OUT)/bin/%: tools/%
 	@mkdir -p $(dir $@)
-	cp $< $@
-	chmod 755 $@
+	$(call say,CP,$@)
+	$(Q)cp $< $@ && chmod 755 $@
 
 $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDLIBS) -o $@
 
 test: all $(UNITS)
 	@tests/run.sh $(OUT)
@@ -124,7 +160,7 @@ fuzz-build: $(FUZZERS)
 fuzz-smoke: fuzz
 	@tests/fuzz/smoke.sh build-fuzz
 
-# The Fashion-MNIST pipeline at its CPU-sized defaults (README "Results"
+# The Fashion-MNIST pipeline at its CPU-sized defaults (docs/benchmarks.md
 # says how long it took where), the raw-pixel k-means baseline, then the
 # table. deps first, and the build in a make of its own after it, so that
 # nothing is built before the packages it needs are there.
@@ -147,19 +183,32 @@ bench:
 	$(MAKE) all
 	@tests/bench/run.sh $(OUT)
 
+# cdt.pc: how a program links libcdt.a (`pkg-config --cflags --libs --static
+# cdt`): the packages the build itself took from pkg-config (scripts/need.sh
+# makes sure they are there) as Requires.private, and what the compiler
+# adds (OpenMP, threads, libm; the sanitizers of a SAN build) in Libs.private.
+CDT_VERSION := $(shell sed -n 's/^\#define CDT_VERSION "\(.*\)"/\1/p' libcdt/include/cdt_core.h)
+DOCS := LICENSE README.md $(wildcard docs/*.md) formats/cdt-stream.md formats/cdt_stream.py
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	$(call say,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(SCRIPT_TOOLS) $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include
-	for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1; done; true
-	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man5; done; true
-	for f in man/*.7; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man7; done; true
-	install -d $(DESTDIR)$(PREFIX)/share/doc/cdt
-	install -m 644 formats/cdt-stream.md formats/cdt_stream.py README.md $(DESTDIR)$(PREFIX)/share/doc/cdt
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	  $(DESTDIR)$(PREFIX)/share/doc/cdt
+	$(Q)install -m 755 $(TOOLS) $(SCRIPT_TOOLS) $(DESTDIR)$(PREFIX)/bin
+	$(Q)install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib
+	$(Q)install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include
+	$(Q)install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
+	$(Q)install -m 644 $(wildcard man/*.5) $(DESTDIR)$(PREFIX)/share/man/man5
+	$(Q)install -m 644 $(wildcard man/*.7) $(DESTDIR)$(PREFIX)/share/man/man7
+	$(Q)install -m 644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/cdt
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: cdt' 'Description: Contrastive Disentangling: tensor streams, ResNet training, k-means, metrics' \
+	  'Version: $(CDT_VERSION)' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lcdt' \
+	  'Requires.private: $(PKGS)' 'Libs.private: $(strip $(LDFLAGS) -lm)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cdt.pc
 
 clean:
 	rm -rf build build-san build-fuzz
@@ -180,18 +229,19 @@ endif
 ifeq ($(MPI),1)
 MPI_LIB := $(OUT)/lib/libcdt_mpi.so
 all: $(MPI_LIB)
-$(MPI_LIB): libcdt/comm/mpi/comm_mpi.c libcdt/comm/comm_i.h libcdt/include/cdt_core.h
+$(MPI_LIB): libcdt/comm/mpi/comm_mpi.c libcdt/comm/comm_i.h libcdt/include/cdt_core.h | need
 	@mkdir -p $(dir $@)
-	$(MPICC) -std=c11 -O2 -g -fPIC -shared -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
+	$(call say,MPICC,$@)
+	$(Q)$(MPICC) -std=c11 -O2 -g -fPIC -shared -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
 	  -Ilibcdt/include -Ilibcdt $< -o $@ -Wl,-soname=libcdt_mpi.so
 install: install-mpi
 .PHONY: install-mpi
 install-mpi: $(MPI_LIB)
-	install -d $(DESTDIR)$(PREFIX)/lib
-	install -m 755 $(MPI_LIB) $(DESTDIR)$(PREFIX)/lib
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib
+	$(Q)install -m 755 $(MPI_LIB) $(DESTDIR)$(PREFIX)/lib
 endif
 
-# ---- CUDA (issue 7) ---------------------------------------------------------
+# ---- CUDA -----------------------------------------------------------------
 # $(OUT)/lib/libcdt_cuda.so: the CUDA twins of the nn layers (libcdt/nn/cuda/*.cu,
 # API in libcdt/include/cdt_cuda.h), $(OUT)/cuda/test_cuda_ops, which checks
 # them against libcdt's CPU layers on a GPU, and bench_cuda_ops, which times
@@ -236,24 +286,27 @@ CUDA_TEST_LDLIBS ?= $(LDLIBS)
 all: cuda
 cuda: $(CUDA_LIB) $(CUDA_TEST)
 
-$(OUT)/obj/libcdt/nn/cuda/%.o: libcdt/nn/cuda/%.cu
+$(OUT)/obj/libcdt/nn/cuda/%.o: libcdt/nn/cuda/%.cu | need
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(CUDA_LIB): $(CUDA_OBJ) libcdt/nn/cuda/libcdt_cuda.map
 	@mkdir -p $(dir $@)
-	$(NVCC) -shared -o $@ $(CUDA_OBJ) -Xlinker --version-script=libcdt/nn/cuda/libcdt_cuda.map,-soname=libcdt_cuda.so \
+	$(call say,LD,$@)
+	$(Q)$(NVCC) -shared -o $@ $(CUDA_OBJ) -Xlinker --version-script=libcdt/nn/cuda/libcdt_cuda.map,-soname=libcdt_cuda.so \
 	  -L$(CUDA_HOME)/lib64 -lcublas -Xlinker -rpath=$(CUDA_HOME)/lib64
 
 $(OUT)/cuda/%: $(OUT)/obj/tests/cuda/%.o $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $< $(LIB) $(CUDA_LIB) -Wl,-rpath,'$$ORIGIN/../lib' $(CUDA_TEST_LDLIBS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $< $(LIB) $(CUDA_LIB) -Wl,-rpath,'$$ORIGIN/../lib' $(CUDA_TEST_LDLIBS) -o $@
 
 install: install-cuda
 install-cuda: $(CUDA_LIB)
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
-	install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib
-	install -m 644 libcdt/include/cdt_cuda.h $(DESTDIR)$(PREFIX)/include
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	$(Q)install -m 755 $(CUDA_LIB) $(DESTDIR)$(PREFIX)/lib
+	$(Q)install -m 644 libcdt/include/cdt_cuda.h $(DESTDIR)$(PREFIX)/include
 
 -include $(CUDA_OBJ:.o=.d) $(CUDA_TEST:$(OUT)/cuda/%=$(OUT)/obj/tests/cuda/%.d)
 else

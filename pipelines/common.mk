@@ -31,6 +31,8 @@
 #   BASELINE  1: also k-means on the raw pixels, a row of the table (numpy)
 #
 #   MAP_ON    the tensor cdt-map draws (default h)
+#   V         1: print every command as it runs (default: one line per step,
+#             what runs and where its output goes; pipelines/steps.mk)
 #
 # Targets: all (the HTML report, then the results table, markdown and JSON,
 # printed at the end), report (only the report), baseline (only k-means on
@@ -43,6 +45,7 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+include $(TOP)/pipelines/steps.mk
 BIN ?= $(TOP)/build/bin
 WORK ?= work/$(DATASET)
 DATA ?=
@@ -103,7 +106,7 @@ CLOCK = { echo "$$start $$(date +%s.%N)"; times; } > $(1)
 all: results
 
 $(WORK):
-	mkdir -p $@
+	$(Q)mkdir -p $@
 
 # cdt-train stops reading after its last full batch, so the stages before it
 # may end by SIGPIPE (status 141) once it is done: that is success, when
@@ -129,9 +132,10 @@ TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN
 
 $(MODEL): | $(WORK)
 	@echo "train: $(DATASET), $(EPOCHS) epochs, $(ARCH) $(STEM) width $(WIDTH), batch $(BATCH)$(if $(filter-out 1,$(RANKS)), over $(RANKS) ranks,) -> $@" >&2
-	@echo "train: $$($(BIN)/cdt-train --version -v | tail -n 1)" >&2
+	@$(BIN)/cdt-train --version -v | grep -E '^OpenBLAS$(if $(filter-out cpu,$(DEVICE)),|^CUDA)' | sed 's/^/train: /' >&2 || true
 	@[ $$(( $(BATCH) % $(RANKS) )) = 0 ] || { echo "train: BATCH=$(BATCH) is not a multiple of RANKS=$(RANKS)" >&2; false; }
-	$(STAMP); resume=; \
+	$(call step,cdt-ingest | cdt-augment | cdt-train$(if $(filter-out 1,$(RANKS)), x $(RANKS) ranks),$@)
+	$(Q)$(STAMP); resume=; \
 	if [ -e $(CKPT) ]; then resume="--resume $(CKPT)"; echo "train: resuming from $(CKPT)" >&2; fi; \
 	$(if $(filter-out 1,$(RANKS)),\
 	export resume; $(MPIRUN) -np $(RANKS) -x resume bash -ec '$(TRAIN_PIPE); $(PIPE_OK)';,\
@@ -141,7 +145,8 @@ $(MODEL): | $(WORK)
 
 # Evaluation: every image once, no augmentation.
 $(EMBED): $(MODEL)
-	$(STAMP); \
+	$(call step,cdt-ingest | cdt-embed,$@)
+	$(Q)$(STAMP); \
 	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) $(SIZE_OPT) --split $(EVAL_SPLIT) \
 	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q \
 	  | $(BIN)/cdt-embed -m $< --device $(DEVICE) --threads $(THREADS) -o $@; \
@@ -152,10 +157,12 @@ $(EMBED): $(MODEL)
 CLUSTERS := $(WORK)/cluster-h-$(TAG)-$(EVAL).cdts $(WORK)/cluster-f-$(TAG)-$(EVAL).cdts
 SCORES := $(WORK)/score-h-$(TAG)-$(EVAL).json $(WORK)/score-f-$(TAG)-$(EVAL).json
 $(CLUSTERS): $(WORK)/cluster-%-$(TAG)-$(EVAL).cdts: $(EMBED)
-	$(BIN)/cdt-cluster --on $* $(if $(K),-k $(K),) --restarts 10 --seed $(SEED) -o $@ $<
+	$(call step,cdt-cluster --on $*,$@)
+	$(Q)$(BIN)/cdt-cluster --on $* $(if $(K),-k $(K),) --restarts 10 --seed $(SEED) -o $@ $<
 
 $(SCORES): $(WORK)/score-%-$(TAG)-$(EVAL).json: $(WORK)/cluster-%-$(TAG)-$(EVAL).cdts
-	$(BIN)/cdt-score --json $< > $@
+	$(call step,cdt-score,$@)
+	$(Q)$(BIN)/cdt-score --json $< > $@
 
 # The report is made before the table is printed, so that a run still ends
 # with the table (and the line naming the report just above it).
@@ -164,7 +171,8 @@ results: $(RESULTS).md $(REPORT)
 	@cat $<
 $(RESULTS).json: $(RESULTS).md
 $(RESULTS).md: $(SCORES) $(if $(filter 1 yes,$(BASELINE)),$(BASE).json,)
-	$(TOP)/pipelines/report.sh "$(DATASET) $(TAG) eval=$(EVAL)" $(TRAIN_TIME) $(EMBED_TIME) $(TRAIN_LOG) \
+	$(call step,report.sh (the table),$@)
+	$(Q)$(TOP)/pipelines/report.sh "$(DATASET) $(TAG) eval=$(EVAL)" $(TRAIN_TIME) $(EMBED_TIME) $(TRAIN_LOG) \
 	  $(wordlist 1,2,$^) $(RESULTS).json $(wordlist 3,3,$^) > $@
 
 # The report: the evaluated images at their own size (thumbnails), the 2-D
@@ -173,13 +181,16 @@ $(RESULTS).md: $(SCORES) $(if $(filter 1 yes,$(BASELINE)),$(BASE).json,)
 # there (a model given from elsewhere has none).
 report: $(REPORT)
 $(IMAGES): | $(WORK)
-	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(EVAL_SPLIT) \
+	$(call step,cdt-ingest,$@)
+	$(Q)$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(EVAL_SPLIT) \
 	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q -o $@
 $(MAP): $(EMBED)
-	$(BIN)/cdt-map --on $(MAP_ON) --seed $(SEED) --threads $(THREADS) -q \
+	$(call step,cdt-map --on $(MAP_ON),$@)
+	$(Q)$(BIN)/cdt-map --on $(MAP_ON) --seed $(SEED) --threads $(THREADS) -q \
 	    --png $(@:.cdts=.png) -o $@ $<
 $(REPORT): $(WORK)/cluster-h-$(TAG)-$(EVAL).cdts $(EMBED) $(MAP) $(IMAGES)
-	log=; [ -e $(TRAIN_LOG) ] && log="--log $(TRAIN_LOG)"; \
+	$(call step,cdt-report,$@)
+	$(Q)log=; [ -e $(TRAIN_LOG) ] && log="--log $(TRAIN_LOG)"; \
 	$(BIN)/cdt-report --clusters $< --embed $(EMBED) --map $(MAP) --images $(IMAGES) $$log --model $(MODEL) \
 	    --title "cdt: $(DATASET) $(TAG) eval=$(EVAL)" -o $@
 
@@ -189,16 +200,17 @@ $(REPORT): $(WORK)/cluster-h-$(TAG)-$(EVAL).cdts $(EMBED) $(MAP) $(IMAGES)
 baseline: $(BASE).json
 	@cat $<
 $(BASE).json: | $(WORK)
-	$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(EVAL_SPLIT) \
+	$(call step,cdt-ingest, cdt-cat, python3, cdt-cluster, cdt-score (raw pixels),$@)
+	$(Q)$(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(EVAL_SPLIT) \
 	    $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT),) -q -o $(BASE).x.cdts
-	$(BIN)/cdt-cat --to-npy x -o $(BASE).x.npy $(BASE).x.cdts
-	$(BIN)/cdt-cat --to-npy y -o $(BASE).y.npy $(BASE).x.cdts
-	$(PYTHON) -c 'import numpy as n, sys; x = n.load(sys.argv[1]); \
+	$(Q)$(BIN)/cdt-cat --to-npy x -o $(BASE).x.npy $(BASE).x.cdts
+	$(Q)$(BIN)/cdt-cat --to-npy y -o $(BASE).y.npy $(BASE).x.cdts
+	$(Q)$(PYTHON) -c 'import numpy as n, sys; x = n.load(sys.argv[1]); \
 	  n.save(sys.argv[2], (x.reshape(len(x), -1) / n.float32(255)).astype(n.float32))' $(BASE).x.npy $(BASE).h.npy
-	$(BIN)/cdt-cat --from-npy h=$(BASE).h.npy y=$(BASE).y.npy -o $(BASE).h.cdts
-	$(BIN)/cdt-cluster --on h $(if $(K),-k $(K),) --restarts 10 --seed $(SEED) -o $(BASE).c.cdts $(BASE).h.cdts
-	$(BIN)/cdt-score --json $(BASE).c.cdts > $@
-	rm -f $(BASE).x.cdts $(BASE).x.npy $(BASE).y.npy $(BASE).h.npy $(BASE).h.cdts $(BASE).c.cdts
+	$(Q)$(BIN)/cdt-cat --from-npy h=$(BASE).h.npy y=$(BASE).y.npy -o $(BASE).h.cdts
+	$(Q)$(BIN)/cdt-cluster --on h $(if $(K),-k $(K),) --restarts 10 --seed $(SEED) -o $(BASE).c.cdts $(BASE).h.cdts
+	$(Q)$(BIN)/cdt-score --json $(BASE).c.cdts > $@
+	$(Q)rm -f $(BASE).x.cdts $(BASE).x.npy $(BASE).y.npy $(BASE).h.npy $(BASE).h.cdts $(BASE).c.cdts
 
 clean-work:
-	rm -rf $(WORK)
+	$(Q)rm -rf $(WORK)

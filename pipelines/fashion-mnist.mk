@@ -1,6 +1,6 @@
 # Fashion-MNIST (70,000 28x28 grey images, 10 classes), sized for a 2-core
 # CPU: the default settings are the ones `make demo` runs, chosen by
-# measurement (README "Results"): a narrow ResNet18 (width 8) on 16x16 views
+# measurement (docs/benchmarks.md): a narrow ResNet18 (width 8) on 16x16 views
 # trains about 6 times as many images per CPU second as width 16 at 28x28,
 # and in a fixed budget more steps beat more capacity. The views are cropped
 # from the 28x28 originals (CROP_FROM=native) and then resized, and the crop

@@ -3,8 +3,8 @@
  * What a tool prints with stdio (--help, --version, listings) waits in
  * stdout's buffer until exit flushes it, and exit drops a failed write
  * without a word: `cdt-cat --help >/dev/full` printed nothing and exited 0.
- * Every tool links this file (the Makefile links tools/ *.c but cdt-*.c
- * into each); before stdio's own flush at exit, an exit with status 0
+ * Every tool links this file whole (the Makefile's CLI_EVERY: nothing calls
+ * it, so from the helpers' archive no tool would take it); before stdio's own flush at exit, an exit with status 0
  * flushes stdout itself, and when that or an earlier write failed, says so
  * in one line and exits 74 (EX_IO), like every other output path. A reader
  * that went away (EPIPE) ends the tool quietly with 141, as cli_fail does.

@@ -1,4 +1,5 @@
-/* cdt_modelfile.h: model files and checkpoints (DESIGN.md "Model files").
+/* cdt_modelfile.h: model files and checkpoints (formats/cdt-stream.md,
+ * section 10, "Model files").
  *
  * A model file is a cdt stream (cdt_stream.h) with
  *   meta:    arch (resnet18|resnet34|resnet50), stem (imagenet|cifar), width,

@@ -17,7 +17,7 @@ chmod +x fake/pkg-config
 # the make that runs the suite (SAN=1 ...) must not reach this one
 unset MAKEFLAGS MFLAGS MAKELEVEL
 out=$TMPDIR/b
-PATH=$TMPDIR/fake:$PATH make -C "$TOP" -j2 OUT="$out" CUDA=0 CFLAGS=-O0 \
+PATH=$TMPDIR/fake:$PATH make -C "$TOP" -j2 OUT="$out" CUDA=0 CFLAGS=-O0 V=1 \
     DEPS="touch $TMPDIR/installed" deps "$out/bin/cdt-score" >make.log 2>&1
 rc=$?
 [ -e installed ] || { echo "FAIL: the deps step did not run"; exit 1; }

@@ -14,6 +14,14 @@ tiny="BIN=$BIN WORK=$work LIMIT=64 EVAL_LIMIT=64 EVAL_SPLIT=test WIDTH=4 SIZE=8 
 pipe() { make -f "$TOP/pipelines/fashion-mnist.mk" $tiny "$@"; }
 
 pipe >run1.txt 2>&1 || { cat run1.txt; fail "the tiny pipeline failed"; }
+# Quiet by default: a line per step naming its output, no commands, and
+# the tools' own progress (cdt-train's steps) still there; V=1 (and -n)
+# shows the commands, kept here for the checks of the options passed.
+grep -q '^  cdt-ingest | cdt-augment | cdt-train -> .*/model-.*\.cdt$' run1.txt || fail "no train step line: $(cat run1.txt)"
+grep -q '^  cdt-score -> .*/score-h-.*\.json$' run1.txt || fail "no score step line: $(cat run1.txt)"
+grep -q -- '--arch\|--restarts\|--json' run1.txt && fail "a quiet run printed its commands: $(cat run1.txt)"
+grep -q '^step 1/4 ' run1.txt || fail "cdt-train's progress is hidden: $(cat run1.txt)"
+pipe -n -B >cmds.txt 2>&1 || fail "make -n -B failed: $(cat cmds.txt)"
 set -- "$work"/results-*.md; [ $# -eq 1 ] && [ -e "$1" ] || fail "not one results .md: $*"
 md=$1 json=${1%.md}.json
 [ -s "$json" ] || fail "no results JSON next to $md"
@@ -42,14 +50,14 @@ awk -F, 'NR == 2 { a = $6 } END { exit !($6 < a) }' "$work"/train-*.csv || fail 
 pipe -n TI=0.3 TF=0.7 >temps.txt 2>&1 || fail "make -n with TI and TF failed: $(cat temps.txt)"
 grep -q 'cdt-train .*--t-instance 0.3 --t-feature 0.7 .*-o [^ ]*model-[^ ]*-ti0.3-tf0.7-all64.cdt' temps.txt ||
     fail "TI and TF not passed or not in the model's name: $(cat temps.txt)"
-grep -q -- '--t-instance\|--t-feature' run1.txt && fail "temperatures passed though TI and TF are unset"
+grep -q -- '--t-instance\|--t-feature' cmds.txt && fail "temperatures passed though TI and TF are unset"
 ls "$work" | grep -q -- '-ti\|-tf' && fail "unset temperatures in a name: $(ls "$work")"
 # The demo's views: cropped from the 28x28 originals (no --size at the
 # training ingest), at least half the image, jittered at strength 2,
 # resized to SIZE by cdt-augment.
-grep -q 'cdt-ingest fashion-mnist .*--split all .*--epochs 1 .*| [^|]*cdt-augment [^|]*--size 8 .*--jitter 2.0 .*--crop-scale 0.5 ' run1.txt ||
-    fail "the training pipe does not crop from the originals at jitter 2: $(grep cdt-augment run1.txt)"
-grep 'cdt-augment' run1.txt | grep -q 'cdt-ingest [^|]*--size' && fail "the training ingest resized: $(grep cdt-augment run1.txt)"
+grep -q 'cdt-ingest fashion-mnist .*--split all .*--epochs 1 .*| [^|]*cdt-augment [^|]*--size 8 .*--jitter 2.0 .*--crop-scale 0.5 ' cmds.txt ||
+    fail "the training pipe does not crop from the originals at jitter 2: $(grep cdt-augment cmds.txt)"
+grep 'cdt-augment' cmds.txt | grep -q 'cdt-ingest [^|]*--size' && fail "the training ingest resized: $(grep cdt-augment run1.txt)"
 ls "$work" | grep -q -- '-px8-fromnative-j2.0-cr0.5-' || fail "CROP_FROM, JITTER and CROP not in the names: $(ls "$work")"
 pipe -n CROP_FROM=20 CROP=0.3 >crop.txt 2>&1 || fail "make -n with CROP_FROM and CROP failed: $(cat crop.txt)"
 grep -q 'cdt-ingest fashion-mnist .*--size 20 .*| [^|]*cdt-augment [^|]*--size 8 .*--crop-scale 0.3 .*-o [^ ]*-px8-from20-j2.0-cr0.3-' crop.txt ||
@@ -66,9 +74,9 @@ cmp -s before.txt after.txt || fail "the second run changed files: $(diff before
 grep -q 'cdt-' run2.txt && fail "the second run ran tools: $(cat run2.txt)"
 # A lost intermediate is rebuilt from what is left, not from scratch.
 rm "$work"/score-f-*.json "$md"
-pipe >run3.txt 2>&1 || fail "third run failed"
+pipe V=1 >run3.txt 2>&1 || fail "third run failed"
 grep -q cdt-train run3.txt && fail "the model was retrained for a lost score"
-grep -q cdt-score run3.txt || fail "the lost score was not remade"
+grep -q 'cdt-score --json ' run3.txt || fail "the lost score was not remade (or V=1 did not show its command)"
 [ -s "$md" ] || fail "the results were not remade"
 
 # A failing stage fails make and leaves no target behind.
@@ -88,7 +96,7 @@ for t in "$BIN"/cdt-*; do ln -s "$t" fbin/; done
 rm fbin/cdt-ingest
 printf '#!/bin/sh\n"%s/cdt-ingest" "$@"; exit 3\n' "$BIN" >fbin/cdt-ingest
 chmod +x fbin/cdt-ingest
-pipe BIN="$PWD/fbin" LIMIT=48 >bad3.txt 2>&1 && fail "a failing first stage did not fail make"
+pipe V=1 BIN="$PWD/fbin" LIMIT=48 >bad3.txt 2>&1 && fail "a failing first stage did not fail make"
 grep -q 'fbin/cdt-train' bad3.txt || fail "the late-failing pipe did not run: $(cat bad3.txt)"
 ls "$work" | grep -q 'model-.*all48.cdt$' && fail "the model of a failed pipe is left: $(ls "$work")"
 # cdt-train may stop reading before the end (its last full batch): a stage

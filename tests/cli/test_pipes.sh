@@ -1,7 +1,7 @@
 # Pipelines whose other end fails: a producer killed mid-stream makes the
 # consumer exit 65 with one line (never hang or pass a short stream off as
 # whole); a consumer that stops reading early ends every producer quietly,
-# with status 0 or 141 and nothing on stderr (DESIGN.md's rule).
+# with status 0 or 141 and nothing on stderr (the tools' convention, cdt(7)).
 set -u
 cat=$BIN/cdt-cat
 [ -x "$cat" ] || { echo "cdt-cat missing: no way to make a stream"; exit 77; }
