@@ -146,14 +146,7 @@ static const float *rows_to_map(const opts *o, const rowset *t, const char **on,
     if (c->dtype != CDT_F32) {
         if (!(x = *owned = malloc(m * sizeof *x)))
             cli_die(prog, EX_SOFT_, "out of memory for %llu rows", (unsigned long long)t->n);
-        for (uint64_t i = 0; i < m; i++)
-            switch (c->dtype) {
-            case CDT_U8: x[i] = ((const uint8_t *)c->data)[i]; break;
-            case CDT_I8: x[i] = ((const int8_t *)c->data)[i]; break;
-            case CDT_I32: x[i] = (float)((const int32_t *)c->data)[i]; break;
-            case CDT_I64: x[i] = (float)((const int64_t *)c->data)[i]; break;
-            default: x[i] = (float)((const double *)c->data)[i]; break;
-            }
+        cdt_dtype_to_f32(x, c->dtype, c->data, m);
     }
     for (uint64_t i = 0; i < m; i++)
         if (!isfinite(x[i]))
