@@ -41,11 +41,13 @@
 #   NEW       the folder of new images for assign
 #   DUPS      near-duplicate threshold: cosine distance of h (default 0.02)
 #   DUPS_K    neighbours searched per image for the groups (default 10)
+#   V         1: print every command (default: one line per step)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+include $(TOP)/pipelines/steps.mk
 BIN ?= $(TOP)/build/bin
 ifeq ($(DATA),)
 $(error DATA= the folder of images to cluster, e.g. make -f pipelines/folder.mk DATA=~/photos)
@@ -90,13 +92,13 @@ all: $(WORK)/clusters.csv $(WORK)/by-cluster/.done $(KEPT) $(WORK)/duplicates.cs
 	@echo "report: $(WORK)/report.html"
 
 $(WORK):
-	mkdir -p $@
+	$(Q)mkdir -p $@
 
 # Training stops at TIME; the stages before it then end by SIGPIPE (141),
 # which is success when cdt-train's own status is 0.
 $(TRAINED): | $(WORK)
 	@echo "train: $(DATA) for $(TIME), $(ARCH) width $(WIDTH) on $(SIZE)x$(SIZE)x$(CHANNELS) -> $@" >&2
-	set +e; \
+	$(Q)set +e; \
 	$(INGEST) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(THREADS) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(BATCH) --lr $(LR) \
@@ -109,45 +111,53 @@ $(TRAINED): | $(WORK)
 # Every image once, no augmentation; a file that does not decode is named
 # on stderr and left out.
 $(EMBED): $(MODEL) | $(WORK)
-	$(INGEST) | $(BIN)/cdt-embed -m $< --threads $(THREADS) -o $@
+	$(call step,cdt-ingest | cdt-embed,$@)
+	$(Q)$(INGEST) | $(BIN)/cdt-embed -m $< --threads $(THREADS) -o $@
 
 $(CLUSTERS): $(EMBED)
-	$(BIN)/cdt-cluster $(if $(K),-k $(K),--k-range $(K_RANGE)) -v --seed $(SEED) \
+	$(call step,cdt-cluster,$@)
+	$(Q)$(BIN)/cdt-cluster $(if $(K),-k $(K),--k-range $(K_RANGE)) -v --seed $(SEED) \
 	  --centroids $(CENTRES) -o $@ $<
 
 $(CENTRES): $(CLUSTERS)
-	test -e $@
+	$(Q)test -e $@
 
 # Copies, not links: a later MODEL= or K= run replaces them, and a removed
 # original cannot take them along. For assign and dups they are what there
 # is: no rule, so that other settings never train or cluster again.
 ifeq ($(filter assign dups,$(MAKECMDGOALS)),)
 $(WORK)/model.cdt: $(MODEL) | $(WORK)
-	$(if $(filter $(abspath $<),$(abspath $@)),touch $@,cp $< $@)
+	$(call step,keep the model,$@)
+	$(Q)$(if $(filter $(abspath $<),$(abspath $@)),touch $@,cp $< $@)
 
 $(WORK)/centroids.cdt: $(CENTRES)
-	cp $< $@
+	$(call step,keep the centres,$@)
+	$(Q)cp $< $@
 
 $(WORK)/embed.cdts: $(EMBED)
-	cp $< $@
+	$(call step,keep the embedding,$@)
+	$(Q)cp $< $@
 endif
 
 # Near-duplicates of the kept embedding: the rows in a group, by group,
 # each with its distance to the group's first.
 $(DUPLICATES): $(WORK)/embed.cdts
-	$(BIN)/cdt-knn -k $(DUPS_K) --dups $(DUPS) --threads $(THREADS) -v -o $@ $<
+	$(call step,cdt-knn --dups,$@)
+	$(Q)$(BIN)/cdt-knn -k $(DUPS_K) --dups $(DUPS) --threads $(THREADS) -v -o $@ $<
 
 $(WORK)/duplicates.csv: $(DUPLICATES)
-	echo group,path,distance > $@.tmp
-	$(BIN)/cdt-cat --csv --columns dup_group,path,dup_dist $< | tail -n +2 \
+	$(call step,cdt-cat --csv (groups),$@)
+	$(Q)echo group,path,distance > $@.tmp
+	$(Q)$(BIN)/cdt-cat --csv --columns dup_group,path,dup_dist $< | tail -n +2 \
 	  | awk -F, '$$1 >= 0' | sort -t, -k1,1n -s >> $@.tmp
-	mv $@.tmp $@
+	$(Q)mv $@.tmp $@
 
 dups: $(WORK)/duplicates.csv
 	@echo "dups: $$(tail -n +2 $< | wc -l) images in $$(tail -n +2 $< | cut -d, -f1 | sort -u | wc -l) groups: $<"
 
 $(WORK)/report.html: $(CLUSTERS) $(DUPLICATES) $(WORK)/model.cdt
-	$(BIN)/cdt-report --clusters $(CLUSTERS) --dups $(DUPLICATES) --model $(WORK)/model.cdt \
+	$(call step,cdt-report,$@)
+	$(Q)$(BIN)/cdt-report --clusters $(CLUSTERS) --dups $(DUPLICATES) --model $(WORK)/model.cdt \
 	  $(if $(wildcard $(WORK)/train.csv),--log $(WORK)/train.csv) --title "$(NAME)" -o $@
 
 # New images into the kept clusters: embedded with the kept model, each to
@@ -160,28 +170,31 @@ assign: $(ASSIGNED)
 
 $(ASSIGNED): $(WORK)/model.cdt $(WORK)/centroids.cdt
 	@[ -n "$(NEW)" ] || { echo "assign: NEW= the folder of new images, e.g. NEW=~/new-photos" >&2; false; }
-	test -e $(WORK)/clusters.csv -a -d $(WORK)/by-cluster
-	$(call ingest,$(NEW)) | $(BIN)/cdt-embed -m $(WORK)/model.cdt --threads $(THREADS) \
+	$(call step,cdt-ingest | cdt-embed | cdt-cluster --use-centroids,$@)
+	$(Q)test -e $(WORK)/clusters.csv -a -d $(WORK)/by-cluster
+	$(Q)$(call ingest,$(NEW)) | $(BIN)/cdt-embed -m $(WORK)/model.cdt --threads $(THREADS) \
 	  | $(BIN)/cdt-cluster --use-centroids $(WORK)/centroids.cdt -o $@.tmp
-	$(BIN)/cdt-cat --csv --columns "$$(head -n 1 $(WORK)/clusters.csv)" $@.tmp | tail -n +2 \
+	$(Q)$(BIN)/cdt-cat --csv --columns "$$(head -n 1 $(WORK)/clusters.csv)" $@.tmp | tail -n +2 \
 	  >> $(WORK)/clusters.csv
-	rm -rf $(WORK)/new-links
-	$(BIN)/cdt-cat --link-into $(WORK)/new-links $(LINK) --sheet-n 0 $@.tmp
-	for d in $(WORK)/new-links/cluster-*; do \
+	$(Q)rm -rf $(WORK)/new-links
+	$(Q)$(BIN)/cdt-cat --link-into $(WORK)/new-links $(LINK) --sheet-n 0 $@.tmp
+	$(Q)for d in $(WORK)/new-links/cluster-*; do \
 	  mkdir -p $(WORK)/by-cluster/$${d##*/}; \
 	  for f in "$$d"/*; do mv "$$f" "$(WORK)/by-cluster/$${d##*/}/new-$(NEW_NAME)-$${f##*/}"; done; \
 	done
-	rm -rf $(WORK)/new-links
-	mv $@.tmp $@
+	$(Q)rm -rf $(WORK)/new-links
+	$(Q)mv $@.tmp $@
 
 $(WORK)/clusters.csv: $(CLUSTERS)
-	$(BIN)/cdt-cat --csv $< > $@
+	$(call step,cdt-cat --csv,$@)
+	$(Q)$(BIN)/cdt-cat --csv $< > $@
 
 # Made afresh each time the clusters change.
 $(WORK)/by-cluster/.done: $(CLUSTERS)
-	rm -rf $(WORK)/by-cluster
-	$(BIN)/cdt-cat --link-into $(WORK)/by-cluster $(LINK) --sheet-n $(SHEET_N) $<
-	touch $@
+	$(call step,cdt-cat --link-into,$(WORK)/by-cluster/)
+	$(Q)rm -rf $(WORK)/by-cluster
+	$(Q)$(BIN)/cdt-cat --link-into $(WORK)/by-cluster $(LINK) --sheet-n $(SHEET_N) $<
+	$(Q)touch $@
 
 clean-work:
-	rm -rf $(WORK)
+	$(Q)rm -rf $(WORK)

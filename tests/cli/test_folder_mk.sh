@@ -13,7 +13,7 @@ for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
     d=a; [ $i -gt 6 ] && d=b
     "$BIN/cdt-cat" --grid "pics/$d/p$i.png" --grid-n 1 img.cdt
 done
-mk() { make -f "$TOP/pipelines/folder.mk" BIN="$BIN" DATA="$TMPDIR/pics" SIZE=8 WIDTH=4 BATCH=4 \
+mk() { make -f "$TOP/pipelines/folder.mk" V=1 BIN="$BIN" DATA="$TMPDIR/pics" SIZE=8 WIDTH=4 BATCH=4 \
          THREADS=1 SHEET_N=4 "$@"; }
 mk WORK=w1 TIME=2s K=2 >run1.txt 2>&1 || { cat run1.txt; fail "the folder pipeline failed"; }
 grep -q "steps fit in --time-limit 2s" run1.txt || fail "training was not sized by TIME: $(cat run1.txt)"
@@ -38,6 +38,12 @@ mk WORK=w2 MODEL="$model" >run3.txt 2>&1 || { cat run3.txt; fail "MODEL= failed"
 grep -q cdt-train run3.txt && fail "MODEL= trained anyway"
 grep -q 'cdt-cluster --k-range 2..30' run3.txt || fail "no automatic k: $(cat run3.txt)"
 [ "$(tail -n +2 w2/clusters.csv | wc -l)" = 12 ] || fail "MODEL= run: $(cat w2/clusters.csv)"
+# without V=1: a line per step, no commands
+make -f "$TOP/pipelines/folder.mk" BIN="$BIN" DATA="$TMPDIR/pics" SIZE=8 THREADS=1 SHEET_N=4 \
+    WORK=w3 MODEL="$model" K=2 >run4.txt 2>&1 || { cat run4.txt; fail "quiet run failed"; }
+grep -q '^  cdt-cluster -> w3/clusters-' run4.txt || fail "quiet run: no step line: $(cat run4.txt)"
+grep -q '^  cdt-report -> w3/report.html' run4.txt || fail "quiet run: no report step: $(cat run4.txt)"
+grep -q 'cdt-cluster -k 2' run4.txt && fail "quiet run printed a command: $(cat run4.txt)"
 make -f "$TOP/pipelines/folder.mk" BIN="$BIN" >nodata.txt 2>&1 && fail "no DATA passed"
 grep -q "DATA= the folder" nodata.txt || fail "no DATA message: $(cat nodata.txt)"
 echo "folder.mk ok"
