@@ -7,6 +7,8 @@
 # numbers (the copies go where their originals went) and links it into the
 # existing folders, without training.
 set -eu
+# (EPOCHS ends the training, not TIME: the same model on any machine, so
+# the same distances)
 fail() { echo "FAIL: $*"; exit 1; }
 command -v make >/dev/null || { echo "no make"; exit 77; }
 command -v python3 >/dev/null || { echo "no python3 (for the copies)"; exit 77; }
@@ -32,7 +34,7 @@ python3 "$TOP/tests/cli/png_variants.py" pics/p10.png x.png y.png pics/p10-resav
 for i in 20 21 22; do pic $i new/n$i.png; done
 cp pics/p9.png new/p9-again.png
 mk() { make -f "$TOP/pipelines/folder.mk" BIN="$BIN" DATA="$TMPDIR/pics" WORK=w SIZE=16 WIDTH=4 \
-         BATCH=4 THREADS=1 SHEET_N=4 TIME=2s K=3 "$@"; }
+         BATCH=4 THREADS=1 SHEET_N=4 TIME=1h EPOCHS=20 K=3 "$@"; }
 mk >run1.txt 2>&1 || { cat run1.txt; fail "the folder pipeline failed"; }
 for f in model.cdt centroids.cdt embed.cdts report.html duplicates.csv clusters.csv; do
     [ -s "w/$f" ] || fail "no w/$f: $(ls w)"
