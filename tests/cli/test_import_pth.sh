@@ -39,8 +39,8 @@ torch.save(torch.zeros(3), 'tensor.pth')
 torch.save({'net': {k: v for k, v in sd.items() if k != 'resnet.conv1.weight'}}, 'noconv.pth')
 torch.save({'state': sd}, 'state.pth')
 torch.save(dict(sd, **{'resnet.conv1.weight': sd['resnet.conv1.weight'].int()}), 'int.pth')
-with open('junk.pth', 'wb') as f:
-    f.write(os.urandom(3000))
+with open('junk.pth', 'wb') as f:  # random, but never a zip's or a pickle's first bytes
+    f.write(b'junk' + os.urandom(2996))
 EOF
 [ ! -e pwned ] || { echo "FAIL: torch.save ran the payload while writing it"; exit 1; }
 
