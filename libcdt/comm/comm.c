@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct cdt_comm {
     const cdt_comm_i *i;
@@ -101,13 +100,6 @@ const char *cdt_comm_errmsg(const cdt_comm *c)
     return c->err[0] ? c->err : c->i->errmsg(c->ctx);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Scratch of at least `bytes`, kept for the next call. */
 static void *scratch(cdt_comm *c, size_t bytes)
 {
@@ -131,17 +123,17 @@ static size_t times_size(const cdt_comm *c, size_t bytes)
 
 int cdt_comm_allgather(cdt_comm *c, void *recv, const void *send, size_t bytes)
 {
-    double t = now();
+    double t = cdt_now();
     int rc = c->i->allgather(c->ctx, recv, send, bytes);
-    c->seconds += now() - t;
+    c->seconds += cdt_now() - t;
     return rc;
 }
 
 int cdt_comm_bcast(cdt_comm *c, void *buf, size_t bytes, int root)
 {
-    double t = now();
+    double t = cdt_now();
     int rc = c->i->bcast(c->ctx, buf, bytes, root);
-    c->seconds += now() - t;
+    c->seconds += cdt_now() - t;
     return rc;
 }
 
@@ -155,7 +147,7 @@ int cdt_comm_sum_f32(cdt_comm *c, float *x, size_t n)
     if (!send) return all ? CDT_ENOMEM : CDT_ELIMIT;
     float *recv = send + (size_t)w * chunk, *sum = recv + (size_t)w * chunk;
     c->err[0] = 0;
-    double t = now();
+    double t = cdt_now();
     memcpy(send, x, n * sizeof(float));
     memset(send + n, 0, ((size_t)w * chunk - n) * sizeof(float));
     // rank r adds slice r over every rank, in rank order, then all gather
@@ -170,7 +162,7 @@ int cdt_comm_sum_f32(cdt_comm *c, float *x, size_t n)
         rc = c->i->allgather(c->ctx, sum, mine, chunk * sizeof(float));
     }
     if (rc == 0) memcpy(x, sum, n * sizeof(float));
-    c->seconds += now() - t;
+    c->seconds += cdt_now() - t;
     return rc;
 }
 
@@ -194,14 +186,14 @@ int cdt_comm_sum_f64(cdt_comm *c, double *x, size_t n)
 {
     int w = c->i->size, rc;
     if (w == 1 || n == 0) return 0;
-    double t = now();
+    double t = cdt_now();
     const double *g = gather_all(c, x, n, sizeof(double), &rc);
     for (size_t k = 0; g && k < n; k++) {
         double s = g[k];
         for (int q = 1; q < w; q++) s += g[(size_t)q * n + k];
         x[k] = s;
     }
-    c->seconds += now() - t;
+    c->seconds += cdt_now() - t;
     return rc;
 }
 
@@ -209,12 +201,12 @@ int cdt_comm_max_i64(cdt_comm *c, int64_t *x, size_t n)
 {
     int w = c->i->size, rc;
     if (w == 1 || n == 0) return 0;
-    double t = now();
+    double t = cdt_now();
     const int64_t *g = gather_all(c, x, n, sizeof(int64_t), &rc);
     for (size_t k = 0; g && k < n; k++)
         for (int q = 1; q < w; q++)
             if (g[(size_t)q * n + k] > x[k]) x[k] = g[(size_t)q * n + k];
-    c->seconds += now() - t;
+    c->seconds += cdt_now() - t;
     return rc;
 }
 

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,13 @@ int cdt_exit_code(int err)
     case CDT_EPIPE: return 141;
     default: return 70;
     }
+}
+
+double cdt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void cdt_assert_fail(const char *expr, const char *file, int line)

@@ -24,6 +24,8 @@ enum {
 
 const char *cdt_strerror(int err);
 int cdt_exit_code(int err);
+/* Seconds of CLOCK_MONOTONIC: for durations. */
+double cdt_now(void);
 
 /* Abort with file:line on a broken internal rule; never for bad input. */
 void cdt_assert_fail(const char *expr, const char *file, int line);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Steps timed before the speed is taken: the first ones pay for page faults. */
 #define ETA_AFTER 5
@@ -69,13 +68,6 @@ static void note(const cdt_run *R, int detail, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     R->c.note(R->c.ctx, detail, line);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 cdt_run_config cdt_run_defaults(void)
@@ -236,9 +228,9 @@ long cdt_run_total_steps(const cdt_run *R)
 static int take_step(cdt_run *R)
 {
     cdt_train_stats s;
-    double t = now();
+    double t = cdt_now();
     int rc = cdt_trainer_step(R->t, R->batch, &s);
-    double step_s = now() - t;
+    double step_s = cdt_now() - t;
     if (rc < 0)
         return fail(R, CDT_EDATA, "%s; stopped%s%s", cdt_trainer_errmsg(R->t),
                     R->c.checkpoint ? ", the last good checkpoint is " : " (no checkpoint)",
@@ -247,7 +239,7 @@ static int take_step(cdt_run *R)
     R->fill = 0;
     long step = cdt_trainer_steps(R->t);
     if (step - R->first_step == ETA_AFTER) { // the speed from here on leaves the first steps out
-        R->t_eta = now();
+        R->t_eta = cdt_now();
         R->step_eta = step;
     }
     if (R->c.on_step && !R->rank) {
@@ -270,7 +262,7 @@ static int time_up(cdt_run *R)
 {
     cdt_run_config *o = &R->c;
     if (o->time_limit <= 0) return 0;
-    double t = now(), spent = t - R->t0;
+    double t = cdt_now(), spent = t - R->t0;
     long step = cdt_trainer_steps(R->t), done = step - R->first_step;
     if (R->world == 1 && spent >= o->time_limit) return 1; // else agree() asks every rank
     if (done != ETA_AFTER + TL_STEPS || (R->world == 1 && t <= R->t_eta)) return 0;
@@ -320,7 +312,7 @@ static int agree(cdt_run *R, int end)
     int64_t h = (int64_t)(R->hash >> 2), ph = 0;
     int rc = R->c.check_ranks ? params_hash(R, &ph) : 0;
     if (rc < 0) return rc;
-    int64_t up = R->c.time_limit > 0 && now() - R->t0 >= R->c.time_limit;
+    int64_t up = R->c.time_limit > 0 && cdt_now() - R->t0 >= R->c.time_limit;
     int64_t v[8] = {R->c.stop ? *R->c.stop : 0, up, h, -h, end, -end, ph, -ph};
     if (cdt_comm_max_i64(R->comm, v, 8) < 0)
         return fail(R, CDT_EIO, "exchanging with the other ranks: %s", cdt_comm_errmsg(R->comm));
@@ -480,19 +472,15 @@ static int check_ranks_meta(cdt_run *R, const cdt_meta *meta, const char *path)
     return 0;
 }
 
-static int device_on(cdt_run *R, int index, int *rc)
+/* The device the options name, as one process opens it. */
+static int device_open(cdt_run *R)
 {
     char why[1024] = "";
     const cdt_run_config *o = &R->c;
-    *rc = index < 0 ? cdt_device_open(o->device, o->precision, &R->dev, why, sizeof why)
-                    : cdt_device_open_at(o->device, o->precision, index, &R->dev, why, sizeof why);
-    if (index >= 0) { // the caller decides; the reason stays in err for it
-        snprintf(R->err, sizeof R->err, "%s", why);
-        return 0;
-    }
-    if (*rc == CDT_EINVAL) return fail(R, *rc, "%s", why[0] ? why : "bad --device or --precision");
-    if (*rc == CDT_ENOMEM) return fail(R, *rc, "--device: %s", why[0] ? why : "out of memory");
-    if (*rc < 0) return fail(R, CDT_EUNAVAIL, "--device cuda: %s", why);
+    int rc = cdt_device_open(o->device, o->precision, &R->dev, why, sizeof why);
+    if (rc == CDT_EINVAL) return fail(R, rc, "%s", why[0] ? why : "bad --device or --precision");
+    if (rc == CDT_ENOMEM) return fail(R, rc, "--device: %s", why[0] ? why : "out of memory");
+    if (rc < 0) return fail(R, CDT_EUNAVAIL, "--device cuda: %s", why);
     if (o->device == CDT_DEVICE_AUTO) {
         if (cdt_device_kind(R->dev) == CDT_DEVICE_CUDA)
             note(R, 1, "--device auto: on %s", cdt_device_describe(R->dev));
@@ -509,14 +497,13 @@ static int device_on(cdt_run *R, int index, int *rc)
 static int open_device(cdt_run *R)
 {
     const cdt_run_config *o = &R->c;
-    int rc;
     // (--comm nccl on one rank: NCCL all the same, a test of it on one GPU)
     if ((R->world == 1 && o->comm != CDT_COMM_NCCL) || o->device == CDT_DEVICE_CPU ||
         o->comm == CDT_COMM_MPI)
-        return device_on(R, -1, &rc);
-    char why[1024];
-    device_on(R, cdt_comm_local_rank(R->comm), &rc);
-    snprintf(why, sizeof why, "%s", R->err);
+        return device_open(R);
+    char why[1024] = "";
+    int rc = cdt_device_open_at(o->device, o->precision, cdt_comm_local_rank(R->comm), &R->dev,
+                                why, sizeof why);
     int ok = rc == 0 && cdt_device_kind(R->dev) == CDT_DEVICE_CUDA &&
              cdt_device_collectives(R->dev, why, sizeof why);
     if (rc == 0 && cdt_device_kind(R->dev) != CDT_DEVICE_CUDA) snprintf(why, sizeof why, "no GPU");
@@ -535,7 +522,7 @@ static int open_device(cdt_run *R)
          ok ? "not every rank can have NCCL" : why);
     cdt_device_close(R->dev);
     R->dev = NULL;
-    return device_on(R, -1, &rc);
+    return device_open(R);
 }
 
 static int build(cdt_run *R, const cdt_model_config *cfg)
@@ -664,7 +651,7 @@ int cdt_run_start(cdt_run *R, const cdt_meta *meta, const cdt_frame *first)
     }
     if ((rc = set_meta(R, meta)) < 0) return rc;
     R->first_step = cdt_trainer_steps(R->t);
-    R->t0 = now();
+    R->t0 = cdt_now();
     return 0;
 }
 
