@@ -16,6 +16,8 @@
 #             default 0.08, the paper's; in the model's name only when set)
 #   TI TF     the instance and feature loss temperatures (default: cdt-train's,
 #             0.5 and 1.0, the paper's; in the model's name only when set)
+#   FEATURES  feature heads, the width of f (cdt-train --feature-num; default
+#             128, the paper's; in the model's name only when set)
 #   LIMIT     train on the first LIMIT images of the training split only
 #   TRAIN_SPLIT  the split trained on (default all: train+test, the paper's)
 #   K         clusters (default: the class count)
@@ -78,10 +80,12 @@ COSINE_OPT := $(if $(filter 1 yes,$(COSINE)),--cosine,)
 TI ?=
 TF ?=
 TEMP_OPTS := $(if $(TI),--t-instance $(TI),) $(if $(TF),--t-feature $(TF),)
+FEATURES ?=
+FEATURES_OPT := $(if $(FEATURES),--feature-num $(FEATURES),)
 INGEST_OPTS ?=
 
 # Everything that changes the model is in its name; the evaluation adds its own.
-TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(CROP_FROM),-from$(CROP_FROM),)$(if $(JITTER),-j$(JITTER),)$(if $(CROP),-cr$(CROP),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
+TAG := $(ARCH)-$(STEM)-w$(WIDTH)-e$(EPOCHS)-b$(BATCH)-lr$(LR)$(if $(COSINE_OPT),cos,)-s$(SEED)$(if $(SIZE),-px$(SIZE),)$(if $(CROP_FROM),-from$(CROP_FROM),)$(if $(JITTER),-j$(JITTER),)$(if $(CROP),-cr$(CROP),)$(if $(BLUR_OPT),-blur,)$(if $(TI),-ti$(TI),)$(if $(TF),-tf$(TF),)$(if $(FEATURES),-F$(FEATURES),)-$(TRAIN_SPLIT)$(if $(LIMIT),$(LIMIT),)$(if $(filter-out 1,$(RANKS)),-r$(RANKS),)
 EVAL := $(EVAL_SPLIT)$(if $(EVAL_LIMIT),$(EVAL_LIMIT),)
 MODEL := $(WORK)/model-$(TAG).cdt
 CKPT := $(MODEL).ckpt
@@ -126,7 +130,7 @@ TRAIN_PIPE = $(BIN)/cdt-ingest $(DATASET) $(DATA) $(INGEST_OPTS) --split $(TRAIN
 	    $(TRAIN_SIZE_OPT) --epochs $(EPOCHS) --shuffle --seed $(SEED) -q \
 	  | $(BIN)/cdt-augment --seed $(SEED) --threads $(RANK_THREADS) $(SIZE_OPT) $(JITTER_OPT) $(CROP_OPT) $(BLUR_OPT) $(SHARD_OPT) \
 	  | $(BIN)/cdt-train --arch $(ARCH) --stem $(STEM) --width $(WIDTH) --batch $(RANK_BATCH) --lr $(LR) \
-	      $(COSINE_OPT) $(TEMP_OPTS) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
+	      $(COSINE_OPT) $(TEMP_OPTS) $(FEATURES_OPT) --seed $(SEED) --device $(DEVICE) --threads $(RANK_THREADS) --log $(TRAIN_LOG) \
 	      --checkpoint $(CKPT) --checkpoint-every $(CKPT_EVERY) $$resume --progress -o $@; \
 	st=($${PIPESTATUS[@]})
 

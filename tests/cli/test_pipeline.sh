@@ -52,6 +52,11 @@ grep -q 'cdt-train .*--t-instance 0.3 --t-feature 0.7 .*-o [^ ]*model-[^ ]*-ti0.
     fail "TI and TF not passed or not in the model's name: $(cat temps.txt)"
 grep -q -- '--t-instance\|--t-feature' cmds.txt && fail "temperatures passed though TI and TF are unset"
 ls "$work" | grep -q -- '-ti\|-tf' && fail "unset temperatures in a name: $(ls "$work")"
+# FEATURES (the feature heads) likewise.
+pipe -n FEATURES=16 >heads.txt 2>&1 || fail "make -n with FEATURES failed: $(cat heads.txt)"
+grep -q 'cdt-train .*--feature-num 16 .*-o [^ ]*model-[^ ]*-F16-all64.cdt' heads.txt ||
+    fail "FEATURES not passed or not in the model's name: $(cat heads.txt)"
+grep -q -- '--feature-num' cmds.txt && fail "--feature-num passed though FEATURES is unset"
 # The demo's views: cropped from the 28x28 originals (no --size at the
 # training ingest), at least half the image, jittered at strength 2,
 # resized to SIZE by cdt-augment.
