@@ -216,6 +216,106 @@ static void test_fused_bn_relu(t_state *ts)
     }
 }
 
+/* Batch norm runs over blocks of channels (several, the last one short,
+ * when the channels are many and the planes small): every channel's values,
+ * statistics and gradients against the formulas in double, and the pieces for
+ * batch norm across processes, fed one process's sums, against the whole
+ * functions bit for bit. */
+/* Batch norm forward and backward by the formulas, a channel at a time:
+ * y, dx, and per channel mean, invstd, dgamma, dbeta in st (4, C). */
+static void bn_naive(double *y, double *dx, double *st, const double *x, const double *d,
+                     const double *g, const double *b, const cdt_bn_params *p)
+{
+    int c = p->c;
+    double m = (double)p->n * p->hw;
+    for (int k = 0; k < c; k++) {
+        double s = 0, q = 0, sd = 0, sdx = 0;
+#define AT(a, n, i) a[((size_t)(n) * c + k) * p->hw + (i)]
+        for (int n = 0; n < p->n; n++)
+            for (int i = 0; i < p->hw; i++) s += AT(x, n, i);
+        double mu = s / m;
+        for (int n = 0; n < p->n; n++)
+            for (int i = 0; i < p->hw; i++) q += pow(AT(x, n, i) - mu, 2);
+        double is = 1 / sqrt(q / m + p->eps);
+        for (int n = 0; n < p->n; n++)
+            for (int i = 0; i < p->hw; i++) {
+                AT(y, n, i) = (AT(x, n, i) - mu) * is * g[k] + b[k];
+                sd += AT(d, n, i);
+                sdx += AT(d, n, i) * (AT(x, n, i) - mu) * is;
+            }
+        for (int n = 0; n < p->n; n++)
+            for (int i = 0; i < p->hw; i++)
+                AT(dx, n, i) = g[k] * is / m * (m * AT(d, n, i) - sd - (AT(x, n, i) - mu) * is * sdx);
+#undef AT
+        st[k] = mu;
+        st[c + k] = is;
+        st[2 * c + k] = sdx;
+        st[3 * c + k] = sd;
+    }
+}
+
+static void bn_blocks_case(t_state *ts, int n, int c, int hw)
+{
+    cdt_bn_params p = {n, c, hw, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    size_t sz = (size_t)n * c * hw;
+    fd_rng r = {17 + hw};
+    float *x = falloc(sz), *d = falloc(sz), *y = falloc(sz), *dx = falloc(sz), *y2 = falloc(sz);
+    float *dx2 = falloc(sz), *g = falloc(c), *b = falloc(c), *st = falloc(8 * (size_t)c);
+    double *xd = dalloc(sz), *dd = dalloc(sz), *yd = dalloc(sz), *dxd = dalloc(sz), *gd = dalloc(c);
+    double *bd = dalloc(c), *std = dalloc(4 * (size_t)c), *sums = dalloc(4 * (size_t)c);
+    ffill(x, sz, &r, -2, 3);
+    ffill(d, sz, &r, -1, 1);
+    ffill(g, c, &r, 0.5, 1.5);
+    ffill(b, c, &r, -0.5, 0.5);
+    for (size_t i = 0; i < sz; i++) { xd[i] = x[i]; dd[i] = d[i]; }
+    for (int i = 0; i < c; i++) { gd[i] = g[i]; bd[i] = b[i]; }
+    float *mean = st, *is = st + c, *dg = st + 2 * c, *db = st + 3 * c;
+    cdt_batchnorm_forward(y, mean, is, NULL, NULL, x, g, b, &p);
+    cdt_batchnorm_backward(dx, dg, db, d, x, mean, is, g, &p);
+    bn_naive(yd, dxd, std, xd, dd, gd, bd, &p);
+    double ey = 0, edx = 0, es = 0;
+    for (size_t i = 0; i < sz; i++) {
+        ey = fmax(ey, fabs(y[i] - yd[i]));
+        edx = fmax(edx, fabs(dx[i] - dxd[i]));
+    }
+    for (int i = 0; i < 4 * c; i++) es = fmax(es, fabs(st[i] - std[i]) / fmax(1, fabs(std[i])));
+    T_CHECK(ts, ey < 1e-5 && edx < 1e-5 && es < 1e-5);
+    if (!(ey < 1e-5 && edx < 1e-5 && es < 1e-5))
+        fprintf(stderr, "bn blocks %d,%d,%d: y %g dx %g stats %g\n", n, c, hw, ey, edx, es);
+    // the pieces, one process: sums -> mean, variance -> forward_with; backward
+    float *mean2 = st + 4 * c, *is2 = st + 5 * c, *dg2 = st + 6 * c, *db2 = st + 7 * c;
+    double count = (double)n * hw, *mu = sums, *var = sums + c;
+    cdt_batchnorm_sums(mu, x, NULL, &p);
+    for (int i = 0; i < c; i++) mu[i] /= count;
+    cdt_batchnorm_sums(var, x, mu, &p);
+    for (int i = 0; i < c; i++) var[i] /= count;
+    cdt_batchnorm_forward_with(y2, mean2, is2, NULL, NULL, x, g, b, mu, var, count, &p);
+    cdt_batchnorm_backward_sums(sums + 2 * c, d, x, mean2, is2, &p);
+    cdt_batchnorm_backward_with(dx2, dg2, db2, sums + 2 * c, sums + 2 * c, count, d, x, mean2, is2,
+                                g, &p);
+    T_CHECK(ts, memcmp(y, y2, sz * sizeof(float)) == 0);
+    T_CHECK(ts, memcmp(dx, dx2, sz * sizeof(float)) == 0);
+    T_CHECK(ts, memcmp(st, st + 4 * c, 4 * (size_t)c * sizeof(float)) == 0);
+    // eval mode with the running statistics the batch's own: the training values
+    for (int i = 0; i < c; i++) std[i] = 1 / ((double)is[i] * is[i]) - CDT_BN_EPS;
+    float *rv = dg2;
+    for (int i = 0; i < c; i++) rv[i] = (float)std[i];
+    cdt_batchnorm_forward_eval(y2, x, g, b, mean, rv, &p);
+    double ee = 0;
+    for (size_t i = 0; i < sz; i++) ee = fmax(ee, fabs(y2[i] - yd[i]));
+    T_CHECK(ts, ee < 1e-4);
+    free(x); free(d); free(y); free(dx); free(y2); free(dx2); free(g); free(b); free(st);
+    free(xd); free(dd); free(yd); free(dxd); free(gd); free(bd); free(std); free(sums);
+}
+
+static void test_bn_blocks(t_state *ts)
+{
+    bn_blocks_case(ts, 5, 150, 1); // BatchNorm1d: blocks of 64, the last of 22
+    bn_blocks_case(ts, 4, 70, 9);  // 64 and 6
+    bn_blocks_case(ts, 3, 130, 16);
+    bn_blocks_case(ts, 2, 5, 784); // a channel a block
+}
+
 /* The residual add then ReLU, forward and backward (db written, then added
  * to), against cdt_add_forward + cdt_relu_forward and cdt_relu_backward +
  * a copy or an add; NaN and both zeros among the values. */
@@ -399,6 +499,7 @@ int main(void)
     T_RUN(&ts, test_bn_forward_naive);
     T_RUN(&ts, test_elementwise);
     T_RUN(&ts, test_fused_bn_relu);
+    T_RUN(&ts, test_bn_blocks);
     T_RUN(&ts, test_fused_add_relu);
     T_RUN(&ts, test_maxpool);
     T_RUN(&ts, test_avgpool);

@@ -12,68 +12,125 @@
  * sums wide: one vector sum per channel, not one per image, which for the
  * small planes of late layers (4x4) was most of the time. */
 #define BN_LANES 16
+/* The passes go over blocks of channels, image by image: an image's run
+ * of a block's channels is contiguous, and BN_RUN bytes or more of it
+ * keep the prefetchers ahead (a channel at a time, a 4x4 plane was one
+ * cache line per image, and the loads waited on memory); the block's
+ * values, BN_FIT bytes or fewer per tensor, stay in cache from one pass to
+ * the next. Each channel's sums take their terms in the same order either
+ * way, so the bits do not depend on the block. */
+#define BN_RUN 4096
+#define BN_FIT ((size_t)512 * 1024)
+#define BN_MAXB 64
 
-/* Channel c: sum of (x - center), or of its square. */
-NN_CLONES
-static double NN(chan_sum)(const real *x, int c, double center, int square, const cdt_bn_params *p)
+/* Channels per block. */
+static int NN(bn_block)(const cdt_bn_params *p)
 {
-    size_t chw = (size_t)p->c * p->hw;
-    int body = p->hw - p->hw % BN_LANES;
-    double acc[BN_LANES] = {0};
-    for (int b = 0; b < p->n; b++) {
-        const real *xc = x + b * chw + (size_t)c * p->hw;
-        if (square)
-            for (int i = 0; i < body; i += BN_LANES) {
-                #pragma omp simd
-                for (int j = 0; j < BN_LANES; j++) acc[j] += (xc[i + j] - center) * (xc[i + j] - center);
-            }
-        else
-            for (int i = 0; i < body; i += BN_LANES) {
-                #pragma omp simd
-                for (int j = 0; j < BN_LANES; j++) acc[j] += xc[i + j] - center;
-            }
-        for (int i = body; i < p->hw; i++) acc[i - body] += square ? (xc[i] - center) * (xc[i] - center)
-                                                                  : xc[i] - center;
-    }
+    size_t plane = (size_t)p->hw * sizeof(real);
+    size_t cb = (BN_RUN + plane - 1) / plane, fit = BN_FIT / (plane * (size_t)p->n);
+    if (cb > fit) cb = fit;
+    if (cb > BN_MAXB) cb = BN_MAXB;
+    if (cb > (size_t)p->c) cb = p->c;
+    return cb < 1 ? 1 : (int)cb;
+}
+
+static double NN(lanes_total)(const double *acc)
+{
     double s = 0;
     for (int j = 0; j < BN_LANES; j++) s += acc[j];
     return s;
 }
 
-/* Channel c of the training forward once its mean and biased variance
- * over `count` values are known: out (with relu, max(0, out) as
- * cdt_relu_forward), the saved mean and invstd, the running statistics
- * (the variance made unbiased). */
+/* Channels [c0, c0 + cb): acc (cb, BN_LANES) = the lane sums of
+ * (x - center[c]), or of its square. */
 NN_CLONES
-static void NN(normalise)(real *out, real *mean, real *invstd, real *running_mean,
-                          real *running_var, const real *x, const real *gamma, const real *beta,
-                          int c, double mu, double var, double count, int relu,
-                          const cdt_bn_params *p)
+static void NN(block_sums)(double *acc, const real *x, int c0, int cb, const double *center,
+                           int square, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
+    int body = p->hw - p->hw % BN_LANES;
+    for (int k = 0; k < cb * BN_LANES; k++) acc[k] = 0;
+    for (int b = 0; b < p->n; b++)
+        for (int k = 0; k < cb; k++) {
+            const real *xc = x + b * chw + (size_t)(c0 + k) * p->hw;
+            double *a = acc + k * BN_LANES, m = center ? center[k] : 0;
+            if (square)
+                for (int i = 0; i < body; i += BN_LANES) {
+                    #pragma omp simd
+                    for (int j = 0; j < BN_LANES; j++) a[j] += (xc[i + j] - m) * (xc[i + j] - m);
+                }
+            else
+                for (int i = 0; i < body; i += BN_LANES) {
+                    #pragma omp simd
+                    for (int j = 0; j < BN_LANES; j++) a[j] += xc[i + j] - m;
+                }
+            for (int i = body; i < p->hw; i++) a[i - body] += square ? (xc[i] - m) * (xc[i] - m)
+                                                                     : xc[i] - m;
+        }
+}
+
+/* Channel c's saved and running statistics once its mean and biased
+ * variance over `count` values are known (the variance made unbiased for
+ * the running one); its scale and shift. */
+static void NN(stats)(real *mean, real *invstd, real *running_mean, real *running_var,
+                      real *scale, real *shift, const real *gamma, const real *beta, int c,
+                      double mu, double var, double count, const cdt_bn_params *p)
+{
     double is = 1 / sqrt(var + p->eps);
     mean[c] = (real)mu;
     invstd[c] = (real)is;
-    // in real: (x - mean) is exact enough, and float vectors are twice as wide
-    real scale = (real)(gamma[c] * is), m = (real)mu, shift = beta[c];
-    for (int b = 0; b < p->n; b++) {
-        const real *xc = x + b * chw + (size_t)c * p->hw;
-        real *oc = out + b * chw + (size_t)c * p->hw;
-        if (relu) {
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) {
-                real v = (xc[i] - m) * scale + shift;
-                oc[i] = v < 0 ? 0 : v;
-            }
-        } else {
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - m) * scale + shift;
-        }
-    }
+    *scale = (real)(gamma[c] * is);
+    *shift = beta[c];
     if (running_mean) running_mean[c] = (real)((1 - p->momentum) * running_mean[c] + p->momentum * mu);
     if (running_var)
         running_var[c] = (real)((1 - p->momentum) * running_var[c] +
                                 p->momentum * var * count / (count - 1));
+}
+
+/* Channels [c0, c0 + cb) of the training forward: out = (x - m) scale +
+ * shift (with relu, max(0, out) as cdt_relu_forward); in real: (x - mean)
+ * is exact enough, and float vectors are twice as wide. */
+NN_CLONES
+static void NN(normalise)(real *out, const real *x, const real *m, const real *scale,
+                          const real *shift, int c0, int cb, int relu, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    for (int b = 0; b < p->n; b++)
+        for (int k = 0; k < cb; k++) {
+            size_t off = b * chw + (size_t)(c0 + k) * p->hw;
+            const real *xc = x + off;
+            real *oc = out + off, mk = m[c0 + k], sk = scale[k], hk = shift[k];
+            if (relu) {
+                #pragma omp simd
+                for (int i = 0; i < p->hw; i++) {
+                    real v = (xc[i] - mk) * sk + hk;
+                    oc[i] = v < 0 ? 0 : v;
+                }
+            } else {
+                #pragma omp simd
+                for (int i = 0; i < p->hw; i++) oc[i] = (xc[i] - mk) * sk + hk;
+            }
+        }
+}
+
+/* Channels [c0, c0 + cb) given their mean and biased variance: the
+ * statistics, then the values. */
+static void NN(finish)(real *out, real *mean, real *invstd, real *running_mean, real *running_var,
+                       const real *x, const real *gamma, const real *beta, int c0, int cb,
+                       const double *mu, const double *var, double count, int relu,
+                       const cdt_bn_params *p)
+{
+    real scale[BN_MAXB], shift[BN_MAXB];
+    for (int k = 0; k < cb; k++)
+        NN(stats)(mean, invstd, running_mean, running_var, &scale[k], &shift[k], gamma, beta,
+                  c0 + k, mu[k], var[k], count, p);
+    NN(normalise)(out, x, mean, scale, shift, c0, cb, relu, p);
+}
+
+static int NN(blocks)(const cdt_bn_params *p)
+{
+    int cb = NN(bn_block)(p);
+    return (p->c + cb - 1) / cb;
 }
 
 static void NN(forward)(real *out, real *mean, real *invstd, real *running_mean, real *running_var,
@@ -81,12 +138,18 @@ static void NN(forward)(real *out, real *mean, real *invstd, real *running_mean,
                         const cdt_bn_params *p)
 {
     size_t count = (size_t)p->n * p->hw;
+    int cb = NN(bn_block)(p);
     CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
     #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++) {
-        double mu = NN(chan_sum)(x, c, 0, 0, p) / count, sq = NN(chan_sum)(x, c, mu, 1, p);
-        NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, mu,
-                      sq / count, (double)count, relu, p);
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        double acc[BN_MAXB * BN_LANES], mu[BN_MAXB], var[BN_MAXB];
+        NN(block_sums)(acc, x, c0, n, NULL, 0, p);
+        for (int k = 0; k < n; k++) mu[k] = NN(lanes_total)(acc + k * BN_LANES) / count;
+        NN(block_sums)(acc, x, c0, n, mu, 1, p);
+        for (int k = 0; k < n; k++) var[k] = NN(lanes_total)(acc + k * BN_LANES) / count;
+        NN(finish)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c0, n, mu, var,
+                   (double)count, relu, p);
     }
 }
 
@@ -121,63 +184,80 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
                                     const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
+    int cb = NN(bn_block)(p);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++) {
-        double scale = gamma[c] / sqrt((double)running_var[c] + p->eps);
-        double shift = beta[c] - running_mean[c] * scale;
-        for (int b = 0; b < p->n; b++) {
-            const real *xc = x + b * chw + (size_t)c * p->hw;
-            real *oc = out + b * chw + (size_t)c * p->hw;
-            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * scale + shift);
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        double scale[BN_MAXB], shift[BN_MAXB];
+        for (int k = 0; k < n; k++) {
+            int c = c0 + k;
+            scale[k] = gamma[c] / sqrt((double)running_var[c] + p->eps);
+            shift[k] = beta[c] - running_mean[c] * scale[k];
         }
+        for (int b = 0; b < p->n; b++)
+            for (int k = 0; k < n; k++) {
+                size_t off = b * chw + (size_t)(c0 + k) * p->hw;
+                const real *xc = x + off;
+                real *oc = out + off;
+                for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * scale[k] + shift[k]);
+            }
     }
 }
 
-/* Channel c's two sums of the backward: sum dout, sum dout xhat. */
+/* Channels [c0, c0 + cb): the backward's two sums, sum dout and
+ * sum dout (x - mean) (times invstd: sum dout xhat). */
 NN_CLONES
-static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real *x, int c,
-                          double mu, double is, const cdt_bn_params *p)
+static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real *x, int c0, int cb,
+                          const real *mean, const real *invstd, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
     int body = p->hw - p->hw % BN_LANES;
-    double s[BN_LANES] = {0}, t[BN_LANES] = {0};
-    for (int b = 0; b < p->n; b++) {
-        size_t off = b * chw + (size_t)c * p->hw;
-        for (int i = 0; i < body; i += BN_LANES) {
-            #pragma omp simd
-            for (int j = 0; j < BN_LANES; j++) {
-                s[j] += dout[off + i + j];
-                t[j] += dout[off + i + j] * (x[off + i + j] - mu);
+    double s[BN_MAXB * BN_LANES] = {0}, t[BN_MAXB * BN_LANES] = {0};
+    for (int b = 0; b < p->n; b++)
+        for (int k = 0; k < cb; k++) {
+            size_t off = b * chw + (size_t)(c0 + k) * p->hw;
+            double *sk = s + k * BN_LANES, *tk = t + k * BN_LANES, mu = mean[c0 + k];
+            for (int i = 0; i < body; i += BN_LANES) {
+                #pragma omp simd
+                for (int j = 0; j < BN_LANES; j++) {
+                    sk[j] += dout[off + i + j];
+                    tk[j] += dout[off + i + j] * (x[off + i + j] - mu);
+                }
+            }
+            for (int i = body; i < p->hw; i++) {
+                sk[i - body] += dout[off + i];
+                tk[i - body] += dout[off + i] * (x[off + i] - mu);
             }
         }
-        for (int i = body; i < p->hw; i++) {
-            s[i - body] += dout[off + i];
-            t[i - body] += dout[off + i] * (x[off + i] - mu);
-        }
+    for (int k = 0; k < cb; k++) {
+        sd[k] = NN(lanes_total)(s + k * BN_LANES);
+        sdx[k] = NN(lanes_total)(t + k * BN_LANES) * (double)invstd[c0 + k];
     }
-    double ss = 0, tt = 0;
-    for (int j = 0; j < BN_LANES; j++) {
-        ss += s[j];
-        tt += t[j];
-    }
-    *sd = ss;
-    *sdx = tt * is;
 }
 
-/* Channel c's dx from the two sums over count values:
+/* Channels [c0, c0 + cb)' dx from their two sums over count values:
  * dx = a dout + (x - mean) bx + c0, in real as the forward. */
 NN_CLONES
-static void NN(grad_dx)(real *dx, const real *dout, const real *x, int c, double mu, double is,
-                        double gamma, double sd, double sdx, double count, const cdt_bn_params *p)
+static void NN(grad_dx)(real *dx, const real *dout, const real *x, int c0, int cb,
+                        const real *mean, const real *invstd, const real *gamma, const double *sd,
+                        const double *sdx, double count, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    double k = gamma * is / count;
-    real a = (real)(k * count), bx = (real)(-k * sdx * is), c0 = (real)(-k * sd), m = (real)mu;
-    for (int b = 0; b < p->n; b++) {
-        size_t off = b * chw + (size_t)c * p->hw;
-        #pragma omp simd
-        for (int i = 0; i < p->hw; i++) dx[off + i] = a * dout[off + i] + (x[off + i] - m) * bx + c0;
+    real a[BN_MAXB], bx[BN_MAXB], z[BN_MAXB];
+    for (int k = 0; k < cb; k++) {
+        int c = c0 + k;
+        double is = invstd[c], kk = gamma[c] * is / count;
+        a[k] = (real)(kk * count);
+        bx[k] = (real)(-kk * sdx[k] * is);
+        z[k] = (real)(-kk * sd[k]);
     }
+    for (int b = 0; b < p->n; b++)
+        for (int k = 0; k < cb; k++) {
+            size_t off = b * chw + (size_t)(c0 + k) * p->hw;
+            real ak = a[k], bk = bx[k], zk = z[k], m = mean[c0 + k];
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) dx[off + i] = ak * dout[off + i] + (x[off + i] - m) * bk + zk;
+        }
 }
 
 /* With xhat = (x - mean) invstd and M values per channel:
@@ -193,13 +273,17 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
                                 const cdt_bn_params *p)
 {
     size_t count = (size_t)p->n * p->hw;
+    int cb = NN(bn_block)(p);
     #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++) {
-        double sd, sdx;
-        NN(grad_sums)(&sd, &sdx, dout, x, c, mean[c], invstd[c], p);
-        dbeta[c] += (real)sd;
-        dgamma[c] += (real)sdx;
-        NN(grad_dx)(dx, dout, x, c, mean[c], invstd[c], gamma[c], sd, sdx, (double)count, p);
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        double sd[BN_MAXB], sdx[BN_MAXB];
+        NN(grad_sums)(sd, sdx, dout, x, c0, n, mean, invstd, p);
+        for (int k = 0; k < n; k++) {
+            dbeta[c0 + k] += (real)sd[k];
+            dgamma[c0 + k] += (real)sdx[k];
+        }
+        NN(grad_dx)(dx, dout, x, c0, n, mean, invstd, gamma, sd, sdx, (double)count, p);
     }
 }
 
@@ -216,9 +300,13 @@ void NN(cdt_batchnorm_sums)(double *sum,          // (C)
                             const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
+    int cb = NN(bn_block)(p);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++) {
-        sum[c] = NN(chan_sum)(x, c, center ? center[c] : 0, center != NULL, p);
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        double acc[BN_MAXB * BN_LANES];
+        NN(block_sums)(acc, x, c0, n, center ? center + c0 : NULL, center != NULL, p);
+        for (int k = 0; k < n; k++) sum[c0 + k] = NN(lanes_total)(acc + k * BN_LANES);
     }
 }
 
@@ -231,11 +319,14 @@ void NN(cdt_batchnorm_forward_with)(real *out, real *mean, real *invstd, real *r
                                     const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
+    int cb = NN(bn_block)(p);
     CDT_ASSERT(count > 1);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++)
-        NN(normalise)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c, gmean[c],
-                      gvar[c], count, 0, p);
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        NN(finish)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c0, n, gmean + c0,
+                   gvar + c0, count, 0, p);
+    }
 }
 
 void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum dout xhat
@@ -243,9 +334,12 @@ void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum 
                                      const real *invstd, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
+    int cb = NN(bn_block)(p);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++)
-        NN(grad_sums)(&sums[c], &sums[p->c + c], dout, x, c, mean[c], invstd[c], p);
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        NN(grad_sums)(sums + c0, sums + p->c + c0, dout, x, c0, n, mean, invstd, p);
+    }
 }
 
 void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
@@ -256,11 +350,15 @@ void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
                                      const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
+    int cb = NN(bn_block)(p);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int c = 0; c < p->c; c++) {
-        dbeta[c] += (real)local[c];
-        dgamma[c] += (real)local[p->c + c];
-        NN(grad_dx)(dx, dout, x, c, mean[c], invstd[c], gamma[c], global[c], global[p->c + c],
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        for (int k = 0; k < n; k++) {
+            dbeta[c0 + k] += (real)local[c0 + k];
+            dgamma[c0 + k] += (real)local[p->c + c0 + k];
+        }
+        NN(grad_dx)(dx, dout, x, c0, n, mean, invstd, gamma, global + c0, global + p->c + c0,
                     count, p);
     }
 }

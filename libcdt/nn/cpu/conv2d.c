@@ -28,6 +28,7 @@
  * count. When OpenBLAS is itself threaded (a caller that did not pin it to
  * one thread, as the tools do) the lanes run on one thread and BLAS
  * spreads each gemm. */
+#include "cdt_core.h"
 #include "cdt_nn.h"
 #include "nn/backend.h"
 #include "real.h"
@@ -1187,6 +1188,33 @@ static void d3_pack_dx_weights(real *wp, const real *w, int rf, const cdt_conv2d
     }
 }
 
+/* One stride-1 plane (lp) of G images from their channel at x (each ld
+ * after the one before), written once, in order: the rows and the zeros
+ * between them (a memset first and the rows after it wrote the plane
+ * twice, and the stores were most of the copy's time). */
+NN_CLONES
+static void d3_plane_rows(real *pl, const real *x, size_t ld, int g, size_t lp,
+                          const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p), w = p->w;
+    size_t s = (size_t)cdt_conv2d_out_w(p) + 1, end = s + 1 + (size_t)g * (oh + 1) * s;
+    CDT_ASSERT(s == (size_t)w + 1 && oh == p->h && end <= lp);
+    memset(pl, 0, (s + 1) * sizeof(real));
+    real *d = pl + s + 1;
+    for (int b = 0; b < g; b++) {
+        const real *src = x + (size_t)b * ld;
+        for (int y = 0; y < p->h; y++, d += s) { // rows are short: a loop, not a call
+            const real *r = src + (size_t)y * w;
+            #pragma omp simd
+            for (int i = 0; i < w; i++) d[i] = r[i];
+            d[w] = 0;
+        }
+        memset(d, 0, s * sizeof(real));
+        d += s;
+    }
+    memset(d, 0, (lp - end) * sizeof(real));
+}
+
 /* Planes (cz * phases, lp) in the padded flat layout from x (G, C, H, W);
  * the planes of channels from C on are zeros. Of stride 2, each row of x
  * is read once, its even and odd columns going to their two phases. */
@@ -1196,19 +1224,14 @@ static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, cons
     size_t lp = d3_plane(p, g), s = (size_t)ow + 1, hw = (size_t)p->h * p->w;
     for (int ci = 0; ci < cz; ci++) {
         real *pl = planes + (size_t)ci * np * lp;
-        memset(pl, 0, np * lp * sizeof(real));
+        if (ci >= c || np > 1) memset(pl, 0, np * lp * sizeof(real));
         if (ci >= c) continue;
+        if (np == 1) {
+            d3_plane_rows(pl, x + (size_t)ci * hw, (size_t)c * hw, g, lp, p);
+            continue;
+        }
         for (int b = 0; b < g; b++) {
             const real *src = x + ((size_t)b * c + ci) * hw;
-            if (np == 1) {
-                for (int y = 0; y < p->h; y++) { // rows are short: a loop, not a call
-                    real *d = pl + s + 1 + ((size_t)b * (oh + 1) + y) * s;
-                    const real *r = src + (size_t)y * p->w;
-                    #pragma omp simd
-                    for (int i = 0; i < p->w; i++) d[i] = r[i];
-                }
-                continue;
-            }
             // row y: phases 2 (y % 2) and 2 (y % 2) + 1, row y / 2 of each
             // (past oh never: oh = (h + 1) / 2); columns 2i and 2i + 1
             int half = p->w / 2;
@@ -1229,6 +1252,7 @@ static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, cons
 
 /* out (G, C, H, W) from the positions of res (C, ld) on a grid of
  * (H, W); with step 2, only its phase (y0, x0) of every row and column. */
+NN_CLONES
 static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, int h, int w,
                          int step, int y0, int x0, const cdt_conv2d_params *p)
 {
