@@ -1086,6 +1086,7 @@ static size_t d3_shared_size(const cdt_conv2d_params *p)
 }
 
 #if D3_X86
+#include <immintrin.h>
 #define K_ISA avx512
 #define K_TARGET __attribute__((target("avx512f")))
 #define K_VBYTES 64
@@ -1116,6 +1117,10 @@ typedef struct {
                     int, size_t);
     void (*weights)(real *, const real *, size_t, const real *, size_t, const ptrdiff_t *, int, int,
                     size_t);
+    // the copies into and out of the planes, in the same set's vectors
+    void (*plane_rows)(real *, const real *, size_t, int, size_t, const cdt_conv2d_params *);
+    void (*from_span)(real *, const real *, size_t, int, int, int, int, int, int, int,
+                      const cdt_conv2d_params *);
 } d3_kernels;
 
 /* The best set this CPU has, or the one p->kernels names (avx512, avx2,
@@ -1128,12 +1133,15 @@ static d3_kernels d3_pick(const cdt_conv2d_params *p)
     int any = k == CDT_CONV_AUTO || k == CDT_CONV_DIRECT || k == CDT_CONV_DIRECT_WIDE;
     __builtin_cpu_init();
     if ((any || k == CDT_CONV_AVX512) && __builtin_cpu_supports("avx512f"))
-        return (d3_kernels){8, d3_forward_avx512, d3_weights_avx512};
+        return (d3_kernels){8, d3_forward_avx512, d3_weights_avx512, d3_plane_rows_avx512,
+                            d3_from_span_avx512};
     if ((any || k == CDT_CONV_AVX512 || k == CDT_CONV_AVX2) &&
         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (d3_kernels){4, d3_forward_avx2, d3_weights_avx2};
+        return (d3_kernels){4, d3_forward_avx2, d3_weights_avx2, d3_plane_rows_avx2,
+                            d3_from_span_avx2};
 #endif
-    return (d3_kernels){4, d3_forward_generic, d3_weights_generic};
+    return (d3_kernels){4, d3_forward_generic, d3_weights_generic, d3_plane_rows_generic,
+                        d3_from_span_generic};
 }
 
 /* wp (OCp / rf, C, 9, rf) from w (OC, C, 3, 3): blocks of rf output
@@ -1188,37 +1196,11 @@ static void d3_pack_dx_weights(real *wp, const real *w, int rf, const cdt_conv2d
     }
 }
 
-/* One stride-1 plane (lp) of G images from their channel at x (each ld
- * after the one before), written once, in order: the rows and the zeros
- * between them (a memset first and the rows after it wrote the plane
- * twice, and the stores were most of the copy's time). */
-NN_CLONES
-static void d3_plane_rows(real *pl, const real *x, size_t ld, int g, size_t lp,
-                          const cdt_conv2d_params *p)
-{
-    int oh = cdt_conv2d_out_h(p), w = p->w;
-    size_t s = (size_t)cdt_conv2d_out_w(p) + 1, end = s + 1 + (size_t)g * (oh + 1) * s;
-    CDT_ASSERT(s == (size_t)w + 1 && oh == p->h && end <= lp);
-    memset(pl, 0, (s + 1) * sizeof(real));
-    real *d = pl + s + 1;
-    for (int b = 0; b < g; b++) {
-        const real *src = x + (size_t)b * ld;
-        for (int y = 0; y < p->h; y++, d += s) { // rows are short: a loop, not a call
-            const real *r = src + (size_t)y * w;
-            #pragma omp simd
-            for (int i = 0; i < w; i++) d[i] = r[i];
-            d[w] = 0;
-        }
-        memset(d, 0, s * sizeof(real));
-        d += s;
-    }
-    memset(d, 0, (lp - end) * sizeof(real));
-}
-
 /* Planes (cz * phases, lp) in the padded flat layout from x (G, C, H, W);
  * the planes of channels from C on are zeros. Of stride 2, each row of x
  * is read once, its even and odd columns going to their two phases. */
-static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const cdt_conv2d_params *p)
+static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, const d3_kernels *k,
+                         const cdt_conv2d_params *p)
 {
     int oh = cdt_conv2d_out_h(p), ow = cdt_conv2d_out_w(p), np = d3_phases(p);
     size_t lp = d3_plane(p, g), s = (size_t)ow + 1, hw = (size_t)p->h * p->w;
@@ -1227,7 +1209,7 @@ static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, cons
         if (ci >= c || np > 1) memset(pl, 0, np * lp * sizeof(real));
         if (ci >= c) continue;
         if (np == 1) {
-            d3_plane_rows(pl, x + (size_t)ci * hw, (size_t)c * hw, g, lp, p);
+            k->plane_rows(pl, x + (size_t)ci * hw, (size_t)c * hw, g, lp, p);
             continue;
         }
         for (int b = 0; b < g; b++) {
@@ -1250,28 +1232,6 @@ static void d3_to_planes(real *planes, const real *x, int g, int c, int cz, cons
     }
 }
 
-/* out (G, C, H, W) from the positions of res (C, ld) on a grid of
- * (H, W); with step 2, only its phase (y0, x0) of every row and column. */
-NN_CLONES
-static void d3_from_span(real *out, const real *res, size_t ld, int g, int c, int h, int w,
-                         int step, int y0, int x0, const cdt_conv2d_params *p)
-{
-    int oh = cdt_conv2d_out_h(p), cols = (w - x0 + step - 1) / step;
-    size_t s = (size_t)cdt_conv2d_out_w(p) + 1;
-    for (int b = 0; b < g; b++)
-        for (int ci = 0; ci < c; ci++)
-            for (int y = 0; y0 + y * step < h; y++) {
-                real *d = out + (((size_t)b * c + ci) * h + y0 + (size_t)y * step) * w + x0;
-                const real *r = res + ci * ld + ((size_t)b * (oh + 1) + y) * s;
-                if (step == 1) {
-                    #pragma omp simd
-                    for (int i = 0; i < cols; i++) d[i] = r[i];
-                } else {
-                    for (int i = 0; i < cols; i++) d[2 * i] = r[i];
-                }
-            }
-}
-
 static void d3_forward_group(real *out, const real *x, const real *wp, real *lane, int g,
                              const d3_kernels *k, const cdt_conv2d_params *p)
 {
@@ -1280,9 +1240,9 @@ static void d3_forward_group(real *out, const real *x, const real *wp, real *lan
     int ocp = (int)d3_ceil(p->oc, D3_RMAX), np = d3_phases(p);
     real *in = lane, *res = lane + (size_t)np * p->c * lp;
     d3_taps(off, lp, p);
-    d3_to_planes(in, x, g, p->c, p->c, p);
+    d3_to_planes(in, x, g, p->c, p->c, k, p);
     k->forward(res, n, in + s + 1, np * lp, off, 9, wp, p->c, ocp / k->rf, n);
-    d3_from_span(out, res, n, g, p->oc, cdt_conv2d_out_h(p), cdt_conv2d_out_w(p), 1, 0, 0, p);
+    k->from_span(out, res, n, g, p->oc, cdt_conv2d_out_h(p), cdt_conv2d_out_w(p), 1, 0, 0, p);
 }
 
 /* One group of backward: the dW partial (OCp, C, 9) += and dx through the
@@ -1302,15 +1262,15 @@ static void d3_backward_group(real *dx, real *part, const real *dout, const real
     q.h = cdt_conv2d_out_h(p);
     q.w = cdt_conv2d_out_w(p);
     d3_taps(off, lp, p);
-    d3_to_planes(in, x, g, p->c, p->c, p);
-    d3_to_planes(dp, dout, g, p->oc, ocp, &q);
+    d3_to_planes(in, x, g, p->c, p->c, k, p);
+    d3_to_planes(dp, dout, g, p->oc, ocp, k, &q);
     k->weights(part, dp + s + 1, lp, in + s + 1, np * lp, off, ocp, p->c, n);
     if (!dx) return;
     int ki[9], kj[9];
     for (int ph = 0; ph < np; ph++) {
         int nt = d3_dx_taps(ki, kj, off, ph, p);
         k->forward(res, n, dp + s + 1, lp, off, nt, wpd, p->oc, cp / k->rf, n);
-        d3_from_span(dx, res, n, g, p->c, p->h, p->w, p->stride, ph / 2, ph % 2, p);
+        k->from_span(dx, res, n, g, p->c, p->h, p->w, p->stride, ph / 2, ph % 2, p);
         wpd += (size_t)cp * p->oc * nt;
     }
 }

@@ -162,6 +162,72 @@ static void K_NAME(d3_weights)(real *dw, const real *dout, size_t ldd, const rea
     for (; o < oc; o++) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, 1, c, n);
 }
 
+/* n reals from r to d: whole vectors, then the rest, which with AVX-512
+ * goes under a mask (rows of 28, 14 or 7 left most of a plain loop's
+ * stores to its scalar tail). */
+K_TARGET
+static inline void K_NAME(d3_row)(real *d, const real *r, int n)
+{
+    int i = 0;
+    for (; i + K_VL <= n; i += K_VL) memcpy(d + i, r + i, K_VBYTES);
+#if K_VBYTES == 64
+    if (i == n) return;
+#ifdef CDT_NN_F64
+    __mmask8 m = (__mmask8)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_pd(d + i, m, _mm512_maskz_loadu_pd(m, r + i));
+#else
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, r + i));
+#endif
+#else
+    for (; i < n; i++) d[i] = r[i];
+#endif
+}
+
+/* One stride-1 plane (lp) of G images from their channel at x (each ld
+ * after the one before), written once, in order: the rows and the zeros
+ * between them (a memset first and the rows after it wrote the plane
+ * twice, and the stores were most of the copy's time). */
+K_TARGET
+static void K_NAME(d3_plane_rows)(real *pl, const real *x, size_t ld, int g, size_t lp,
+                                  const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p), w = p->w;
+    size_t s = (size_t)cdt_conv2d_out_w(p) + 1, end = s + 1 + (size_t)g * (oh + 1) * s;
+    CDT_ASSERT(s == (size_t)w + 1 && oh == p->h && end <= lp);
+    memset(pl, 0, (s + 1) * sizeof(real));
+    real *d = pl + s + 1;
+    for (int b = 0; b < g; b++) {
+        const real *src = x + (size_t)b * ld;
+        for (int y = 0; y < p->h; y++, d += s) {
+            K_NAME(d3_row)(d, src + (size_t)y * w, w);
+            d[w] = 0;
+        }
+        memset(d, 0, s * sizeof(real));
+        d += s;
+    }
+    memset(d, 0, (lp - end) * sizeof(real));
+}
+
+/* out (G, C, H, W) from the positions of res (C, ld) on a grid of
+ * (H, W); with step 2, only its phase (y0, x0) of every row and column. */
+K_TARGET
+static void K_NAME(d3_from_span)(real *out, const real *res, size_t ld, int g, int c, int h, int w,
+                                 int step, int y0, int x0, const cdt_conv2d_params *p)
+{
+    int oh = cdt_conv2d_out_h(p), cols = (w - x0 + step - 1) / step;
+    size_t s = (size_t)cdt_conv2d_out_w(p) + 1;
+    for (int b = 0; b < g; b++)
+        for (int ci = 0; ci < c; ci++)
+            for (int y = 0; y0 + y * step < h; y++) {
+                real *d = out + (((size_t)b * c + ci) * h + y0 + (size_t)y * step) * w + x0;
+                const real *r = res + ci * ld + ((size_t)b * (oh + 1) + y) * s;
+                if (step == 1) K_NAME(d3_row)(d, r, cols);
+                else
+                    for (int i = 0; i < cols; i++) d[2 * i] = r[i];
+            }
+}
+
 #undef KV
 #undef K_PIN
 #undef K_VL
