@@ -454,47 +454,72 @@ static size_t wino_tiles(const cdt_conv2d_params *p)
 /* Kernels per block of the weight transform. */
 #define WINO_WB 16
 
+/* Rows [r0, r1) of U, a block of WINO_WB kernels at a time: each of U's
+ * 16 planes is written a cache line at a time, and w is read in runs of
+ * WINO_WB kernels in either layout (the turned kernels run across w's
+ * rows). Vector code for the CPU (NN_CLONES): in the default build's
+ * 16-byte vectors it was a few per cent of a small-image step. */
+NN_CLONES
+static void wino_weights_rows(real *u, const real *w, int r0, int r1, const cdt_conv2d_params *p,
+                              int flip)
+{
+    int cols = flip ? p->oc : p->c;
+    size_t plane = (size_t)(flip ? p->c : p->oc) * cols;
+    for (int c0 = 0; c0 < cols; c0 += WINO_WB)
+        for (int r = r0; r < r1; r++) {
+            int nb = cols - c0 < WINO_WB ? cols - c0 : WINO_WB;
+            real g[9][WINO_WB], t[4][3][WINO_WB], ub[16][WINO_WB];
+            for (int b = 0; b < nb; b++) {
+                int o = flip ? c0 + b : r, c = flip ? r : c0 + b;
+                const real *k = w + ((size_t)o * p->c + c) * 9;
+                if (flip)
+                    for (int i = 0; i < 9; i++) g[i][b] = k[8 - i];
+                else
+                    for (int i = 0; i < 9; i++) g[i][b] = k[i];
+            }
+            for (int i = 0; i < 9; i++)
+                for (int b = nb; b < WINO_WB; b++) g[i][b] = 0;
+            // one kernel a lane, each step a whole vector
+            for (int j = 0; j < 3; j++) { // t = G g
+                #pragma omp simd
+                for (int b = 0; b < WINO_WB; b++) {
+                    real g0 = g[j][b], g1 = g[3 + j][b], g2 = g[6 + j][b];
+                    t[0][j][b] = g0;
+                    t[1][j][b] = (g0 + g1 + g2) * (real)0.5;
+                    t[2][j][b] = (g0 - g1 + g2) * (real)0.5;
+                    t[3][j][b] = g2;
+                }
+            }
+            for (int i = 0; i < 4; i++) { // U = t G^T
+                #pragma omp simd
+                for (int b = 0; b < WINO_WB; b++) {
+                    real t0 = t[i][0][b], t1 = t[i][1][b], t2 = t[i][2][b];
+                    ub[4 * i][b] = t0;
+                    ub[4 * i + 1][b] = (t0 + t1 + t2) * (real)0.5;
+                    ub[4 * i + 2][b] = (t0 - t1 + t2) * (real)0.5;
+                    ub[4 * i + 3][b] = t2;
+                }
+            }
+            real *ur = u + (size_t)r * cols + c0;
+            if (nb == WINO_WB) // a constant size: a vector store, not a call
+                for (int xi = 0; xi < 16; xi++) memcpy(ur + (size_t)xi * plane, ub[xi], sizeof ub[xi]);
+            else
+                for (int xi = 0; xi < 16; xi++) memcpy(ur + (size_t)xi * plane, ub[xi], nb * sizeof(real));
+        }
+}
+
 /* U (16, OC, C) = G g G^T for each kernel g of w (OC,C,3,3), or with flip
  * for the input gradient: U (16, C, OC) from w turned by 180 degrees. */
 static void wino_weights(real *u, const real *w, const cdt_conv2d_params *p, int flip)
 {
     int rows = flip ? p->c : p->oc, cols = flip ? p->oc : p->c;
     size_t plane = (size_t)rows * cols;
-    // blocks of WINO_WB x WINO_WB kernels: each of U's 16 planes is written
-    // a cache line at a time, and w is read in runs of WINO_WB kernels in
-    // either layout (the turned kernels run across w's rows)
     int rblocks = (rows + WINO_WB - 1) / WINO_WB;
     #pragma omp parallel for num_threads(conv_threads(CONV_LANES)) if (plane * 16 > NN_OMP_PASS)
-    for (int rb = 0; rb < rblocks; rb++)
-        for (int c0 = 0; c0 < cols; c0 += WINO_WB)
-            for (int r = rb * WINO_WB; r < rows && r < (rb + 1) * WINO_WB; r++) {
-                int nb = cols - c0 < WINO_WB ? cols - c0 : WINO_WB;
-                real g[9][WINO_WB] = {{0}}, ub[16][WINO_WB];
-                for (int b = 0; b < nb; b++) {
-                    int o = flip ? c0 + b : r, c = flip ? r : c0 + b;
-                    const real *k = w + ((size_t)o * p->c + c) * 9;
-                    for (int i = 0; i < 9; i++) g[i][b] = k[flip ? 8 - i : i];
-                }
-                #pragma omp simd
-                for (int b = 0; b < WINO_WB; b++) {
-                    real t[4][3];
-                    for (int j = 0; j < 3; j++) { // t = G g
-                        real g0 = g[j][b], g1 = g[3 + j][b], g2 = g[6 + j][b];
-                        t[0][j] = g0;
-                        t[1][j] = (g0 + g1 + g2) * (real)0.5;
-                        t[2][j] = (g0 - g1 + g2) * (real)0.5;
-                        t[3][j] = g2;
-                    }
-                    for (int i = 0; i < 4; i++) { // U = t G^T
-                        ub[4 * i][b] = t[i][0];
-                        ub[4 * i + 1][b] = (t[i][0] + t[i][1] + t[i][2]) * (real)0.5;
-                        ub[4 * i + 2][b] = (t[i][0] - t[i][1] + t[i][2]) * (real)0.5;
-                        ub[4 * i + 3][b] = t[i][2];
-                    }
-                }
-                for (int xi = 0; xi < 16; xi++)
-                    memcpy(u + (size_t)xi * plane + (size_t)r * cols + c0, ub[xi], nb * sizeof(real));
-            }
+    for (int rb = 0; rb < rblocks; rb++) {
+        int r1 = (rb + 1) * WINO_WB;
+        wino_weights_rows(u, w, rb * WINO_WB, r1 < rows ? r1 : rows, p, flip);
+    }
 }
 
 /* The transforms run along whole rows of tiles, split into even and odd
