@@ -157,8 +157,13 @@ static void K_NAME(d3_weights)(real *dw, const real *dout, size_t ldd, const rea
 {
     ptrdiff_t o9[9];
     memcpy(o9, off, sizeof o9);
-    int o = 0;
-    for (; o + K_RW <= oc; o += K_RW) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, K_RW, c, n);
+    // the rows past the last whole block two at a time: a lone row's 9
+    // FMAs wait on its 10 loads (so a block and one row left are done as
+    // two pairs); each sum is the same whatever rows share its loop
+    int o = 0, whole = oc - oc % K_RW;
+    if (K_RW == 3 && oc % K_RW == 1 && whole > 0) whole -= K_RW;
+    for (; o < whole; o += K_RW) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, K_RW, c, n);
+    for (; K_RW > 2 && o + 2 <= oc; o += 2) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, 2, c, n);
     for (; o < oc; o++) K_NAME(d3_weights_rows)(dw, dout, ldd, in, ldc, o9, o, 1, c, n);
 }
 
