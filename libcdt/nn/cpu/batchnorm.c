@@ -175,6 +175,25 @@ void NN(cdt_batchnorm_relu_forward)(real *out, real *mean, real *invstd, real *r
     NN(forward)(out, mean, invstd, running_mean, running_var, x, gamma, beta, 1, p);
 }
 
+/* Channels [c0, c0 + cb) of eval mode: out = x scale + shift in double,
+ * as vector code for the CPU (NN_CLONES; this file does not contract the
+ * multiply and the add into one FMA, so every build rounds the same). */
+NN_CLONES
+static void NN(eval_block)(real *out, const real *x, int c0, int cb, const double *scale,
+                           const double *shift, const cdt_bn_params *p)
+{
+    size_t chw = (size_t)p->c * p->hw;
+    for (int b = 0; b < p->n; b++)
+        for (int k = 0; k < cb; k++) {
+            size_t off = b * chw + (size_t)(c0 + k) * p->hw;
+            const real *xc = x + off;
+            real *oc = out + off;
+            double sk = scale[k], hk = shift[k];
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * sk + hk);
+        }
+}
+
 void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
                                     const real *x,            // (N,C,HW)
                                     const real *gamma,        // (C)
@@ -194,13 +213,7 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
             scale[k] = gamma[c] / sqrt((double)running_var[c] + p->eps);
             shift[k] = beta[c] - running_mean[c] * scale[k];
         }
-        for (int b = 0; b < p->n; b++)
-            for (int k = 0; k < n; k++) {
-                size_t off = b * chw + (size_t)(c0 + k) * p->hw;
-                const real *xc = x + off;
-                real *oc = out + off;
-                for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * scale[k] + shift[k]);
-            }
+        NN(eval_block)(out, x, c0, n, scale, shift, p);
     }
 }
 
