@@ -796,8 +796,6 @@ static void bn_forward(walk *w, const op *o, int view, int n, int train)
     } else if (train && o->relu && g->be.i->batchnorm_relu_forward) {
         WDEV(w, batchnorm_relu_forward, a.out, a.save, a.save + p.bn.c, a.rm, a.rv, a.x, a.w,
              a.b, &p.bn);
-    } else if (!train && o->relu && g->be.i->batchnorm_relu_forward_eval) {
-        WDEV(w, batchnorm_relu_forward_eval, a.out, a.x, a.w, a.b, a.rm, a.rv, &p.bn);
     } else {
         layer_forward(w, o, view, n, train);
     }
@@ -837,15 +835,14 @@ static void grad_done(walk *w, int s, int acc)
 }
 
 /* What every layer's backward begins with: its ReLU's backward, in place
- * on dy (unless the layer takes it on the fly: fused_relu), and where dx goes (none for the input images: *acc says whether
+ * on dy, and where dx goes (none for the input images: *acc says whether
  * it is a temporary to add in). */
-static cdt_layer_args backward_args(walk *w, const op *o, int view, op_params *p, int *acc,
-                                    int fused_relu)
+static cdt_layer_args backward_args(walk *w, const op *o, int view, op_params *p, int *acc)
 {
     struct cdt_model_graph *g = w->m->graph;
     cdt_layer_args a = layer_args(w, o, view, g->n, p);
     float *dy = w->dacts + g->slots[o->out].off;
-    if (o->relu && !fused_relu) WDEV(w, relu_backward, dy, dy, a.out, a.numel);
+    if (o->relu) WDEV(w, relu_backward, dy, dy, a.out, a.numel);
     *acc = 0;
     a.dout = dy;
     a.dx = o->in == 0 ? NULL : grad_to(w, o->in, acc);
@@ -858,31 +855,21 @@ static void layer_backward(walk *w, const op *o, int view)
 {
     op_params p;
     int acc;
-    cdt_layer_args a = backward_args(w, o, view, &p, &acc, 0);
+    cdt_layer_args a = backward_args(w, o, view, &p, &acc);
     WLAYER(w, o->kind, backward, &a);
     if (a.dx) grad_done(w, o->in, acc);
 }
 
-/* Batch norm's backward: across ranks in a data-parallel step, with its
- * ReLU's mask on the fly where the device can, else as any layer. */
 static void bn_backward(walk *w, const op *o, int view)
 {
     struct cdt_model_graph *g = w->m->graph;
-    op_params p;
-    int acc;
-    if (!sync_bn(g) && o->relu && g->be.i->batchnorm_relu_backward) {
-        cdt_layer_args a = backward_args(w, o, view, &p, &acc, 1);
-        const cdt_bn_params *q = a.p;
-        WDEV(w, batchnorm_relu_backward, a.dx, a.dw, a.db, a.dout, a.out, a.x, a.save,
-             a.save + q->c, a.w, q);
-        if (a.dx) grad_done(w, o->in, acc);
-        return;
-    }
     if (!sync_bn(g)) {
         layer_backward(w, o, view);
         return;
     }
-    cdt_layer_args a = backward_args(w, o, view, &p, &acc, 0);
+    op_params p;
+    int acc;
+    cdt_layer_args a = backward_args(w, o, view, &p, &acc);
     bn_backward_across(g, o, &p.bn, view, a.dx);
     if (a.dx) grad_done(w, o->in, acc);
 }

@@ -30,7 +30,7 @@
 
 #include "cdt_nn.h"
 
-#define CDT_BACKEND_ABI 6
+#define CDT_BACKEND_ABI 5
 
 /* ---- the layers: one row each, ID and file name ----
  * Layer `name` has one entry point per device, a cdt_layer_i beside its
@@ -175,7 +175,7 @@ typedef struct cdt_backend_i {
     /* x = scale * the sum over ranks (the scale after the sum, as the host path) */
     int (*coll_sum_f64)(void *ctx, double *x, size_t n, double scale);
 
-    /* ---- fused pairs (cdt_nn.h's cdt_batchnorm_relu_* and
+    /* ---- fused pairs (cdt_nn.h's cdt_batchnorm_relu_forward and
      * cdt_add_relu_*), the values of the two ops one after the other with
      * one pass over the activation less; NULL where the device has none:
      * the model then runs the two ops ---- */
@@ -186,13 +186,6 @@ typedef struct cdt_backend_i {
     int (*add_relu_forward)(void *ctx, float *out, const float *a, const float *b, size_t n);
     int (*add_relu_backward)(void *ctx, float *dout, float *db, const float *out, int acc,
                              size_t n);
-    int (*batchnorm_relu_forward_eval)(void *ctx, float *out, const float *x, const float *gamma,
-                                       const float *beta, const float *running_mean,
-                                       const float *running_var, const cdt_bn_params *p);
-    int (*batchnorm_relu_backward)(void *ctx, float *dx, float *dgamma, float *dbeta,
-                                   const float *dout, const float *out, const float *x,
-                                   const float *mean, const float *invstd, const float *gamma,
-                                   const cdt_bn_params *p);
 
     /* ---- the layers, last: CDT_LAYER_NAMES of whoever filled the table,
      * and an entry per row of CDT_LAYERS ---- */

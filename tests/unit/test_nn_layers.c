@@ -187,9 +187,7 @@ static void ffill(float *x, size_t n, fd_rng *r, double lo, double hi)
 
 /* Batch norm then ReLU against cdt_batchnorm_forward + cdt_relu_forward,
  * on plane sizes around the 16-wide partial sums (1, 15, 16, 49, 784
- * pixels), with a NaN in one channel and zeros of both signs in another;
- * its backward and its eval mode against the two ops one after the other,
- * bit for bit. */
+ * pixels), with a NaN in one channel and zeros of both signs in another. */
 static void test_fused_bn_relu(t_state *ts)
 {
     static const int hws[] = {1, 15, 16, 49, 784};
@@ -214,27 +212,6 @@ static void test_fused_bn_relu(t_state *ts)
         T_CHECK(ts, memcmp(y0, y1, sz * sizeof(float)) == 0);
         T_CHECK(ts, memcmp(st0, st1, 4 * (size_t)c * sizeof(float)) == 0);
         T_CHECK(ts, isnan(y1[hw])); // a diverged run stays visible
-        // backward: the ReLU's mask on the fly against cdt_relu_backward
-        // then cdt_batchnorm_backward, dout left as it was
-        float *d = falloc(sz), *d0 = falloc(sz), *dx0 = falloc(sz), *dx1 = falloc(sz);
-        float *gb0 = falloc(2 * (size_t)c), *gb1 = falloc(2 * (size_t)c);
-        ffill(d, sz, &r, -1, 1);
-        x[hw] = 0.25f; // finite statistics: the NaN channel compares as NaN everywhere
-        cdt_batchnorm_relu_forward(y1, st1, st1 + c, st1 + 2 * c, st1 + 3 * c, x, g, b, &p);
-        memcpy(d0, d, sz * sizeof(float));
-        cdt_relu_backward(d0, d0, y1, sz);
-        cdt_batchnorm_backward(dx0, gb0, gb0 + c, d0, x, st1, st1 + c, g, &p);
-        memcpy(d0, d, sz * sizeof(float));
-        cdt_batchnorm_relu_backward(dx1, gb1, gb1 + c, d0, y1, x, st1, st1 + c, g, &p);
-        T_CHECK(ts, memcmp(dx0, dx1, sz * sizeof(float)) == 0);
-        T_CHECK(ts, memcmp(gb0, gb1, 2 * (size_t)c * sizeof(float)) == 0);
-        T_CHECK(ts, memcmp(d0, d, sz * sizeof(float)) == 0);
-        // eval mode, the running statistics as they are now
-        cdt_batchnorm_forward_eval(y0, x, g, b, st1 + 2 * c, st1 + 3 * c, &p);
-        cdt_relu_forward(y0, y0, sz);
-        cdt_batchnorm_relu_forward_eval(y1, x, g, b, st1 + 2 * c, st1 + 3 * c, &p);
-        T_CHECK(ts, memcmp(y0, y1, sz * sizeof(float)) == 0);
-        free(d); free(d0); free(dx0); free(dx1); free(gb0); free(gb1);
         free(x); free(y0); free(y1); free(g); free(b); free(st0); free(st1);
     }
 }

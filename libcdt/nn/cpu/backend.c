@@ -67,24 +67,6 @@ static int cpu_bn_relu_fwd(void *ctx, float *out, float *mean, float *invstd, fl
     return 0;
 }
 
-static int cpu_bn_relu_fwd_eval(void *ctx, float *out, const float *x, const float *gamma,
-                                const float *beta, const float *rm, const float *rv,
-                                const cdt_bn_params *p)
-{
-    (void)ctx;
-    cdt_batchnorm_relu_forward_eval(out, x, gamma, beta, rm, rv, p);
-    return 0;
-}
-
-static int cpu_bn_relu_bwd(void *ctx, float *dx, float *dgamma, float *dbeta, const float *dout,
-                           const float *out, const float *x, const float *mean,
-                           const float *invstd, const float *gamma, const cdt_bn_params *p)
-{
-    (void)ctx;
-    cdt_batchnorm_relu_backward(dx, dgamma, dbeta, dout, out, x, mean, invstd, gamma, p);
-    return 0;
-}
-
 static int cpu_add_relu_fwd(void *ctx, float *out, const float *a, const float *b, size_t n)
 {
     (void)ctx;
@@ -252,7 +234,6 @@ static const cdt_backend_i cpu_table = {
     .add_transposed = cpu_add_transposed, .grad_norm = cpu_grad_norm, .adam_step = cpu_adam,
     .batchnorm_relu_forward = cpu_bn_relu_fwd,
     .add_relu_forward = cpu_add_relu_fwd, .add_relu_backward = cpu_add_relu_bwd,
-    .batchnorm_relu_forward_eval = cpu_bn_relu_fwd_eval, .batchnorm_relu_backward = cpu_bn_relu_bwd,
     .layer_names = CDT_LAYER_NAMES, .layers = {CDT_LAYERS(CPU_LAYER)},
 };
 

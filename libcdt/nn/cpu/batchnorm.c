@@ -180,7 +180,7 @@ void NN(cdt_batchnorm_relu_forward)(real *out, real *mean, real *invstd, real *r
  * multiply and the add into one FMA, so every build rounds the same). */
 NN_CLONES
 static void NN(eval_block)(real *out, const real *x, int c0, int cb, const double *scale,
-                           const double *shift, int relu, const cdt_bn_params *p)
+                           const double *shift, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
     for (int b = 0; b < p->n; b++)
@@ -189,22 +189,18 @@ static void NN(eval_block)(real *out, const real *x, int c0, int cb, const doubl
             const real *xc = x + off;
             real *oc = out + off;
             double sk = scale[k], hk = shift[k];
-            if (relu) {
-                #pragma omp simd
-                for (int i = 0; i < p->hw; i++) {
-                    real v = (real)(xc[i] * sk + hk);
-                    oc[i] = v < 0 ? 0 : v;
-                }
-            } else {
-                #pragma omp simd
-                for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * sk + hk);
-            }
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * sk + hk);
         }
 }
 
-static void NN(eval)(real *out, const real *x, const real *gamma, const real *beta,
-                     const real *running_mean, const real *running_var, int relu,
-                     const cdt_bn_params *p)
+void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
+                                    const real *x,            // (N,C,HW)
+                                    const real *gamma,        // (C)
+                                    const real *beta,         // (C)
+                                    const real *running_mean, // (C)
+                                    const real *running_var,  // (C)
+                                    const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
     int cb = NN(bn_block)(p);
@@ -217,36 +213,15 @@ static void NN(eval)(real *out, const real *x, const real *gamma, const real *be
             scale[k] = gamma[c] / sqrt((double)running_var[c] + p->eps);
             shift[k] = beta[c] - running_mean[c] * scale[k];
         }
-        NN(eval_block)(out, x, c0, n, scale, shift, relu, p);
+        NN(eval_block)(out, x, c0, n, scale, shift, p);
     }
-}
-
-void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
-                                    const real *x,            // (N,C,HW)
-                                    const real *gamma,        // (C)
-                                    const real *beta,         // (C)
-                                    const real *running_mean, // (C)
-                                    const real *running_var,  // (C)
-                                    const cdt_bn_params *p)
-{
-    NN(eval)(out, x, gamma, beta, running_mean, running_var, 0, p);
-}
-
-/* Eval mode then ReLU in one pass: the values of cdt_batchnorm_forward_eval
- * followed by cdt_relu_forward in place. */
-void NN(cdt_batchnorm_relu_forward_eval)(real *out, const real *x, const real *gamma,
-                                         const real *beta, const real *running_mean,
-                                         const real *running_var, const cdt_bn_params *p)
-{
-    NN(eval)(out, x, gamma, beta, running_mean, running_var, 1, p);
 }
 
 /* Channels [c0, c0 + cb): the backward's two sums, sum dout and
  * sum dout (x - mean) (times invstd: sum dout xhat). */
 NN_CLONES
-static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real *x, const real *y,
-                          int c0, int cb, const real *mean, const real *invstd,
-                          const cdt_bn_params *p)
+static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real *x, int c0, int cb,
+                          const real *mean, const real *invstd, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
     int body = p->hw - p->hw % BN_LANES;
@@ -255,28 +230,16 @@ static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real 
         for (int k = 0; k < cb; k++) {
             size_t off = b * chw + (size_t)(c0 + k) * p->hw;
             double *sk = s + k * BN_LANES, *tk = t + k * BN_LANES, mu = mean[c0 + k];
-            if (y)
-                for (int i = 0; i < body; i += BN_LANES) {
-                    #pragma omp simd
-                    for (int j = 0; j < BN_LANES; j++) {
-                        real d = dout[off + i + j]; // loaded unconditionally: vector code
-                        d = y[off + i + j] > 0 ? d : 0;
-                        sk[j] += d;
-                        tk[j] += d * (x[off + i + j] - mu);
-                    }
+            for (int i = 0; i < body; i += BN_LANES) {
+                #pragma omp simd
+                for (int j = 0; j < BN_LANES; j++) {
+                    sk[j] += dout[off + i + j];
+                    tk[j] += dout[off + i + j] * (x[off + i + j] - mu);
                 }
-            else
-                for (int i = 0; i < body; i += BN_LANES) {
-                    #pragma omp simd
-                    for (int j = 0; j < BN_LANES; j++) {
-                        sk[j] += dout[off + i + j];
-                        tk[j] += dout[off + i + j] * (x[off + i + j] - mu);
-                    }
-                }
+            }
             for (int i = body; i < p->hw; i++) {
-                real d = y && !(y[off + i] > 0) ? 0 : dout[off + i];
-                sk[i - body] += d;
-                tk[i - body] += d * (x[off + i] - mu);
+                sk[i - body] += dout[off + i];
+                tk[i - body] += dout[off + i] * (x[off + i] - mu);
             }
         }
     for (int k = 0; k < cb; k++) {
@@ -288,7 +251,7 @@ static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real 
 /* Channels [c0, c0 + cb)' dx from their two sums over count values:
  * dx = a dout + (x - mean) bx + c0, in real as the forward. */
 NN_CLONES
-static void NN(grad_dx)(real *dx, const real *dout, const real *x, const real *y, int c0, int cb,
+static void NN(grad_dx)(real *dx, const real *dout, const real *x, int c0, int cb,
                         const real *mean, const real *invstd, const real *gamma, const double *sd,
                         const double *sdx, double count, const cdt_bn_params *p)
 {
@@ -305,38 +268,9 @@ static void NN(grad_dx)(real *dx, const real *dout, const real *x, const real *y
         for (int k = 0; k < cb; k++) {
             size_t off = b * chw + (size_t)(c0 + k) * p->hw;
             real ak = a[k], bk = bx[k], zk = z[k], m = mean[c0 + k];
-            if (y) {
-                #pragma omp simd
-                for (int i = 0; i < p->hw; i++) {
-                    real d = dout[off + i];
-                    d = y[off + i] > 0 ? d : 0;
-                    dx[off + i] = ak * d + (x[off + i] - m) * bk + zk;
-                }
-            } else {
-                #pragma omp simd
-                for (int i = 0; i < p->hw; i++)
-                    dx[off + i] = ak * dout[off + i] + (x[off + i] - m) * bk + zk;
-            }
+            #pragma omp simd
+            for (int i = 0; i < p->hw; i++) dx[off + i] = ak * dout[off + i] + (x[off + i] - m) * bk + zk;
         }
-}
-
-static void NN(backward)(real *dx, real *dgamma, real *dbeta, const real *dout, const real *x,
-                         const real *y, const real *mean, const real *invstd, const real *gamma,
-                         const cdt_bn_params *p)
-{
-    size_t count = (size_t)p->n * p->hw;
-    int cb = NN(bn_block)(p);
-    #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
-        double sd[BN_MAXB], sdx[BN_MAXB];
-        NN(grad_sums)(sd, sdx, dout, x, y, c0, n, mean, invstd, p);
-        for (int k = 0; k < n; k++) {
-            dbeta[c0 + k] += (real)sd[k];
-            dgamma[c0 + k] += (real)sdx[k];
-        }
-        NN(grad_dx)(dx, dout, x, y, c0, n, mean, invstd, gamma, sd, sdx, (double)count, p);
-    }
 }
 
 /* With xhat = (x - mean) invstd and M values per channel:
@@ -351,18 +285,19 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
                                 const real *gamma,  // (C)
                                 const cdt_bn_params *p)
 {
-    NN(backward)(dx, dgamma, dbeta, dout, x, NULL, mean, invstd, gamma, p);
-}
-
-/* The backward of batch norm then ReLU: dout masked where out (the
- * ReLU's output) is not positive, as cdt_relu_backward, on the fly; the
- * values of the two one after the other, dout left as it was. */
-void NN(cdt_batchnorm_relu_backward)(real *dx, real *dgamma, real *dbeta, const real *dout,
-                                     const real *out, // (N,C,HW) the forward's
-                                     const real *x, const real *mean, const real *invstd,
-                                     const real *gamma, const cdt_bn_params *p)
-{
-    NN(backward)(dx, dgamma, dbeta, dout, x, out, mean, invstd, gamma, p);
+    size_t count = (size_t)p->n * p->hw;
+    int cb = NN(bn_block)(p);
+    #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
+    for (int blk = 0; blk < NN(blocks)(p); blk++) {
+        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+        double sd[BN_MAXB], sdx[BN_MAXB];
+        NN(grad_sums)(sd, sdx, dout, x, c0, n, mean, invstd, p);
+        for (int k = 0; k < n; k++) {
+            dbeta[c0 + k] += (real)sd[k];
+            dgamma[c0 + k] += (real)sdx[k];
+        }
+        NN(grad_dx)(dx, dout, x, c0, n, mean, invstd, gamma, sd, sdx, (double)count, p);
+    }
 }
 
 /* ---- the same in pieces, for batch norm across processes ----
@@ -416,7 +351,7 @@ void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum 
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
     for (int blk = 0; blk < NN(blocks)(p); blk++) {
         int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
-        NN(grad_sums)(sums + c0, sums + p->c + c0, dout, x, NULL, c0, n, mean, invstd, p);
+        NN(grad_sums)(sums + c0, sums + p->c + c0, dout, x, c0, n, mean, invstd, p);
     }
 }
 
@@ -436,8 +371,8 @@ void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
             dbeta[c0 + k] += (real)local[c0 + k];
             dgamma[c0 + k] += (real)local[p->c + c0 + k];
         }
-        NN(grad_dx)(dx, dout, x, NULL, c0, n, mean, invstd, gamma, global + c0,
-                    global + p->c + c0, count, p);
+        NN(grad_dx)(dx, dout, x, c0, n, mean, invstd, gamma, global + c0, global + p->c + c0,
+                    count, p);
     }
 }
 

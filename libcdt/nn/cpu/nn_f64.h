@@ -31,13 +31,6 @@ void cdt_batchnorm_relu_forward_f64(double *out, double *mean, double *invstd,
                                     double *running_mean, double *running_var,
                                     const double *x, const double *gamma,
                                     const double *beta, const cdt_bn_params *p);
-void cdt_batchnorm_relu_forward_eval_f64(double *out, const double *x, const double *gamma,
-                                         const double *beta, const double *running_mean,
-                                         const double *running_var, const cdt_bn_params *p);
-void cdt_batchnorm_relu_backward_f64(double *dx, double *dgamma, double *dbeta,
-                                     const double *dout, const double *out, const double *x,
-                                     const double *mean, const double *invstd,
-                                     const double *gamma, const cdt_bn_params *p);
 void cdt_batchnorm_sums_f64(double *sum, const double *x, const double *center,
                             const cdt_bn_params *p);
 void cdt_batchnorm_forward_with_f64(double *out, double *mean, double *invstd,

@@ -209,7 +209,7 @@ static const cdt_backend_i cuda_table = {
     be_scale_views, be_transpose, be_add_transposed, be_grad_norm, be_adam,
     be_coll_available, be_coll_id, be_coll_init, be_coll_allgather, be_coll_sum_f32,
     be_coll_sum_f64,
-    NULL, NULL, NULL, NULL, NULL, // no fused pairs: the model runs batch norm or the add, then ReLU
+    NULL, NULL, NULL, // no fused pairs: the model runs batch norm or the add, then ReLU
     CDT_LAYER_NAMES, {CDT_LAYERS(CUDA_LAYER)},
 };
 
