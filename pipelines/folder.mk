@@ -30,7 +30,8 @@
 #             folder's own name)
 #   MODEL     a model file to use instead of training one
 #   TIME      training time (cdt-train --time-limit; default 10m): the
-#             cosine schedule is sized to it from the first steps' speed
+#             cosine schedule is sized to it from the first steps' speed,
+#             or ends with EPOCHS when those end first
 #   SIZE CHANNELS FIT   what cdt-ingest makes of every image (default 32, 3,
 #             crop); WIDTH ARCH STEM BATCH LR SEED THREADS as cdt-train's
 #   EPOCHS    the most passes over the folder training may make (default

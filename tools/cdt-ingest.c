@@ -173,9 +173,12 @@ static cdt_meta *make_meta(const cdt_dataset *d, const opts *o)
     }
     rc |= cdt_meta_set_i64(m, "classes", cdt_dataset_classes(d));
     rc |= cdt_meta_set(m, "class_names", cdt_dataset_class_names(d));
-    /* Skipped images make the count unknowable in advance. */
-    if (!o->ds.skip_bad && !cdt_mul_u64(cdt_dataset_count(d), o->epochs, &total))
-        rc |= cdt_meta_setf(m, "rows_total", "%llu", (unsigned long long)total);
+    /* Skipped images make the count unknowable in advance: then only the
+     * most it can be (what sizes a time-limited run's schedule when the
+     * epochs end first). */
+    if (!cdt_mul_u64(cdt_dataset_count(d), o->epochs, &total))
+        rc |= cdt_meta_setf(m, o->ds.skip_bad ? "rows_most" : "rows_total", "%llu",
+                            (unsigned long long)total);
     rc |= cdt_meta_setf(m, "seed", "%llu", (unsigned long long)o->seed);
     rc |= cdt_meta_setf(m, "epochs", "%llu", (unsigned long long)o->epochs);
     rc |= cdt_meta_set_i64(m, "shuffle", o->shuffle);

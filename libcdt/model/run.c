@@ -35,6 +35,7 @@ struct cdt_run {
     int fill;                 /* rows of the global batch (world x batch) read so far */
     uint64_t frames;          /* frames fed so far */
     uint64_t rows, skip, rows_total; /* rows consumed by steps (absolute), left to skip */
+    uint64_t rows_most;       /* the stream's rows_most: the most rows it can hold, or 0 */
     int64_t epoch, last_id;   /* of the last row consumed by a step */
     uint64_t seed;
     long first_step;
@@ -269,6 +270,11 @@ static int time_up(cdt_run *R)
     double rate = (double)(step - R->step_eta) / fmax(t - R->t_eta, 1e-9);
     long fit = step + (long)((o->time_limit - spent) * rate);
     if (o->total_steps > 0 && o->total_steps < fit) fit = o->total_steps;
+    // a stream of unknown length but known most (folders with bad images
+    // skipped): its end, not the time, when that comes first
+    long most = R->rows_most && !R->sharded
+                    ? (long)(R->rows_most / rows_per_step(R, cdt_model_batch(R->m))) : 0;
+    if (most > 0 && most < fit) fit = most;
     if (R->world > 1) { // every rank stops after the same step: the slowest one's count
         int64_t v = -(int64_t)fit;
         if (cdt_comm_max_i64(R->comm, &v, 1) < 0)
@@ -427,6 +433,7 @@ static int schedule(cdt_run *R, const cdt_meta *meta)
     cdt_run_config *o = &R->c;
     int64_t rt;
     if (cdt_meta_get_i64(meta, "rows_total", &rt) == 0 && rt > 0) R->rows_total = (uint64_t)rt;
+    if (cdt_meta_get_i64(meta, "rows_most", &rt) == 0 && rt > 0) R->rows_most = (uint64_t)rt;
     if (!o->cosine || o->total_steps > 0) return 0;
     uint64_t global = rows_per_step(R, o->batch);
     if (o->time_limit > 0 && R->rows_total < global) {

@@ -7,8 +7,9 @@
 # numbers (the copies go where their originals went) and links it into the
 # existing folders, without training.
 set -eu
-# (EPOCHS ends the training, not TIME: the same model on any machine, so
-# the same distances)
+# (EPOCHS ends the training, not TIME, and the cosine schedule with it: the
+# stream's rows_most sizes it, so the same model on any machine, and the
+# same distances)
 fail() { echo "FAIL: $*"; exit 1; }
 command -v make >/dev/null || { echo "no make"; exit 77; }
 command -v python3 >/dev/null || { echo "no python3 (for the copies)"; exit 77; }
@@ -40,6 +41,8 @@ for f in model.cdt centroids.cdt embed.cdts report.html duplicates.csv clusters.
     [ -s "w/$f" ] || fail "no w/$f: $(ls w)"
 done
 grep -q 'id="dups"' w/report.html || fail "no near-duplicates section in the report"
+# the schedule ended with the epochs (the last step's lr near 0), not at TIME
+awk -F, 'END { exit !($6 < 3e-5) }' w/train.csv || fail "the schedule did not end with the epochs: $(tail -n 2 w/train.csv)"
 head -n 1 w/duplicates.csv | grep -q '^group,path,distance$' || fail "header: $(head -n 1 w/duplicates.csv)"
 # four groups of two, each an original and its copy, nothing else
 [ "$(tail -n +2 w/duplicates.csv | wc -l)" = 8 ] || fail "not 8 rows: $(cat w/duplicates.csv)"
