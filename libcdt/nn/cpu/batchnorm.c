@@ -34,6 +34,19 @@ static int NN(bn_block)(const cdt_bn_params *p)
     return cb < 1 ? 1 : (int)cb;
 }
 
+/* Blocks of *cb channels (NN(bn_block)); the last one may be shorter. */
+static int NN(blocks)(const cdt_bn_params *p, int *cb)
+{
+    *cb = NN(bn_block)(p);
+    return (p->c + *cb - 1) / *cb;
+}
+
+/* Channels in the block from c0. */
+static int NN(block_n)(const cdt_bn_params *p, int c0, int cb)
+{
+    return p->c - c0 < cb ? p->c - c0 : cb;
+}
+
 static double NN(lanes_total)(const double *acc)
 {
     double s = 0;
@@ -127,22 +140,17 @@ static void NN(finish)(real *out, real *mean, real *invstd, real *running_mean, 
     NN(normalise)(out, x, mean, scale, shift, c0, cb, relu, p);
 }
 
-static int NN(blocks)(const cdt_bn_params *p)
-{
-    int cb = NN(bn_block)(p);
-    return (p->c + cb - 1) / cb;
-}
 
 static void NN(forward)(real *out, real *mean, real *invstd, real *running_mean, real *running_var,
                         const real *x, const real *gamma, const real *beta, int relu,
                         const cdt_bn_params *p)
 {
     size_t count = (size_t)p->n * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     CDT_ASSERT(count > 1); // PyTorch refuses one value per channel too
     #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         double acc[BN_MAXB * BN_LANES], mu[BN_MAXB], var[BN_MAXB];
         NN(block_sums)(acc, x, c0, n, NULL, 0, p);
         for (int k = 0; k < n; k++) mu[k] = NN(lanes_total)(acc + k * BN_LANES) / count;
@@ -203,10 +211,10 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
                                     const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         double scale[BN_MAXB], shift[BN_MAXB];
         for (int k = 0; k < n; k++) {
             int c = c0 + k;
@@ -225,7 +233,8 @@ static void NN(grad_sums)(double *sd, double *sdx, const real *dout, const real 
 {
     size_t chw = (size_t)p->c * p->hw;
     int body = p->hw - p->hw % BN_LANES;
-    double s[BN_MAXB * BN_LANES] = {0}, t[BN_MAXB * BN_LANES] = {0};
+    double s[BN_MAXB * BN_LANES], t[BN_MAXB * BN_LANES];
+    for (int k = 0; k < cb * BN_LANES; k++) s[k] = t[k] = 0; // the block's only
     for (int b = 0; b < p->n; b++)
         for (int k = 0; k < cb; k++) {
             size_t off = b * chw + (size_t)(c0 + k) * p->hw;
@@ -286,10 +295,10 @@ void NN(cdt_batchnorm_backward)(real *dx,           // (N,C,HW)
                                 const cdt_bn_params *p)
 {
     size_t count = (size_t)p->n * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     #pragma omp parallel for if (count * p->c > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         double sd[BN_MAXB], sdx[BN_MAXB];
         NN(grad_sums)(sd, sdx, dout, x, c0, n, mean, invstd, p);
         for (int k = 0; k < n; k++) {
@@ -313,10 +322,10 @@ void NN(cdt_batchnorm_sums)(double *sum,          // (C)
                             const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         double acc[BN_MAXB * BN_LANES];
         NN(block_sums)(acc, x, c0, n, center ? center + c0 : NULL, center != NULL, p);
         for (int k = 0; k < n; k++) sum[c0 + k] = NN(lanes_total)(acc + k * BN_LANES);
@@ -332,11 +341,11 @@ void NN(cdt_batchnorm_forward_with)(real *out, real *mean, real *invstd, real *r
                                     const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     CDT_ASSERT(count > 1);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         NN(finish)(out, mean, invstd, running_mean, running_var, x, gamma, beta, c0, n, gmean + c0,
                    gvar + c0, count, 0, p);
     }
@@ -347,10 +356,10 @@ void NN(cdt_batchnorm_backward_sums)(double *sums,       // (2C): sum dout, sum 
                                      const real *invstd, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         NN(grad_sums)(sums + c0, sums + p->c + c0, dout, x, c0, n, mean, invstd, p);
     }
 }
@@ -363,10 +372,10 @@ void NN(cdt_batchnorm_backward_with)(real *dx, real *dgamma, real *dbeta,
                                      const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
-    int cb = NN(bn_block)(p);
+    int cb, nb = NN(blocks)(p, &cb);
     #pragma omp parallel for if ((size_t)p->n * chw > NN_OMP_PASS)
-    for (int blk = 0; blk < NN(blocks)(p); blk++) {
-        int c0 = blk * cb, n = p->c - c0 < cb ? p->c - c0 : cb;
+    for (int blk = 0; blk < nb; blk++) {
+        int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         for (int k = 0; k < n; k++) {
             dbeta[c0 + k] += (real)local[c0 + k];
             dgamma[c0 + k] += (real)local[p->c + c0 + k];
