@@ -78,6 +78,25 @@ void cdt_conv2d_forward(float *out,         // (N,OC,OH,OW)
                         const float *w,     // (OC,C,KH,KW)
                         float *scratch,     // cdt_conv2d_scratch(p)
                         const cdt_conv2d_params *p);
+/* Eval mode's batch norm after the convolution (running statistics, the
+ * norm's eps), then where asked the residual add and the ReLU, run on
+ * each group of images while the convolution's output is in cache:
+ * dst = relu(bn(out) + res), the values of cdt_batchnorm_forward_eval,
+ * cdt_add_forward and cdt_relu_forward one after the other. out is still
+ * written; dst may be out or res. */
+typedef struct cdt_conv_post {
+    const float *gamma, *beta, *running_mean, *running_var; /* (OC) */
+    double eps;
+    const float *res;      /* (N,OC,OH,OW) added after the norm; NULL: none */
+    int relu;
+    float *dst;            /* (N,OC,OH,OW) */
+} cdt_conv_post;
+void cdt_conv2d_forward_post(float *out,         // (N,OC,OH,OW)
+                             const float *x,     // (N,C,H,W)
+                             const float *w,     // (OC,C,KH,KW)
+                             float *scratch,     // cdt_conv2d_scratch(p)
+                             const cdt_conv2d_params *p,
+                             const cdt_conv_post *post);
 /* dx may be NULL (first layer); dw is accumulated. */
 void cdt_conv2d_backward(float *dx,         // (N,C,H,W) or NULL
                          float *dw,         // (OC,C,KH,KW) +=

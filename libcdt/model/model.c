@@ -943,12 +943,55 @@ static void wait_turn(atomic_int *done, int k)
     }
 }
 
+/* Eval mode on a device whose convolutions take the batch norm after
+ * them (conv_post): op i a convolution, its batch norm, and the residual
+ * add right after them that reads the norm's output, in one call on each
+ * group of images while they are in cache. Every slot that ops after them
+ * read holds what the three ops would have left (the slots of the
+ * convolution, and of the norm when the add goes to the other input's,
+ * are nobody's input after them).
+ * The convolution writes into the norm's slot where it can, so its own
+ * slot is not touched. Returns the ops it ran, 0 where op i is not such a
+ * pair. */
+static int conv_bn_forward(walk *w, int i, int view, int n)
+{
+    cdt_model *m = w->m;
+    struct cdt_model_graph *g = m->graph;
+    const op *o = &g->ops[i], *bn = o + 1, *add = o + 2;
+    if (!g->be.i->conv_post || o->kind != CDT_LAYER_CONV2D || i + 1 >= g->nops ||
+        bn->kind != CDT_LAYER_BATCHNORM || bn->in != o->out)
+        return 0;
+    cdt_conv_post post = {g->params + bn->w, g->params + bn->b, g->buffers + bn->rm,
+                          g->buffers + bn->rv, bn->p.bn.eps, NULL, bn->relu, act(m, view, bn->out)};
+    int ran = 2;
+    if (!bn->relu && i + 2 < g->nops && add->kind == OP_ADD &&
+        (add->in == bn->out || add->in2 == bn->out)) {
+        post.res = act(m, view, add->in == bn->out ? add->in2 : add->in);
+        post.relu = add->relu;
+        post.dst = act(m, view, add->out);
+        ran = 3;
+    }
+    op_params p;
+    cdt_layer_args a = layer_args(w, o, view, n, &p);
+    a.post = &post;
+    // the convolution's output straight into the norm's, unless that is the
+    // residual the add still has to read
+    if (post.dst != post.res) a.out = post.dst;
+    WLAYER(w, o->kind, forward, &a);
+    return ran;
+}
+
 static void walk_forward(walk *w, int view, int n, int train, atomic_int *done)
 {
     struct cdt_model_graph *g = w->m->graph;
     for (int i = 0; i < g->nops; i++) {
         if (done && view == 1) wait_turn(done, i);
         const op *o = &g->ops[i];
+        int ran = train || done ? 0 : conv_bn_forward(w, i, view, n);
+        if (ran) {
+            i += ran - 1;
+            continue;
+        }
         op_kinds[o->kind].forward(w, o, view, n, train);
         if (done && view == 0) atomic_store_explicit(done, i + 1, memory_order_release);
     }

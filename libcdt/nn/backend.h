@@ -30,7 +30,7 @@
 
 #include "cdt_nn.h"
 
-#define CDT_BACKEND_ABI 5
+#define CDT_BACKEND_ABI 6
 
 /* ---- the layers: one row each, ID and file name ----
  * Layer `name` has one entry point per device, a cdt_layer_i beside its
@@ -74,6 +74,9 @@ typedef struct cdt_layer_args {
     const float *dout;      /* backward: the output's gradient */
     float *dx;              /* backward: the input's (=); NULL: not wanted */
     float *dw, *db;         /* backward: the parameters' (+=) */
+    const cdt_conv_post *post; /* conv2d's forward in eval mode: the batch norm
+                               after it (cdt_nn.h); only where the table's
+                               conv_post is 1, else NULL */
 } cdt_layer_args;
 
 typedef struct cdt_layer_i {
@@ -98,6 +101,7 @@ typedef struct cdt_backend_i {
     int abi;                /* CDT_BACKEND_ABI of whoever filled the table */
     const char *name;       /* "cpu", "cuda" */
     int host_memory;        /* 1: device pointers are host pointers */
+    int conv_post;          /* 1: conv2d's forward runs cdt_layer_args.post */
 
     /* ---- the context ---- */
     void (*destroy)(void *ctx);

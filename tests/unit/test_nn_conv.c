@@ -370,6 +370,70 @@ static void test_direct(t_state *ts)
     }
 }
 
+/* The batch norm run inside a convolution's forward (eval mode, with and
+ * without the residual add and the ReLU, the result into its own buffer,
+ * over the convolution's output or over the residual) against the
+ * convolution, cdt_batchnorm_forward_eval and the add and ReLU one after
+ * the other: the same bits, on the direct path in every kernel set, on
+ * Winograd's small images, and on the gemm path (a 1x1 shortcut of stride
+ * 2, a 3x3 with the gemm asked for). */
+static void post_case(t_state *ts, cdt_conv2d_params p, uint64_t seed)
+{
+    fd_rng r = {seed};
+    size_t nx = (size_t)p.n * p.c * p.h * p.w, nw = (size_t)p.oc * p.c * p.kh * p.kw;
+    size_t ohw = (size_t)cdt_conv2d_out_h(&p) * cdt_conv2d_out_w(&p), ny = (size_t)p.n * p.oc * ohw;
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *bn = malloc(4 * p.oc * sizeof *bn);
+    float *y = malloc(ny * sizeof *y), *want = malloc(ny * sizeof *want), *res = malloc(ny * sizeof *res);
+    float *got = malloc(ny * sizeof *got), *out = malloc(ny * sizeof *out);
+    float *scratch = malloc((cdt_conv2d_scratch(&p) + 1) * sizeof *scratch);
+    ffill(x, nx, &r, -1, 1);
+    ffill(w, nw, &r, -1, 1);
+    ffill(bn, 3 * (size_t)p.oc, &r, -1, 1);    // gamma, beta, mean
+    ffill(bn + 3 * p.oc, p.oc, &r, 0.01, 3);   // variance
+    ffill(res, ny, &r, -1, 1);
+    res[ny / 2] = NAN;
+    cdt_bn_params bp = {p.n, p.oc, (int)ohw, CDT_BN_MOMENTUM, CDT_BN_EPS};
+    cdt_conv2d_forward(y, x, w, scratch, &p);
+    for (int mode = 0; mode < 3; mode++) {      // the norm; then ReLU; then + res and ReLU
+        cdt_batchnorm_forward_eval(want, y, bn, bn + p.oc, bn + 2 * p.oc, bn + 3 * p.oc, &bp);
+        if (mode == 1) cdt_relu_forward(want, want, ny);
+        if (mode == 2) cdt_add_relu_forward(want, want, res, ny);
+        for (int where = 0; where < 3; where++) { // dst: its own, out itself, res itself
+            cdt_conv_post q = {bn, bn + p.oc, bn + 2 * p.oc, bn + 3 * p.oc, CDT_BN_EPS,
+                               mode == 2 ? res : NULL, mode > 0, got};
+            float *dst = got;
+            if (where == 2 && mode < 2) continue;
+            if (where == 1) dst = q.dst = out;
+            if (where == 2) {
+                memcpy(got, res, ny * sizeof *got);
+                q.res = q.dst = got;
+            }
+            memset(out, 0, ny * sizeof *out);
+            cdt_conv2d_forward_post(out, x, w, scratch, &p, &q);
+            T_CHECK(ts, memcmp(dst, want, ny * sizeof *dst) == 0);
+            if (where != 1) T_CHECK(ts, memcmp(out, y, ny * sizeof *out) == 0);
+        }
+    }
+    free(x); free(w); free(bn); free(y); free(want); free(res); free(got); free(out); free(scratch);
+}
+
+static void test_conv_post(t_state *ts)
+{
+    static const int sets[] = {CDT_CONV_GENERIC, CDT_CONV_AVX2, CDT_CONV_AVX512};
+    for (int k = 0; k < 3; k++) {
+        post_case(ts, (cdt_conv2d_params){.n = 9, .c = 16, .h = 28, .w = 28, .oc = 16,
+                                          .kh = 3, .kw = 3, .stride = 1, .pad = 1, .kernels = sets[k]}, 201 + k);
+        post_case(ts, (cdt_conv2d_params){.n = 7, .c = 16, .h = 14, .w = 13, .oc = 70,
+                                          .kh = 3, .kw = 3, .stride = 2, .pad = 1, .kernels = sets[k]}, 204 + k);
+    }
+    post_case(ts, (cdt_conv2d_params){.n = 40, .c = 128, .h = 4, .w = 4, .oc = 128,
+                                      .kh = 3, .kw = 3, .stride = 1, .pad = 1}, 207);
+    post_case(ts, (cdt_conv2d_params){.n = 11, .c = 32, .h = 14, .w = 14, .oc = 64,
+                                      .kh = 1, .kw = 1, .stride = 2, .pad = 0}, 208);
+    post_case(ts, (cdt_conv2d_params){.n = 5, .c = 8, .h = 9, .w = 9, .oc = 12,
+                                      .kh = 3, .kw = 3, .stride = 1, .pad = 1, .kernels = CDT_CONV_GEMM}, 209);
+}
+
 int main(void)
 {
     t_state ts = {0};
@@ -380,5 +444,6 @@ int main(void)
     T_RUN(&ts, test_split_gemm);
     T_RUN(&ts, test_winograd);
     T_RUN(&ts, test_direct);
+    T_RUN(&ts, test_conv_post);
     return T_END(&ts);
 }

@@ -31,6 +31,12 @@ static inline void fd_fill(double *x, size_t n, fd_rng *r, double lo, double hi)
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * fd_uniform(r);
 }
 
+/* Floats uniform in [lo, hi). */
+static inline void ffill(float *x, size_t n, fd_rng *r, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * fd_uniform(r));
+}
+
 static inline double fd_dot(const double *a, const double *b, size_t n)
 {
     double s = 0;

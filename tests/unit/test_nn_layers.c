@@ -180,11 +180,6 @@ static void test_elementwise(t_state *ts)
 /* ---- the fused pairs: the same bits as the two ops in turn ---- */
 static float *falloc(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
-static void ffill(float *x, size_t n, fd_rng *r, double lo, double hi)
-{
-    for (size_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * fd_uniform(r));
-}
-
 /* Batch norm then ReLU against cdt_batchnorm_forward + cdt_relu_forward,
  * on plane sizes around the 16-wide partial sums (1, 15, 16, 49, 784
  * pixels), with a NaN in one channel and zeros of both signs in another. */

@@ -219,7 +219,7 @@ static int cpu_adam(void *ctx, float *param, float *m, float *v, const float *gr
 #define CPU_LAYER(id, name) [CDT_LAYER_##id] = &cdt_##name##_layer_cpu,
 
 static const cdt_backend_i cpu_table = {
-    .abi = CDT_BACKEND_ABI, .name = "cpu", .host_memory = 1,
+    .abi = CDT_BACKEND_ABI, .name = "cpu", .host_memory = 1, .conv_post = 1,
     .destroy = cpu_destroy, .errmsg = cpu_errmsg, .device_name = cpu_name,
     .alloc = cpu_alloc, .free = cpu_free, .alloc_host = cpu_alloc, .free_host = cpu_free,
     .upload = cpu_upload, .download = cpu_upload, .copy = cpu_upload, .memset = cpu_memset,

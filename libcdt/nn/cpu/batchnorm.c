@@ -7,6 +7,7 @@
 #include "cdt_nn.h"
 #include "nn/backend.h"
 #include "real.h"
+#include "bn_eval.h"
 
 /* Channel sums in double over (N,C,HW) laid out data, BN_LANES partial
  * sums wide: one vector sum per channel, not one per image, which for the
@@ -183,22 +184,52 @@ void NN(cdt_batchnorm_relu_forward)(real *out, real *mean, real *invstd, real *r
     NN(forward)(out, mean, invstd, running_mean, running_var, x, gamma, beta, 1, p);
 }
 
+/* Eval mode's coefficients of channels [c0, c0 + n): out = x scale +
+ * shift, in double. */
+static void NN(eval_coefs)(double *scale, double *shift, const real *gamma, const real *beta,
+                           const real *running_mean, const real *running_var, int c0, int n,
+                           double eps)
+{
+    for (int k = 0; k < n; k++) {
+        int c = c0 + k;
+        scale[k] = gamma[c] / sqrt((double)running_var[c] + eps);
+        shift[k] = beta[c] - running_mean[c] * scale[k];
+    }
+}
+
 /* Channels [c0, c0 + cb) of eval mode: out = x scale + shift in double,
  * as vector code for the CPU (NN_CLONES; this file does not contract the
- * multiply and the add into one FMA, so every build rounds the same). */
+ * multiply and the add into one FMA, so every build rounds the same);
+ * then, where asked, + res and the ReLU: the values of cdt_add_forward
+ * (a float add either way round is the same) and cdt_relu_forward. res
+ * may be out, x may be out. */
 NN_CLONES
-static void NN(eval_block)(real *out, const real *x, int c0, int cb, const double *scale,
-                           const double *shift, const cdt_bn_params *p)
+static void NN(eval_block)(real *out, const real *x, const real *res, int relu, int c0, int cb,
+                           const double *scale, const double *shift, const cdt_bn_params *p)
 {
     size_t chw = (size_t)p->c * p->hw;
     for (int b = 0; b < p->n; b++)
         for (int k = 0; k < cb; k++) {
             size_t off = b * chw + (size_t)(c0 + k) * p->hw;
-            const real *xc = x + off;
+            const real *xc = x + off, *rc = res ? res + off : NULL;
             real *oc = out + off;
             double sk = scale[k], hk = shift[k];
-            #pragma omp simd
-            for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * sk + hk);
+            if (!rc && !relu) {
+                #pragma omp simd
+                for (int i = 0; i < p->hw; i++) oc[i] = (real)(xc[i] * sk + hk);
+            } else if (!rc) {
+                #pragma omp simd
+                for (int i = 0; i < p->hw; i++) {
+                    real v = (real)(xc[i] * sk + hk);
+                    oc[i] = v < 0 ? 0 : v;
+                }
+            } else {
+                #pragma omp simd
+                for (int i = 0; i < p->hw; i++) {
+                    real v = (real)(xc[i] * sk + hk) + rc[i];
+                    oc[i] = relu && v < 0 ? 0 : v;
+                }
+            }
         }
 }
 
@@ -216,12 +247,22 @@ void NN(cdt_batchnorm_forward_eval)(real *out,                // (N,C,HW)
     for (int blk = 0; blk < nb; blk++) {
         int c0 = blk * cb, n = NN(block_n)(p, c0, cb);
         double scale[BN_MAXB], shift[BN_MAXB];
-        for (int k = 0; k < n; k++) {
-            int c = c0 + k;
-            scale[k] = gamma[c] / sqrt((double)running_var[c] + p->eps);
-            shift[k] = beta[c] - running_mean[c] * scale[k];
-        }
-        NN(eval_block)(out, x, c0, n, scale, shift, p);
+        NN(eval_coefs)(scale, shift, gamma, beta, running_mean, running_var, c0, n, p->eps);
+        NN(eval_block)(out, x, NULL, 0, c0, n, scale, shift, p);
+    }
+}
+
+/* Eval mode on a few images, after the layer that made x (bn_eval.h):
+ * one thread, the channels in blocks of BN_MAXB. */
+void NN(cdt_bn_eval_post)(real *out, const real *x, const real *res, int relu, const real *gamma,
+                          const real *beta, const real *running_mean, const real *running_var,
+                          const cdt_bn_params *p)
+{
+    for (int c0 = 0; c0 < p->c; c0 += BN_MAXB) {
+        int n = p->c - c0 < BN_MAXB ? p->c - c0 : BN_MAXB;
+        double scale[BN_MAXB], shift[BN_MAXB];
+        NN(eval_coefs)(scale, shift, gamma, beta, running_mean, running_var, c0, n, p->eps);
+        NN(eval_block)(out, x, res, relu, c0, n, scale, shift, p);
     }
 }
 

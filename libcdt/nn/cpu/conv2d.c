@@ -32,6 +32,7 @@
 #include "cdt_nn.h"
 #include "nn/backend.h"
 #include "real.h"
+#include "bn_eval.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -1339,11 +1340,17 @@ static void conv_forward_group(real *out,       // (G,OC,OHW)
     if (g > 1) conv_swap_layout(out, res, g, p->oc, ld / g, 1);
 }
 
-void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
-                            const real *x,     // (N,C,H,W)
-                            const real *w,     // (OC,C,KH,KW)
-                            real *scratch,     // cdt_conv2d_scratch(p)
-                            const cdt_conv2d_params *p)
+/* cdt_conv_post over real (the same struct in the float build). */
+typedef struct conv_post {
+    const real *gamma, *beta, *running_mean, *running_var;
+    double eps;
+    const real *res;
+    int relu;
+    real *dst;
+} conv_post;
+
+static void conv_forward(real *out, const real *x, const real *w, real *scratch,
+                         const cdt_conv2d_params *p, const conv_post *q)
 {
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
@@ -1358,11 +1365,36 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
         for (int gi = l; gi < groups; gi += lanes) {
             int b0 = gi * group, g = p->n - b0 < group ? p->n - b0 : group;
             real *lane = lanes0 + l * conv_lane_size(p);
-            if (direct) d3_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, u, lane, g, &k, p);
-            else if (wino) wino_group(out + b0 * p->oc * ohw, x + b0 * in_sz, u, lane, g, p);
-            else conv_forward_group(out + b0 * p->oc * ohw, x + b0 * in_sz, w, lane, g, p);
+            size_t off = b0 * p->oc * ohw;
+            if (direct) d3_forward_group(out + off, x + b0 * in_sz, u, lane, g, &k, p);
+            else if (wino) wino_group(out + off, x + b0 * in_sz, u, lane, g, p);
+            else conv_forward_group(out + off, x + b0 * in_sz, w, lane, g, p);
+            if (!q) continue;
+            // the group's output is in cache: the batch norm after it now
+            cdt_bn_params bp = {g, p->oc, (int)ohw, CDT_BN_MOMENTUM, q->eps};
+            NN(cdt_bn_eval_post)(q->dst + off, out + off, q->res ? q->res + off : NULL, q->relu,
+                                 q->gamma, q->beta, q->running_mean, q->running_var, &bp);
         }
 }
+
+void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
+                            const real *x,     // (N,C,H,W)
+                            const real *w,     // (OC,C,KH,KW)
+                            real *scratch,     // cdt_conv2d_scratch(p)
+                            const cdt_conv2d_params *p)
+{
+    conv_forward(out, x, w, scratch, p, NULL);
+}
+
+#ifndef CDT_NN_F64
+void cdt_conv2d_forward_post(float *out, const float *x, const float *w, float *scratch,
+                             const cdt_conv2d_params *p, const cdt_conv_post *post)
+{
+    conv_post q = {post->gamma, post->beta, post->running_mean, post->running_var, post->eps,
+                   post->res, post->relu, post->dst};
+    conv_forward(out, x, w, scratch, p, &q);
+}
+#endif
 
 /* One group of backward: dW partial += dout col^T, dx = col2im(W^T dout). */
 static void conv_backward_group(real *dx,         // (G,C,H,W) or NULL
@@ -1459,7 +1491,8 @@ static size_t conv_scratch(const void *p)
 static int conv_fwd(void *ctx, const cdt_layer_args *a)
 {
     (void)ctx;
-    cdt_conv2d_forward(a->out, a->x, a->w, a->scratch, a->p);
+    if (a->post) cdt_conv2d_forward_post(a->out, a->x, a->w, a->scratch, a->p, a->post);
+    else cdt_conv2d_forward(a->out, a->x, a->w, a->scratch, a->p);
     return 0;
 }
 

@@ -199,6 +199,7 @@ static int be_coll_sum_f64(void *ctx, double *x, size_t n, double scale)
 
 static const cdt_backend_i cuda_table = {
     CDT_BACKEND_ABI, "cuda", 0,
+    0, // conv_post: the model runs the batch norm after a convolution itself
     be_destroy, be_errmsg, be_name,
     be_alloc, be_free, be_alloc_host, be_free_host, be_upload, be_download, be_copy,
     be_memset, be_sync,
