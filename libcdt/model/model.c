@@ -379,6 +379,68 @@ static void join_collectives(struct cdt_model_graph *g)
     g->dev_coll = g->rc == 0;
 }
 
+/* Inference keeps no activation for a backward, so a slot's memory goes
+ * to later slots once the ops that read it have run: first fit, the slots
+ * in the order they are written, which leaves a ResNet about its three
+ * widest slots instead of all of them. A lifetime starts two ops before
+ * the op that writes the slot (a convolution run with the batch norm and
+ * the add after it, conv_bn_forward, writes their slot at its own op) and
+ * ends at the last op that reads or writes it; the input, h, z and f live
+ * throughout (the caller writes the one and reads the others). Offsets
+ * stay 64-byte multiples. */
+static int pack_slots(struct cdt_model_graph *g, size_t batch)
+{
+    int ns = g->nslots, end = g->nops;
+    int *from = malloc((size_t)ns * sizeof *from), *to = malloc((size_t)ns * sizeof *to);
+    int *done = malloc((size_t)ns * sizeof *done);
+    if (!from || !to || !done) {
+        free(from); free(to); free(done);
+        return CDT_ENOMEM;
+    }
+    for (int s = 0; s < ns; s++) from[s] = end, to[s] = -1;
+    for (int i = 0; i < g->nops; i++) {
+        const op *o = &g->ops[i];
+        if (from[o->out] == end) from[o->out] = i - 2;
+        int used[3] = {o->in, o->in2, o->out};
+        for (int k = 0; k < 3; k++)
+            if (used[k] >= 0 && to[used[k]] < i) to[used[k]] = i;
+    }
+    int keep[4] = {0, g->h_slot, g->z_slot, g->f_slot};
+    for (int k = 0; k < 4; k++) from[keep[k]] = -2, to[keep[k]] = end;
+    for (int s = 0; s < ns; s++)
+        if (to[s] < 0) from[s] = -2, to[s] = end; // never used: kept apart
+    size_t top = 0;
+    for (int n = 0; n < ns; n++) {
+        // the unplaced slot that starts first (slots are made in op order,
+        // so mostly the next one)
+        int s = -1;
+        for (int t = 0; t < ns; t++) {
+            int placed = 0;
+            for (int d = 0; d < n; d++) placed |= done[d] == t;
+            if (!placed && (s < 0 || from[t] < from[s])) s = t;
+        }
+        size_t size = (g->slots[s].per_image * batch + 15) / 16 * 16, at = 0;
+        // the lowest offset clear of every placed slot still alive at s's start
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int d = 0; d < n; d++) {
+                const slot *q = &g->slots[done[d]];
+                size_t qs = (q->per_image * batch + 15) / 16 * 16;
+                if (to[done[d]] >= from[s] && q->off < at + size && at < q->off + qs) {
+                    at = q->off + qs;
+                    moved = 1;
+                }
+            }
+        }
+        g->slots[s].off = at;
+        if (at + size > top) top = at + size;
+        done[n] = s;
+    }
+    g->act_size = top;
+    free(from); free(to); free(done);
+    return 0;
+}
+
 static int alloc_all(cdt_model *m)
 {
     struct cdt_model_graph *g = m->graph;
@@ -485,7 +547,8 @@ static int model_create(const cdt_model_config *cfg, int batch, int inference,
     builder b = {m, m->graph, 0, 0};
     m->graph->h_slot = backbone(&b);
     if (!b.failed) heads(&b, m->graph->h_slot);
-    int rc = b.failed ? CDT_ENOMEM : alloc_all(m);
+    int rc = b.failed ? CDT_ENOMEM : inference ? pack_slots(m->graph, (size_t)batch) : 0;
+    if (!rc) rc = alloc_all(m);
     if (rc < 0) {
         cdt_model_destroy(m);
         return rc;
@@ -943,8 +1006,9 @@ static void wait_turn(atomic_int *done, int k)
     }
 }
 
-/* Eval mode on a device whose convolutions take the batch norm after
- * them (conv_post): op i a convolution, its batch norm, and the residual
+/* An inference model (a training model's eval forward runs op by op, the
+ * reference the tests hold this to) on a device whose convolutions take
+ * the batch norm after them (conv_post): op i a convolution, its batch norm, and the residual
  * add right after them that reads the norm's output, in one call on each
  * group of images while they are in cache. Every slot that ops after them
  * read holds what the three ops would have left (the slots of the
@@ -987,7 +1051,7 @@ static void walk_forward(walk *w, int view, int n, int train, atomic_int *done)
     for (int i = 0; i < g->nops; i++) {
         if (done && view == 1) wait_turn(done, i);
         const op *o = &g->ops[i];
-        int ran = train || done ? 0 : conv_bn_forward(w, i, view, n);
+        int ran = train || done || !w->m->inference ? 0 : conv_bn_forward(w, i, view, n);
         if (ran) {
             i += ran - 1;
             continue;

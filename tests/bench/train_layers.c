@@ -46,6 +46,10 @@ typedef struct totals { double conv_f, conv_b, bn_f, bn_b, relu; } totals;
 /* One conv of the network, `count` times in it; adds to the totals. */
 static void conv(const char *name, int count, cdt_conv2d_params p, int reps, int first, totals *t)
 {
+    // the path the model takes on this CPU (cdt-train's), or $CDT_CPU_CONV's
+    const char *env = getenv("CDT_CPU_CONV");
+    p.kernels = cdt_conv2d_kernels_parse(env ? env : "");
+    if (p.kernels == CDT_CONV_AUTO) p.kernels = cdt_conv2d_kernels_auto();
     int oh = cdt_conv2d_out_h(&p), ow = cdt_conv2d_out_w(&p);
     size_t nx = (size_t)p.n * p.c * p.h * p.w, ny = (size_t)p.n * p.oc * oh * ow;
     size_t nw = (size_t)p.oc * p.c * p.kh * p.kw;
