@@ -381,7 +381,7 @@ static void join_collectives(struct cdt_model_graph *g)
 
 /* Inference keeps no activation for a backward, so a slot's memory goes
  * to later slots once the ops that read it have run: first fit, the slots
- * in the order they are written, which leaves a ResNet about its three
+ * in the order they are written, which leaves a ResNet a few of its
  * widest slots instead of all of them. A lifetime starts two ops before
  * the op that writes the slot (a convolution run with the batch norm and
  * the add after it, conv_bn_forward, writes their slot at its own op) and
