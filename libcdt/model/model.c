@@ -393,8 +393,9 @@ static int pack_slots(struct cdt_model_graph *g, size_t batch)
     int ns = g->nslots, end = g->nops;
     int *from = malloc((size_t)ns * sizeof *from), *to = malloc((size_t)ns * sizeof *to);
     int *done = malloc((size_t)ns * sizeof *done);
-    if (!from || !to || !done) {
-        free(from); free(to); free(done);
+    unsigned char *placed = calloc((size_t)ns, 1);
+    if (!from || !to || !done || !placed) {
+        free(from); free(to); free(done); free(placed);
         return CDT_ENOMEM;
     }
     for (int s = 0; s < ns; s++) from[s] = end, to[s] = -1;
@@ -414,11 +415,8 @@ static int pack_slots(struct cdt_model_graph *g, size_t batch)
         // the unplaced slot that starts first (slots are made in op order,
         // so mostly the next one)
         int s = -1;
-        for (int t = 0; t < ns; t++) {
-            int placed = 0;
-            for (int d = 0; d < n; d++) placed |= done[d] == t;
-            if (!placed && (s < 0 || from[t] < from[s])) s = t;
-        }
+        for (int t = 0; t < ns; t++)
+            if (!placed[t] && (s < 0 || from[t] < from[s])) s = t;
         size_t size = (g->slots[s].per_image * batch + 15) / 16 * 16, at = 0;
         // the lowest offset clear of every placed slot still alive at s's start
         for (int moved = 1; moved;) {
@@ -435,9 +433,10 @@ static int pack_slots(struct cdt_model_graph *g, size_t batch)
         g->slots[s].off = at;
         if (at + size > top) top = at + size;
         done[n] = s;
+        placed[s] = 1;
     }
     g->act_size = top;
-    free(from); free(to); free(done);
+    free(from); free(to); free(done); free(placed);
     return 0;
 }
 
@@ -1006,30 +1005,29 @@ static void wait_turn(atomic_int *done, int k)
     }
 }
 
-/* An inference model (a training model's eval forward runs op by op, the
- * reference the tests hold this to) on a device whose convolutions take
- * the batch norm after them (conv_post): op i a convolution, its batch norm, and the residual
- * add right after them that reads the norm's output, in one call on each
- * group of images while they are in cache. Every slot that ops after them
- * read holds what the three ops would have left (the slots of the
- * convolution, and of the norm when the add goes to the other input's,
- * are nobody's input after them).
- * The convolution writes into the norm's slot where it can, so its own
- * slot is not touched. Returns the ops it ran, 0 where op i is not such a
- * pair. */
+/* An inference model on a device whose convolutions take the batch norm
+ * after them (conv_post): op i a convolution, its batch norm, and the
+ * residual add right after them that reads the norm's output, in one call
+ * on each group of images while they are in cache. (A training model's
+ * eval forward runs op by op: the reference the tests hold this to.)
+ * Every slot that ops after them read holds what the three ops would have
+ * left: the slots of the convolution, and of the norm when the add goes
+ * to the other input's, are nobody's input after them. The convolution
+ * writes into the norm's slot where it can, so its own slot is not
+ * touched. Returns the ops it ran, 0 where op i starts no such run. */
 static int conv_bn_forward(walk *w, int i, int view, int n)
 {
     cdt_model *m = w->m;
     struct cdt_model_graph *g = m->graph;
-    const op *o = &g->ops[i], *bn = o + 1, *add = o + 2;
-    if (!g->be.i->conv_post || o->kind != CDT_LAYER_CONV2D || i + 1 >= g->nops ||
-        bn->kind != CDT_LAYER_BATCHNORM || bn->in != o->out)
-        return 0;
+    const op *o = &g->ops[i];
+    if (!g->be.i->conv_post || o->kind != CDT_LAYER_CONV2D || i + 1 >= g->nops) return 0;
+    const op *bn = o + 1;
+    if (bn->kind != CDT_LAYER_BATCHNORM || bn->in != o->out) return 0;
     cdt_conv_post post = {g->params + bn->w, g->params + bn->b, g->buffers + bn->rm,
                           g->buffers + bn->rv, bn->p.bn.eps, NULL, bn->relu, act(m, view, bn->out)};
     int ran = 2;
-    if (!bn->relu && i + 2 < g->nops && add->kind == OP_ADD &&
-        (add->in == bn->out || add->in2 == bn->out)) {
+    const op *add = i + 2 < g->nops ? o + 2 : NULL;
+    if (!bn->relu && add && add->kind == OP_ADD && (add->in == bn->out || add->in2 == bn->out)) {
         post.res = act(m, view, add->in == bn->out ? add->in2 : add->in);
         post.relu = add->relu;
         post.dst = act(m, view, add->out);
