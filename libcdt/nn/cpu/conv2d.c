@@ -1340,17 +1340,10 @@ static void conv_forward_group(real *out,       // (G,OC,OHW)
     if (g > 1) conv_swap_layout(out, res, g, p->oc, ld / g, 1);
 }
 
-/* cdt_conv_post over real (the same struct in the float build). */
-typedef struct conv_post {
-    const real *gamma, *beta, *running_mean, *running_var;
-    double eps;
-    const real *res;
-    int relu;
-    real *dst;
-} conv_post;
-
+/* q: the batch norm after it (float only: the double twins never take
+ * one). */
 static void conv_forward(real *out, const real *x, const real *w, real *scratch,
-                         const cdt_conv2d_params *p, const conv_post *q)
+                         const cdt_conv2d_params *p, const cdt_conv_post *q)
 {
     size_t ohw = (size_t)cdt_conv2d_out_h(p) * cdt_conv2d_out_w(p), in_sz = (size_t)p->c * p->h * p->w;
     int group = conv_group(p), lanes = conv_lanes(p), groups = (p->n + group - 1) / group;
@@ -1369,12 +1362,17 @@ static void conv_forward(real *out, const real *x, const real *w, real *scratch,
             if (direct) d3_forward_group(out + off, x + b0 * in_sz, u, lane, g, &k, p);
             else if (wino) wino_group(out + off, x + b0 * in_sz, u, lane, g, p);
             else conv_forward_group(out + off, x + b0 * in_sz, w, lane, g, p);
+#ifndef CDT_NN_F64
             if (!q) continue;
             // the group's output is in cache: the batch norm after it now
             cdt_bn_params bp = {g, p->oc, (int)ohw, CDT_BN_MOMENTUM, q->eps};
-            NN(cdt_bn_eval_post)(q->dst + off, out + off, q->res ? q->res + off : NULL, q->relu,
-                                 q->gamma, q->beta, q->running_mean, q->running_var, &bp);
+            cdt_bn_eval_post(q->dst + off, out + off, q->res ? q->res + off : NULL, q->relu,
+                             q->gamma, q->beta, q->running_mean, q->running_var, &bp);
+#endif
         }
+#ifdef CDT_NN_F64
+    (void)q;
+#endif
 }
 
 void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
@@ -1390,9 +1388,7 @@ void NN(cdt_conv2d_forward)(real *out,         // (N,OC,OH,OW)
 void cdt_conv2d_forward_post(float *out, const float *x, const float *w, float *scratch,
                              const cdt_conv2d_params *p, const cdt_conv_post *post)
 {
-    conv_post q = {post->gamma, post->beta, post->running_mean, post->running_var, post->eps,
-                   post->res, post->relu, post->dst};
-    conv_forward(out, x, w, scratch, p, &q);
+    conv_forward(out, x, w, scratch, p, post);
 }
 #endif
 
